@@ -1,0 +1,101 @@
+"""API tokens with scopes read < upload < admin.
+
+A token is ``wf_`` + 32 random bytes (urlsafe base64). Only its sha256 is stored: a token has 256 bits of entropy, so
+a fast hash is enough (a slow password hash protects low-entropy secrets, which these are not).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from farm.errors import AuthenticationError, NotFound, PermissionDenied
+from farm.store.models import ApiToken, TokenScope, utcnow
+
+PREFIX = "wf_"
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    id: int
+    secret: str  # shown once
+    scope: TokenScope
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    id: int
+    prefix: str
+    scope: TokenScope
+    description: str
+    created_at: datetime
+    revoked: bool
+
+
+class TokenService:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def create(self, scope: TokenScope, description: str = "") -> IssuedToken:
+        secret = PREFIX + secrets.token_urlsafe(32)
+        row = ApiToken(token_hash=_hash(secret), prefix=secret[:10], scope=scope.value, description=description)
+        with Session(self.engine, expire_on_commit=False) as session:
+            session.add(row)
+            session.commit()
+        assert row.id is not None
+        return IssuedToken(row.id, secret, scope)
+
+    def verify(self, secret: str | None, needed: TokenScope) -> TokenInfo:
+        """The token behind a secret, if it exists, is not revoked and its scope allows ``needed``."""
+        if not secret:
+            raise AuthenticationError(
+                f"this action needs a token of scope {needed.value!r} or higher; create one with "
+                f"`wasmfarm token create --scope {needed.value}` and send it as the password (user __token__) "
+                "or as 'Authorization: Bearer <token>'"
+            )
+        digest = _hash(secret)
+        with Session(self.engine) as session:
+            row = session.exec(select(ApiToken).where(ApiToken.token_hash == digest)).first()
+        if row is None or not hmac.compare_digest(row.token_hash, digest) or row.revoked_at is not None:
+            raise AuthenticationError("the token is unknown or revoked; create a new one with `wasmfarm token create`")
+        info = _info(row)
+        if not info.scope.allows(needed):
+            raise PermissionDenied(
+                f"token {info.prefix}… has scope {info.scope.value!r}; this action needs {needed.value!r} or higher"
+            )
+        return info
+
+    def list(self) -> list[TokenInfo]:
+        with Session(self.engine) as session:
+            return [_info(r) for r in session.exec(select(ApiToken).order_by(col(ApiToken.id)))]
+
+    def revoke(self, token_id: int) -> None:
+        with Session(self.engine) as session:
+            row = session.get(ApiToken, token_id)
+            if row is None:
+                raise NotFound(f"no token with id {token_id}; `wasmfarm token list` shows them")
+            row.revoked_at = utcnow()
+            session.add(row)
+            session.commit()
+
+
+def _info(row: ApiToken) -> TokenInfo:
+    assert row.id is not None
+    return TokenInfo(
+        id=row.id,
+        prefix=row.prefix,
+        scope=TokenScope(row.scope),
+        description=row.description,
+        created_at=row.created_at,
+        revoked=row.revoked_at is not None,
+    )

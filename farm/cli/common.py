@@ -1,0 +1,53 @@
+"""What every command shares: building the settings once from options, and turning errors into exit codes."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from farm.errors import FarmError
+from farm.settings import Settings, load_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def data_dir_option(func: F) -> F:
+    return click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Data directory (database, files, pages). Default: $WASMFARM_DATA_DIR or ~/.local/share/wasmfarm.",
+    )(func)
+
+
+def settings_from(ctx: click.Context, **overrides: Any) -> Settings:
+    root = ctx.find_root()
+    merged = {**(root.obj or {}), **{k: v for k, v in overrides.items() if v is not None}}
+    return load_settings(**merged)
+
+
+def reports_errors(func: F) -> F:
+    """Print a FarmError's message (it says what, where and what to do) and exit 1; no traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except FarmError as exc:
+            click.secho(f"error: {exc}", fg="red", err=True)
+            raise SystemExit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -1,0 +1,121 @@
+"""``wasmfarm mirror``: pull what runs on the configured runtimes from an upstream index."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from farm.cli.common import data_dir_option, reports_errors, settings_from
+from farm.context import Farm
+from farm.mirror.mirror import Mirror, MirrorReport, PlannedFile, parse_requirements, read_requirements_file
+from farm.mirror.mirror import Progress as MirrorProgress
+from farm.mirror.upstream import UpstreamIndex
+
+
+class TerminalProgress(MirrorProgress):
+    """A progress bar on a terminal, one line per file otherwise (logs, CI)."""
+
+    def __init__(self) -> None:
+        self.console = Console(stderr=True)
+        self.bar: Progress | None = None
+        self.task = None
+        self.done = 0
+        self.total = 0
+
+    def start(self, total: int) -> None:
+        self.total = total
+        if self.console.is_terminal and total:
+            self.bar = Progress(
+                TextColumn("mirroring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                TextColumn("{task.description}"), console=self.console,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task("", total=total)
+
+    def advance(self, filename: str, outcome: str) -> None:
+        self.done += 1
+        if self.bar is not None and self.task is not None:
+            self.bar.update(self.task, advance=1, description=filename)
+            if self.done == self.total:
+                self.bar.stop()
+        else:
+            click.echo(f"[{self.done}/{self.total}] {outcome}: {filename}", err=True)
+
+    def message(self, text: str) -> None:
+        click.echo(text, err=True)
+
+
+@click.command()
+@click.argument("projects", nargs=-1)
+@click.option("-r", "--requirement", "requirement_files", multiple=True, type=click.Path(dir_okay=False),
+              help="Requirements file; its closure is resolved for each runtime (repeatable).")
+@click.option("--upstream", default=None, help="Upstream PEP 503/691 index URL (default: setting upstream_index).")
+@click.option("--runtime", "runtimes", multiple=True, help="Runtime to mirror for (default: the configured ones).")
+@click.option("--deps/--no-deps", default=None,
+              help="Resolve dependencies too. Default: yes for -r files, no for projects named on the command line.")
+@click.option("--all-versions", is_flag=True, help="For named projects: every version that runs, not the newest.")
+@click.option("--dry-run", is_flag=True, help="Print what would be mirrored and stop.")
+@data_dir_option
+@click.pass_context
+@reports_errors
+def mirror(
+    ctx: click.Context,
+    projects: tuple[str, ...],
+    requirement_files: tuple[str, ...],
+    upstream: str | None,
+    runtimes: tuple[str, ...],
+    deps: bool | None,
+    all_versions: bool,
+    dry_run: bool,
+    data_dir: Path | None,
+) -> None:
+    """Mirror PROJECTS (requirement specifiers such as 'attrs' or 'msgpack>=1.1') and/or -r files.
+
+    Keeps only files that run on the runtimes (PEP 783 pyemscripten wheels, abi3 and pure wheels), verifies every
+    sha256, and is incremental: run it again and only what is new is downloaded; after an interruption (even
+    kill -9) it picks up where it stopped. Upstream yanks are carried.
+    """
+    if not projects and not requirement_files:
+        raise click.UsageError("name projects to mirror, or give a requirements file with -r")
+    settings = settings_from(ctx, data_dir=data_dir, upstream_index=upstream, runtimes=list(runtimes) or None)
+    farm = Farm.open(settings)
+    named = parse_requirements([("command line", i + 1, p) for i, p in enumerate(projects)])
+    from_files = parse_requirements([line for f in requirement_files for line in read_requirements_file(f)])
+    index = UpstreamIndex(settings.upstream_index, timeout=settings.http_timeout)
+    progress = TerminalProgress()
+    try:
+        job = Mirror(farm, index, settings.targets)
+        planned: dict[str, PlannedFile] = {}
+        if from_files:
+            items = job.plan_closure(from_files) if deps is not False else job.plan_projects(from_files, all_versions)
+            planned.update((p.file.filename, p) for p in items)
+        if named:
+            items = job.plan_closure(named) if deps else job.plan_projects(named, all_versions)
+            planned.update((p.file.filename, p) for p in items)
+        if dry_run:
+            for item in sorted(planned.values(), key=lambda p: p.file.filename):
+                click.echo(item.file.filename)
+            return
+        report = job.run(list(planned.values()), progress, settings.mirror_concurrency)
+    finally:
+        index.close()
+    _summarise(report)
+    if report.errors:
+        sys.exit(1)
+
+
+def _summarise(report: MirrorReport) -> None:
+    click.echo(
+        f"mirrored: {report.planned} selected, {report.downloaded} downloaded "
+        f"({report.bytes_downloaded / 1e6:.1f} MB), {report.reused} resumed, {report.present} already present, "
+        f"{report.yanks_updated} yank changes carried, {len(report.errors)} failed",
+        err=True,
+    )
+    for error in report.errors:
+        click.secho(f"error: {error}", fg="red", err=True)
+
+

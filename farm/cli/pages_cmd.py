@@ -1,0 +1,40 @@
+"""``wasmfarm render`` and ``wasmfarm nginx-config``: the rendered page tree and serving it statically."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from farm.cli.common import data_dir_option, reports_errors, settings_from
+from farm.context import Farm
+from farm.index.nginx import nginx_config_text
+
+
+@click.command()
+@click.option("--all", "everything", is_flag=True, help="Re-render every page, not only the changed ones.")
+@click.option("--public-url", default=None, help="URL clients use to reach the server (absolute JSON file URLs).")
+@data_dir_option
+@click.pass_context
+@reports_errors
+def render(ctx: click.Context, everything: bool, public_url: str | None, data_dir: Path | None) -> None:
+    """Render the index pages of changed projects (the server also does this on start and on every change)."""
+    farm = Farm.open(settings_from(ctx, data_dir=data_dir, public_url=public_url))
+    if everything:
+        farm.catalog.mark_all_stale()
+    count = farm.publisher.refresh_stale()
+    click.echo(f"rendered {count} project(s) into {farm.settings.www_dir}")
+
+
+@click.command("nginx-config")
+@click.option("--listen", default="8081", help="nginx listen directive value.")
+@data_dir_option
+@click.pass_context
+@reports_errors
+def nginx_config(ctx: click.Context, listen: str, data_dir: Path | None) -> None:
+    """Print an nginx server block that serves the index and files straight from the data directory.
+
+    Uploads and everything else are proxied to `wasmfarm serve`. See docs/deployment.md.
+    """
+    settings = settings_from(ctx, data_dir=data_dir)
+    click.echo(nginx_config_text(settings.www_dir, settings.blob_dir, listen, f"http://{settings.host}:{settings.port}"))

@@ -1,0 +1,52 @@
+"""The wired-up domain: built once from the settings, shared by the CLI commands and the web app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from farm.auth.tokens import TokenService
+from farm.dist.wheel import ArchiveLimits
+from farm.index.pages import PageTree, Publisher
+from farm.settings import Settings
+from farm.store.blobs import BlobStore
+from farm.store.catalog import Catalog
+from farm.store.database import make_engine, migrate
+from farm.store.ingest import Ingestor
+
+
+@dataclass
+class Farm:
+    settings: Settings
+    engine: Engine
+    blobs: BlobStore
+    catalog: Catalog
+    ingestor: Ingestor
+    publisher: Publisher
+    tokens: TokenService
+
+    @classmethod
+    def open(cls, settings: Settings, *, migrate_schema: bool = True) -> Farm:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(settings.resolved_database_url)
+        if migrate_schema:
+            migrate(engine)
+        blobs = BlobStore(settings.blob_dir)
+        catalog = Catalog(engine)
+        limits = ArchiveLimits(
+            max_entries=settings.max_archive_entries, max_uncompressed_bytes=settings.max_uncompressed_bytes
+        )
+        pages = PageTree(settings.www_dir, settings.resolved_public_url, settings.targets)
+        return cls(
+            settings=settings,
+            engine=engine,
+            blobs=blobs,
+            catalog=catalog,
+            ingestor=Ingestor(catalog, blobs, limits),
+            publisher=Publisher(catalog, pages),
+            tokens=TokenService(engine),
+        )
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,1 @@
+"""Distribution files (wheels and sdists): names, archive safety, core metadata."""

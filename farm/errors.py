@@ -1,0 +1,59 @@
+"""The one error tree of wasmfarm.
+
+Every error says what went wrong, where (file, field, URL) and what to do about it. The HTTP layer maps each class
+to one status code in one handler (``index_server.errors``); the CLI prints the message and exits non-zero.
+"""
+
+from __future__ import annotations
+
+
+class FarmError(Exception):
+    """Base of every error wasmfarm raises on purpose."""
+
+
+class ConfigurationError(FarmError):
+    """A setting is missing or malformed."""
+
+
+class NotFound(FarmError):
+    """A project, file, runtime or token does not exist."""
+
+
+class InvalidDistribution(FarmError):
+    """A wheel or sdist is malformed: bad filename, unsafe archive, metadata that contradicts its name."""
+
+
+class UploadTooLarge(InvalidDistribution):
+    """An upload exceeds the configured size limit."""
+
+
+class FileConflict(FarmError):
+    """A file of this name exists already with other content; files are immutable."""
+
+
+class AuthenticationError(FarmError):
+    """No token, or a token that is unknown or revoked."""
+
+
+class PermissionDenied(FarmError):
+    """The token is valid but its scope does not allow the action."""
+
+
+class UnknownRuntime(NotFound):
+    """A Pyodide runtime version wasmfarm has no target description for."""
+
+
+class UpstreamUnavailable(FarmError):
+    """The upstream index did not answer or answered with a server error; retrying may help."""
+
+
+class UpstreamIntegrityError(FarmError):
+    """A file downloaded from upstream does not match the hash its index advertised; nothing was stored."""
+
+
+class ResolutionImpossible(FarmError):
+    """Requirements cannot be satisfied for a runtime; the message names the requirement and the chain to it."""
+
+
+class NotAcceptable(FarmError):
+    """No representation of an index page matches the request's Accept header."""

@@ -1,0 +1,176 @@
+"""The rendered page tree: index pages written to disk once per change, laid out like their URLs.
+
+``<www>/simple/<project>/index.{html,json}`` for the all-files view, ``<www>/r/<runtime>/simple/...`` for each
+runtime's view, each with precompressed ``.gz`` and ``.br`` siblings. The server serves these bytes; a static server
+(nginx) in front can serve the very same tree.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import shutil
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import brotli
+from packaging.version import InvalidVersion, Version
+
+from farm.index.simple_index import (
+    IndexFile,
+    ProjectListing,
+    file_path,
+    render_project_html,
+    render_project_json,
+    render_root_html,
+    render_root_json,
+)
+from farm.runtime.target import RuntimeTarget
+from farm.store.blobs import atomic_write
+from farm.store.catalog import Catalog
+from farm.store.models import DistFile, Project
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class View:
+    """A simple index over a subset of files: all of them, or those one runtime installs."""
+
+    prefix: str  # URL path of the index root, e.g. "simple/" or "r/314.0.7/simple/"
+    target: RuntimeTarget | None
+
+    def includes(self, row: DistFile) -> bool:
+        return self.target is None or (row.kind == "wheel" and self.target.accepts(row.filename))
+
+    @property
+    def root(self) -> str:
+        """Relative path from a project page of this view back to the server root."""
+        return "../" * (self.prefix.count("/") + 1)
+
+
+def views_for(targets: Sequence[RuntimeTarget]) -> list[View]:
+    return [View("simple/", None)] + [View(f"r/{t.version}/simple/", t) for t in targets]
+
+
+def _version_key(version: str) -> tuple[int, Version | str]:
+    try:
+        return (1, Version(version))
+    except InvalidVersion:
+        return (0, version)
+
+
+def listing_for(name: str, rows: Iterable[DistFile]) -> ProjectListing:
+    rows = sorted(rows, key=lambda r: (_version_key(r.version), r.filename))
+    files = tuple(
+        IndexFile(
+            filename=r.filename,
+            path=file_path(r.sha256, r.filename),
+            sha256=r.sha256,
+            size=r.size,
+            upload_time=r.upload_time,
+            requires_python=r.requires_python,
+            yanked=r.yanked,
+            yanked_reason=r.yanked_reason,
+            metadata_sha256=r.metadata_sha256,
+        )
+        for r in rows
+    )
+    versions = tuple(dict.fromkeys(r.version for r in rows))
+    return ProjectListing(name=name, files=files, versions=versions)
+
+
+def write_page(path: Path, body: bytes) -> None:
+    """Write a page and its compressed variants, each atomically; unchanged pages are left alone."""
+    if path.is_file() and path.read_bytes() == body:
+        return
+    atomic_write(path.with_name(path.name + ".gz"), gzip.compress(body, compresslevel=9, mtime=0))
+    atomic_write(path.with_name(path.name + ".br"), brotli.compress(body))
+    atomic_write(path, body)
+
+
+class PageTree:
+    def __init__(self, www: Path, public_url: str, targets: Sequence[RuntimeTarget]) -> None:
+        self.www = www
+        self.public_url = public_url
+        self.views = views_for(targets)
+
+    @property
+    def _info_path(self) -> Path:
+        return self.www / ".render-info.json"
+
+    def render_info(self) -> dict[str, object]:
+        return {"public_url": self.public_url, "views": [v.prefix for v in self.views], "format": 1}
+
+    def is_current(self) -> bool:
+        try:
+            return bool(json.loads(self._info_path.read_text()) == self.render_info())
+        except (OSError, ValueError):
+            return False
+
+    def mark_current(self) -> None:
+        atomic_write(self._info_path, json.dumps(self.render_info()).encode())
+
+    def render_project(self, name: str, rows: Sequence[DistFile]) -> bool:
+        """Render a project's pages in every view; True when its presence in some view's root list changed."""
+        presence_changed = False
+        for view in self.views:
+            page_dir = self.www / view.prefix / name
+            selected = [r for r in rows if view.includes(r)]
+            existed = (page_dir / "index.html").is_file()
+            if not selected:
+                if existed:
+                    shutil.rmtree(page_dir, ignore_errors=True)
+                    presence_changed = True
+                continue
+            listing = listing_for(name, selected)
+            write_page(page_dir / "index.json", render_project_json(listing, self.public_url))
+            write_page(page_dir / "index.html", render_project_html(listing, view.root))
+            presence_changed |= not existed
+        return presence_changed
+
+    def render_roots(self) -> None:
+        for view in self.views:
+            base = self.www / view.prefix
+            base.mkdir(parents=True, exist_ok=True)
+            names = sorted(p.name for p in base.iterdir() if (p / "index.html").is_file())
+            write_page(base / "index.json", render_root_json(names))
+            write_page(base / "index.html", render_root_html(names))
+
+
+class Publisher:
+    """Keeps the page tree in step with the catalog: render on change, never per request."""
+
+    def __init__(self, catalog: Catalog, pages: PageTree) -> None:
+        self.catalog = catalog
+        self.pages = pages
+
+    def refresh(self, names: Iterable[str]) -> None:
+        projects = {p.name: p for p in self.catalog.all_projects() if p.name in set(names)}
+        self._render(list(projects.values()))
+
+    def refresh_stale(self) -> int:
+        """Render what changed since the last render (all of it when the URL or the runtimes changed)."""
+        if not self.pages.is_current():
+            self.catalog.mark_all_stale()
+        stale = self.catalog.stale_projects()
+        self._render(stale, force_roots=not self.pages.is_current())
+        self.pages.mark_current()
+        return len(stale)
+
+    def _render(self, projects: Sequence[Project], force_roots: bool = False) -> None:
+        typed = list(projects)
+        files = self.catalog.files_of([p.name for p in typed])
+        roots_changed = force_roots
+        done: list[tuple[int, int]] = []
+        for project in typed:
+            roots_changed |= self.pages.render_project(project.name, files[project.name])
+            assert project.id is not None
+            done.append((project.id, project.serial))
+        if roots_changed or not (self.pages.www / "simple" / "index.html").is_file():
+            self.pages.render_roots()
+        self.catalog.mark_rendered(done)
+        if typed:
+            log.info("rendered index pages of %d project(s)", len(typed))

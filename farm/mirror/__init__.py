@@ -1,0 +1,1 @@
+"""Mirroring from an upstream simple index: fetch pages, resolve closures, download and verify files."""

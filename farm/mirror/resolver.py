@@ -1,0 +1,189 @@
+"""Resolving a requirement closure for one runtime with resolvelib, against an upstream index.
+
+Candidates are versions that have a wheel the runtime installs (sdists cannot be installed by micropip); markers are
+evaluated in the runtime's environment (``sys_platform == "emscripten"``, its Python version, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filename
+from packaging.version import Version
+from resolvelib import AbstractProvider, BaseReporter, Resolver
+from resolvelib.resolvers import ResolutionImpossible as _Impossible
+from resolvelib.resolvers import ResolutionTooDeep
+
+from farm.dist.filename import parse_dist_filename
+from farm.errors import InvalidDistribution, ResolutionImpossible
+from farm.mirror.upstream import UpstreamFile, UpstreamIndex, UpstreamProject
+from farm.runtime.target import RuntimeTarget
+
+MetadataFetcher = Callable[[UpstreamFile], Sequence[str]]  # a wheel's Requires-Dist
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: NormalizedName
+    version: Version
+    extras: frozenset[str]
+    files: tuple[UpstreamFile, ...]  # the version's files this runtime installs, best first
+
+    def __str__(self) -> str:
+        extras = f"[{','.join(sorted(self.extras))}]" if self.extras else ""
+        return f"{self.name}{extras}=={self.version}"
+
+
+def _identifier(name: str, extras: Iterable[str]) -> str:
+    extras = sorted(extras)
+    return f"{canonicalize_name(name)}[{','.join(extras)}]" if extras else canonicalize_name(name)
+
+
+def installable_versions(
+    project: UpstreamProject, target: RuntimeTarget
+) -> dict[Version, list[UpstreamFile]]:
+    """Versions of a project with at least one wheel the runtime installs; yanked files only count when pinned."""
+    python = Version(target.python)
+    versions: dict[Version, list[tuple[int, UpstreamFile]]] = {}
+    for file in project.files:
+        if not file.filename.endswith(".whl"):
+            continue
+        rank = target.wheel_rank(file.filename) if _valid_wheel(file.filename) else None
+        if rank is None:
+            continue
+        if file.requires_python and not _python_ok(file.requires_python, python):
+            continue
+        version = parse_wheel_filename(file.filename)[1]
+        versions.setdefault(version, []).append((rank, file))
+    return {v: [f for _, f in sorted(files, key=lambda p: p[0])] for v, files in versions.items()}
+
+
+def _valid_wheel(filename: str) -> bool:
+    try:
+        parse_dist_filename(filename)
+    except InvalidDistribution:
+        return False
+    return True
+
+
+def _python_ok(requires_python: str, python: Version) -> bool:
+    try:
+        return SpecifierSet(requires_python).contains(python, prereleases=True)
+    except ValueError:
+        return True  # an unparseable Requires-Python does not stop an install in pip or micropip either
+
+
+class RuntimeProvider(AbstractProvider):  # type: ignore[misc]
+    def __init__(self, upstream: UpstreamIndex, target: RuntimeTarget, requires_dist: MetadataFetcher) -> None:
+        self.upstream = upstream
+        self.target = target
+        self.requires_dist = requires_dist
+        self.environment = target.marker_environment
+
+    def identify(self, requirement_or_candidate: Requirement | Candidate) -> str:
+        return _identifier(requirement_or_candidate.name, requirement_or_candidate.extras)
+
+    def get_preference(self, identifier: str, resolutions: Any, candidates: Any, information: Any,
+                       backtrack_causes: Any) -> Any:
+        return sum(1 for _ in candidates[identifier])
+
+    def find_matches(
+        self, identifier: str, requirements: Mapping[str, Iterator[Requirement]], incompatibilities: Any
+    ) -> list[Candidate]:
+        reqs = list(requirements[identifier])
+        bad = {c.version for c in incompatibilities[identifier]}
+        name = canonicalize_name(reqs[0].name) if reqs else NormalizedName(identifier.split("[", maxsplit=1)[0])
+        extras = frozenset().union(*(r.extras for r in reqs)) if reqs else frozenset()
+        project = self.upstream.project(name)
+        if project is None:
+            return []
+        found = []
+        for version, files in installable_versions(project, self.target).items():
+            if version in bad:
+                continue
+            if not all(r.specifier.contains(version, prereleases=None) for r in reqs):
+                continue
+            pinned = any(any(s.operator in ("==", "===") for s in r.specifier) for r in reqs)
+            usable = tuple(f for f in files if pinned or not f.yanked)
+            if usable:
+                found.append(Candidate(name, version, frozenset(extras), usable))
+        return sorted(found, key=lambda c: c.version, reverse=True)
+
+    def is_satisfied_by(self, requirement: Requirement, candidate: Candidate) -> bool:
+        return bool(
+            canonicalize_name(requirement.name) == candidate.name
+            and requirement.specifier.contains(candidate.version, prereleases=True)
+        )
+
+    def get_dependencies(self, candidate: Candidate) -> list[Requirement]:
+        deps: list[Requirement] = []
+        if candidate.extras:
+            deps.append(Requirement(f"{candidate.name}=={candidate.version}"))
+        for line in self.requires_dist(candidate.files[0]):
+            requirement = Requirement(line)
+            if requirement.marker is not None:
+                extras = candidate.extras or {""}
+                if not any(requirement.marker.evaluate({**self.environment, "extra": e}) for e in extras):
+                    continue
+            elif candidate.extras:
+                continue  # unconditional dependencies belong to the base candidate
+            requirement.marker = None
+            deps.append(requirement)
+        return deps
+
+
+def resolve(
+    requirements: Sequence[Requirement],
+    upstream: UpstreamIndex,
+    target: RuntimeTarget,
+    requires_dist: MetadataFetcher,
+) -> list[Candidate]:
+    """The closure of ``requirements`` for a runtime: one candidate per project (extras folded in)."""
+    applicable = [
+        r for r in requirements if r.marker is None or r.marker.evaluate({**target.marker_environment, "extra": ""})
+    ]
+    provider = RuntimeProvider(upstream, target, requires_dist)
+    try:
+        result = Resolver(provider, BaseReporter()).resolve(applicable, max_rounds=2000)
+    except _Impossible as exc:
+        raise ResolutionImpossible(explain(exc.causes, upstream, target)) from None
+    except ResolutionTooDeep as exc:
+        raise ResolutionImpossible(f"resolution for Pyodide {target.version} gave up after {exc} rounds") from None
+    chosen: dict[NormalizedName, Candidate] = {}
+    for candidate in result.mapping.values():
+        chosen.setdefault(candidate.name, candidate)
+    return sorted(chosen.values(), key=lambda c: c.name)
+
+
+def explain(causes: Sequence[Any], upstream: UpstreamIndex, target: RuntimeTarget) -> str:
+    """Name each failing requirement, the chain that led to it, and why it fails on this runtime."""
+    lines = [f"cannot resolve the requirements for Pyodide {target.version} (Python {target.python}):"]
+    for cause in causes:
+        requirement: Requirement = cause.requirement
+        chain = f"required by {cause.parent}" if cause.parent is not None else "requested directly"
+        lines.append(f"  - {requirement} ({chain}): {why(requirement, upstream, target)}")
+    return "\n".join(lines)
+
+
+def why(requirement: Requirement, upstream: UpstreamIndex, target: RuntimeTarget) -> str:
+    project = upstream.project(requirement.name)
+    if project is None:
+        return "the upstream index has no such project"
+    installable = installable_versions(project, target)
+    if not installable:
+        kinds = {"sdist" if not f.filename.endswith(".whl") else "wheel" for f in project.files}
+        if kinds == {"sdist"}:
+            return "upstream has only sdists, and no wheel for this runtime (the build farm can compile one)"
+        return (
+            f"no wheel for this runtime (it installs {target.platforms[0]}, abi3 and py3-none-any wheels); "
+            "the build farm can compile one"
+        )
+    matching = [v for v in installable if requirement.specifier.contains(v, prereleases=True)]
+    if not matching:
+        available = ", ".join(str(v) for v in sorted(installable, reverse=True)[:5])
+        return f"no installable version matches {requirement.specifier or 'any'} (installable: {available})"
+    return "version conflict with another requirement of the set"

@@ -1,0 +1,234 @@
+"""An upstream simple index, read through either PEP 691 JSON or PEP 503 HTML into one model.
+
+Like micropip's ``ProjectInfo``: two constructors, one shape, so nothing downstream cares which format came in.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from urllib.parse import urldefrag, urljoin
+
+import httpx
+from packaging.utils import NormalizedName, canonicalize_name
+
+from farm.errors import UpstreamUnavailable
+from farm.store.blobs import BlobWriter
+
+log = logging.getLogger(__name__)
+
+ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
+
+
+@dataclass(frozen=True)
+class UpstreamFile:
+    filename: str
+    url: str
+    sha256: str | None
+    requires_python: str | None
+    yanked: bool
+    yanked_reason: str | None
+    metadata_sha256: str | None  # PEP 714 hash of <url>.metadata
+    has_metadata: bool
+
+
+@dataclass(frozen=True)
+class UpstreamProject:
+    name: NormalizedName
+    url: str
+    files: tuple[UpstreamFile, ...]
+
+
+def _yank(value: object) -> tuple[bool, str | None]:
+    if isinstance(value, str):
+        return True, value or None
+    return bool(value), None
+
+
+def _metadata(value: object) -> tuple[bool, str | None]:
+    if isinstance(value, dict):
+        return True, value.get("sha256")
+    return bool(value), None
+
+
+def parse_json_page(name: str, url: str, body: bytes) -> UpstreamProject:
+    try:
+        page = json.loads(body)
+        files = []
+        for entry in page["files"]:
+            yanked, reason = _yank(entry.get("yanked", False))
+            has_meta, meta_hash = _metadata(entry.get("core-metadata", entry.get("dist-info-metadata", False)))
+            files.append(
+                UpstreamFile(
+                    filename=entry["filename"],
+                    url=urljoin(url, entry["url"]),
+                    sha256=entry.get("hashes", {}).get("sha256"),
+                    requires_python=entry.get("requires-python"),
+                    yanked=yanked,
+                    yanked_reason=reason,
+                    metadata_sha256=meta_hash,
+                    has_metadata=has_meta,
+                )
+            )
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise UpstreamUnavailable(f"{url}: malformed PEP 691 JSON page ({exc!r})") from exc
+    return UpstreamProject(canonicalize_name(name), url, tuple(files))
+
+
+class _AnchorParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.anchors: list[tuple[dict[str, str | None], str]] = []
+        self._current: dict[str, str | None] | None = None
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self._current, self._text = dict(attrs), []
+
+    def handle_data(self, data: str) -> None:
+        if self._current is not None:
+            self._text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._current is not None:
+            self.anchors.append((self._current, "".join(self._text).strip()))
+            self._current = None
+
+
+def _hash_value(value: str | None) -> tuple[bool, str | None]:
+    if value is None:
+        return False, None
+    algorithm, _, digest = value.partition("=")
+    return True, digest if algorithm == "sha256" and digest else None
+
+
+def parse_html_page(name: str, url: str, body: bytes) -> UpstreamProject:
+    parser = _AnchorParser()
+    parser.feed(body.decode("utf-8", "replace"))
+    files = []
+    for attrs, text in parser.anchors:
+        href = attrs.get("href")
+        if not href:
+            continue
+        absolute, fragment = urldefrag(urljoin(url, href))
+        filename = absolute.rsplit("/", 1)[-1] or text
+        algorithm, _, digest = fragment.partition("=")
+        meta = attrs.get("data-core-metadata", attrs.get("data-dist-info-metadata"))
+        has_meta, meta_hash = _hash_value(meta)
+        if meta == "true":
+            has_meta, meta_hash = True, None
+        yanked = "data-yanked" in attrs
+        files.append(
+            UpstreamFile(
+                filename=filename,
+                url=absolute,
+                sha256=digest if algorithm == "sha256" and digest else None,
+                requires_python=attrs.get("data-requires-python"),
+                yanked=yanked,
+                yanked_reason=(attrs.get("data-yanked") or None) if yanked else None,
+                metadata_sha256=meta_hash,
+                has_metadata=has_meta,
+            )
+        )
+    return UpstreamProject(canonicalize_name(name), url, tuple(files))
+
+
+class UpstreamIndex:
+    """HTTP access to one upstream index, with retries for transient failures."""
+
+    def __init__(self, base_url: str, timeout: float = 60.0, retries: int = 3) -> None:
+        self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        self.retries = retries
+        # trust_env: an enterprise reaches its upstream through the proxy its environment names.
+        self.client = httpx.Client(timeout=timeout, follow_redirects=True, trust_env=True)
+        self._pages: dict[str, UpstreamProject | None] = {}
+
+    def close(self) -> None:
+        self.client.close()
+
+    def project(self, name: str) -> UpstreamProject | None:
+        """The project's page, or None when upstream does not have the project (404)."""
+        normalized = canonicalize_name(name)
+        if normalized not in self._pages:
+            self._pages[normalized] = self._fetch_project(normalized)
+        return self._pages[normalized]
+
+    def _fetch_project(self, name: NormalizedName) -> UpstreamProject | None:
+        url = f"{self.base_url}{name}/"
+        response = self._get(url, headers={"Accept": ACCEPT})
+        if response is None:
+            return None
+        content_type = response.headers.get("content-type", "").split(";")[0].strip()
+        if content_type in ("application/vnd.pypi.simple.v1+json", "application/json"):
+            return parse_json_page(name, str(response.url), response.content)
+        if content_type in ("application/vnd.pypi.simple.v1+html", "text/html", ""):
+            return parse_html_page(name, str(response.url), response.content)
+        raise UpstreamUnavailable(f"{url}: unexpected Content-Type {content_type!r} for a simple index page")
+
+    def _get(self, url: str, headers: dict[str, str] | None = None) -> httpx.Response | None:
+        for attempt in range(1, self.retries + 1):
+            try:
+                response = self.client.get(url, headers=headers)
+            except httpx.TransportError as exc:
+                failure = f"{type(exc).__name__}: {exc}"
+            else:
+                if response.status_code == 404:
+                    return None
+                if response.status_code < 400:
+                    return response
+                if response.status_code < 500 and response.status_code != 429:
+                    raise UpstreamUnavailable(f"{url}: HTTP {response.status_code}; check the upstream index URL")
+                failure = f"HTTP {response.status_code}"
+            if attempt < self.retries:
+                time.sleep(0.5 * 2**attempt)
+        raise UpstreamUnavailable(f"{url}: {failure} after {self.retries} attempts; retry later")
+
+    def metadata(self, file: UpstreamFile) -> bytes | None:
+        if not file.has_metadata:
+            return None
+        response = self._get(file.url + ".metadata")
+        return None if response is None else response.content
+
+    def download(self, file: UpstreamFile, writer: BlobWriter) -> None:
+        """Stream a file into a writer, starting over on transient failures (hash checks are the ingestor's)."""
+        failure = ""
+        for attempt in range(1, self.retries + 1):
+            writer.reset()
+            try:
+                with self.client.stream("GET", file.url) as response:
+                    if 400 <= response.status_code < 500 and response.status_code != 429:
+                        raise UpstreamUnavailable(
+                            f"{file.url}: HTTP {response.status_code}; the index lists a file it does not serve"
+                        )
+                    if response.status_code < 400:
+                        for chunk in response.iter_bytes(1 << 20):
+                            writer.write(chunk)
+                        return
+                    failure = f"HTTP {response.status_code}"
+            except httpx.TransportError as exc:
+                failure = f"{type(exc).__name__}: {exc}"
+            if attempt < self.retries:
+                time.sleep(0.5 * 2**attempt)
+        raise UpstreamUnavailable(f"{file.url}: {failure} after {self.retries} attempts; retry later")
+
+
+def iter_requirement_lines(text: str) -> Iterator[tuple[int, str]]:
+    """Requirement lines of a requirements file, without comments, blanks and continuation backslashes."""
+    pending = ""
+    start = 0
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.split(" #", 1)[0].strip() if not raw.lstrip().startswith("#") else ""
+        if not pending:
+            start = lineno
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        line = (pending + line).strip()
+        pending = ""
+        if line:
+            yield start, line

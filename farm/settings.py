@@ -1,0 +1,134 @@
+"""One settings object, built once (by the CLI or the app factory) and passed down.
+
+Sources, strongest first: explicit arguments (command-line options), ``WASMFARM_*`` environment variables, a TOML
+config file (``--config``, ``WASMFARM_CONFIG``, or ``$XDG_CONFIG_HOME/wasmfarm/wasmfarm.toml``), defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from farm.errors import ConfigurationError
+from farm.runtime.target import RuntimeTarget, targets_for
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "wasmfarm"
+
+
+def default_config_file() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "wasmfarm" / "wasmfarm.toml"
+
+
+class Settings(BaseSettings):
+    """Every setting of wasmfarm. ``docs/configuration.md`` is generated from this class."""
+
+    model_config = SettingsConfigDict(env_prefix="WASMFARM_", extra="forbid", validate_default=True)
+
+    data_dir: Path = Field(default_factory=default_data_dir, description="Where the database, files and pages live.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default SQLite at <data_dir>/wasmfarm.db. "
+        "PostgreSQL: postgresql+psycopg://user@host/db.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `wasmfarm serve` listens on.")
+    port: int = Field(default=8080, description="Port `wasmfarm serve` listens on.")
+    public_url: str | None = Field(
+        default=None,
+        description="URL clients reach the server at (absolute file URLs in JSON pages use it); "
+        "default http://<host>:<port>/.",
+    )
+    runtimes: list[str] = Field(
+        default=["314.0.7"], description="Pyodide runtimes served; each gets a /r/<runtime>/simple/ view."
+    )
+    upstream_index: str = Field(
+        default="https://pypi.org/simple/", description="PEP 503/691 index `wasmfarm mirror` pulls from."
+    )
+    max_upload_bytes: int = Field(default=100 * 1024**2, description="Largest accepted upload.")
+    max_archive_entries: int = Field(default=20_000, description="Most entries a wheel may hold.")
+    max_uncompressed_bytes: int = Field(default=1024**3, description="Largest uncompressed size of a wheel.")
+    require_read_token: bool = Field(
+        default=False, description="When true, reading the index and files needs a token of scope read or higher."
+    )
+    mirror_concurrency: int = Field(default=4, description="Parallel downloads of `wasmfarm mirror`.")
+    http_timeout: float = Field(default=60.0, description="Seconds before an upstream request is abandoned.")
+    access_log: Path | None = Field(
+        default=None, description="File that receives one line per request (method, path, status, bytes)."
+    )
+
+    @field_validator("runtimes")
+    @classmethod
+    def _known_runtimes(cls, value: list[str]) -> list[str]:
+        targets_for(value)  # raises UnknownRuntime with the known series
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config = os.environ.get("WASMFARM_CONFIG")
+        path = Path(config) if config else default_config_file()
+        if config and not path.is_file():
+            raise ConfigurationError(f"WASMFARM_CONFIG={config!r}: no such file")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if path.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    # Derived values -------------------------------------------------------------------------------------------
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'wasmfarm.db'}"
+
+    @property
+    def resolved_public_url(self) -> str:
+        url = self.public_url or f"http://{_url_host(self.host)}:{self.port}/"
+        return url if url.endswith("/") else url + "/"
+
+    @property
+    def targets(self) -> list[RuntimeTarget]:
+        return targets_for(self.runtimes)
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def www_dir(self) -> Path:
+        """Rendered index pages, laid out like the URLs: what a static server in front serves."""
+        return self.data_dir / "www"
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - naming the wildcard, not binding it
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings once; command-line options come in as overrides (None means 'not given')."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**given)
+    except ConfigurationError:
+        raise
+    except ValueError as exc:
+        raise ConfigurationError(f"invalid settings: {exc}") from exc

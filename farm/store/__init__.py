@@ -1,0 +1,1 @@
+"""Persistence: the content-addressed blob store, the catalog database and its migrations."""

@@ -1,0 +1,185 @@
+"""The catalog: projects and their files in the database. The database is the source of truth."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from packaging.utils import NormalizedName, canonicalize_name
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from farm.errors import FileConflict, NotFound
+from farm.store.models import DistFile, Project
+
+
+@dataclass(frozen=True)
+class NewFile:
+    """Everything the catalog records about a file being added (the blob is in the store already)."""
+
+    project: NormalizedName
+    display_name: str
+    filename: str
+    version: str
+    kind: str
+    tags: str
+    sha256: str
+    size: int
+    origin: str
+    requires_python: str | None = None
+    core_metadata: str | None = None
+    metadata_sha256: str | None = None
+    upstream_url: str | None = None
+    yanked: bool = False
+    yanked_reason: str | None = None
+
+
+class Catalog:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    # Reading -------------------------------------------------------------------------------------------------
+
+    def file(self, filename: str) -> DistFile | None:
+        with self.session() as session:
+            return session.exec(select(DistFile).where(DistFile.filename == filename)).first()
+
+    def file_by_sha256(self, sha256: str) -> DistFile | None:
+        with self.session() as session:
+            return session.exec(select(DistFile).where(DistFile.sha256 == sha256)).first()
+
+    def project(self, name: str) -> Project:
+        normalized = canonicalize_name(name)
+        with self.session() as session:
+            project = session.exec(select(Project).where(Project.name == normalized)).first()
+        if project is None:
+            raise NotFound(f"project {name!r} is not on this index")
+        return project
+
+    def project_files(self, project_id: int) -> list[DistFile]:
+        with self.session() as session:
+            rows = session.exec(
+                select(DistFile).where(DistFile.project_id == project_id).order_by(col(DistFile.filename))
+            )
+            return list(rows)
+
+    def project_names(self) -> list[str]:
+        with self.session() as session:
+            return list(session.exec(select(Project.name).order_by(col(Project.name))))
+
+    def stale_projects(self) -> list[Project]:
+        with self.session() as session:
+            return list(session.exec(select(Project).where(Project.serial != Project.rendered_serial)))
+
+    def all_projects(self) -> list[Project]:
+        with self.session() as session:
+            return list(session.exec(select(Project).order_by(col(Project.name))))
+
+    # Writing -------------------------------------------------------------------------------------------------
+
+    def add_file(self, new: NewFile) -> tuple[DistFile, bool]:
+        """Record a file. Returns (row, created). Same name and content again: (existing row, False).
+
+        Same name with other content: FileConflict, since a published file never changes.
+        """
+        existing = self.file(new.filename)
+        if existing is not None:
+            return self._same_or_conflict(existing, new), False
+        try:
+            with self.session() as session:
+                project = self._project_for_update(session, new.project, new.display_name)
+                assert project.id is not None
+                row = DistFile(
+                    project_id=project.id,
+                    filename=new.filename,
+                    version=new.version,
+                    kind=new.kind,
+                    tags=new.tags,
+                    sha256=new.sha256,
+                    size=new.size,
+                    requires_python=new.requires_python,
+                    origin=new.origin,
+                    upstream_url=new.upstream_url,
+                    core_metadata=new.core_metadata,
+                    metadata_sha256=new.metadata_sha256,
+                    yanked=new.yanked,
+                    yanked_reason=new.yanked_reason,
+                )
+                project.serial += 1
+                session.add(row)
+                session.add(project)
+                session.commit()
+                return row, True
+        except IntegrityError:
+            # Another writer added the same filename between our check and our insert.
+            existing = self.file(new.filename)
+            if existing is None:
+                raise
+            return self._same_or_conflict(existing, new), False
+
+    @staticmethod
+    def _same_or_conflict(existing: DistFile, new: NewFile) -> DistFile:
+        if existing.sha256 != new.sha256:
+            raise FileConflict(
+                f"{new.filename!r} exists already with sha256 {existing.sha256} (new content has {new.sha256}); "
+                "published files never change: release a new version or a new build number instead"
+            )
+        return existing
+
+    @staticmethod
+    def _project_for_update(session: Session, name: NormalizedName, display_name: str) -> Project:
+        project = session.exec(select(Project).where(Project.name == name)).first()
+        if project is None:
+            project = Project(name=name, display_name=display_name)
+            session.add(project)
+            session.flush()
+        return project
+
+    def set_yanked(self, filename: str, yanked: bool, reason: str | None) -> bool:
+        """Carry a yank (or un-yank); returns True when something changed."""
+        with self.session() as session:
+            row = session.exec(select(DistFile).where(DistFile.filename == filename)).first()
+            if row is None:
+                raise NotFound(f"file {filename!r} is not on this index")
+            reason = reason or None
+            if row.yanked == yanked and (row.yanked_reason or None) == reason:
+                return False
+            row.yanked, row.yanked_reason = yanked, reason
+            project = session.get(Project, row.project_id)
+            assert project is not None
+            project.serial += 1
+            session.add_all([row, project])
+            session.commit()
+            return True
+
+    def mark_rendered(self, project_ids_serials: Iterable[tuple[int, int]]) -> None:
+        with self.session() as session:
+            for project_id, serial in project_ids_serials:
+                project = session.get(Project, project_id)
+                if project is not None:
+                    project.rendered_serial = serial
+                    session.add(project)
+            session.commit()
+
+    def mark_all_stale(self) -> None:
+        with self.session() as session:
+            for project in session.exec(select(Project)):
+                project.rendered_serial = -1
+                session.add(project)
+            session.commit()
+
+    def files_of(self, names: Sequence[str]) -> dict[str, list[DistFile]]:
+        with self.session() as session:
+            rows = session.exec(
+                select(Project.name, DistFile)
+                .join(DistFile, col(DistFile.project_id) == col(Project.id))
+                .where(col(Project.name).in_(list(names)))
+            )
+            result: dict[str, list[DistFile]] = {name: [] for name in names}
+            for name, row in rows:
+                result[name].append(row)
+            return result

@@ -1,0 +1,74 @@
+"""Database tables (SQLModel). The only place that defines them; migrations live in ``migrations/``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, DateTime, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Origin(StrEnum):
+    MIRRORED = "mirrored"
+    BUILT = "built"
+    UPLOADED = "uploaded"
+
+
+class TokenScope(StrEnum):
+    READ = "read"
+    UPLOAD = "upload"
+    ADMIN = "admin"
+
+    def allows(self, needed: TokenScope) -> bool:
+        order = [TokenScope.READ, TokenScope.UPLOAD, TokenScope.ADMIN]
+        return order.index(self) >= order.index(needed)
+
+
+class Project(SQLModel, table=True):
+    __tablename__ = "project"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=255)  # normalised (PEP 503)
+    display_name: str = Field(max_length=255)
+    serial: int = 0  # bumped on every change of the project's files
+    rendered_serial: int = 0  # the serial its index pages were last rendered from
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class DistFile(SQLModel, table=True):
+    __tablename__ = "dist_file"
+    __table_args__ = (UniqueConstraint("filename", name="uq_dist_file_filename"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    filename: str = Field(max_length=512)
+    version: str = Field(max_length=128)
+    kind: str = Field(max_length=16)  # wheel | sdist
+    tags: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))  # "py3-none-any.cp3..."
+    sha256: str = Field(index=True, max_length=64)
+    size: int
+    requires_python: str | None = Field(default=None, max_length=255)
+    yanked: bool = False
+    yanked_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    upload_time: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    origin: str = Field(max_length=16)  # Origin
+    upstream_url: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    core_metadata: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    metadata_sha256: str | None = Field(default=None, max_length=64)
+
+
+class ApiToken(SQLModel, table=True):
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(index=True, unique=True, max_length=64)  # sha256 of the secret; never the secret
+    prefix: str = Field(max_length=16)  # first characters, to tell tokens apart in listings
+    scope: str = Field(max_length=16)  # TokenScope
+    description: str = Field(default="", max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))

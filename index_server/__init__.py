@@ -1,0 +1,1 @@
+"""The HTTP face of wasmfarm: a thin ASGI/FastAPI layer over ``farm``."""

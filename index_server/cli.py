@@ -1,0 +1,53 @@
+"""The ``wasmfarm`` entry point: the domain's commands plus ``serve``, which needs the web app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import uvicorn
+
+from farm.cli.common import reports_errors, settings_from
+from farm.cli.main import cli
+from farm.context import Farm
+from index_server.app import create_app
+
+
+@cli.command()
+@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1; setting `host`).")
+@click.option("--port", type=int, default=None, help="Port to listen on (default 8080; setting `port`).")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Data directory (default $WASMFARM_DATA_DIR or ~/.local/share/wasmfarm).",
+)
+@click.option("--public-url", default=None, help="URL clients reach this server at, if not http://host:port/.")
+@click.option("--runtime", "runtimes", multiple=True, help="Pyodide runtime to serve a view for (repeatable).")
+@click.pass_context
+@reports_errors
+def serve(
+    ctx: click.Context,
+    host: str | None,
+    port: int | None,
+    data_dir: Path | None,
+    public_url: str | None,
+    runtimes: tuple[str, ...],
+) -> None:
+    """Serve the index, files and uploads (embedded default: SQLite and files under the data directory)."""
+    settings = settings_from(
+        ctx, host=host, port=port, data_dir=data_dir, public_url=public_url, runtimes=list(runtimes) or None
+    )
+    farm = Farm.open(settings)
+    app = create_app(settings, farm)
+    url = settings.resolved_public_url
+    click.echo(f"wasmfarm serving {url} (data in {settings.data_dir})", err=True)
+    for runtime in settings.runtimes:
+        click.echo(f"  micropip index for Pyodide {runtime}: {url}r/{runtime}/simple/", err=True)
+    click.echo(f"  uploads: twine upload --repository-url {url}legacy/ (token: wasmfarm token create --scope upload)",
+               err=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+
+
+def main() -> None:
+    cli()

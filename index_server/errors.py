@@ -1,0 +1,53 @@
+"""One mapping from the domain's error tree to HTTP statuses, used by every route."""
+
+from __future__ import annotations
+
+import json
+
+from farm.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    FarmError,
+    FileConflict,
+    InvalidDistribution,
+    NotAcceptable,
+    NotFound,
+    PermissionDenied,
+    ResolutionImpossible,
+    UploadTooLarge,
+    UpstreamIntegrityError,
+    UpstreamUnavailable,
+)
+
+# Most specific first: the first class an error is an instance of decides.
+STATUS: list[tuple[type[FarmError], int]] = [
+    (UploadTooLarge, 413),
+    (InvalidDistribution, 400),
+    (AuthenticationError, 401),
+    (PermissionDenied, 403),
+    (NotFound, 404),
+    (NotAcceptable, 406),
+    (FileConflict, 409),
+    (ResolutionImpossible, 422),
+    (UpstreamIntegrityError, 502),
+    (UpstreamUnavailable, 503),
+    (ConfigurationError, 500),
+]
+
+
+def status_for(exc: FarmError) -> int:
+    for cls, status in STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 500
+
+
+def error_body(exc: FarmError, status: int) -> bytes:
+    return json.dumps({"error": type(exc).__name__, "status": status, "message": str(exc)}).encode()
+
+
+def error_headers(exc: FarmError) -> list[tuple[bytes, bytes]]:
+    headers = [(b"content-type", b"application/json")]
+    if isinstance(exc, AuthenticationError):
+        headers.append((b"www-authenticate", b'Basic realm="wasmfarm", Bearer'))
+    return headers

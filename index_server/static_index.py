@@ -1,0 +1,251 @@
+"""The read path: index pages and files, served from the rendered page tree and the blob store.
+
+A plain ASGI app, because this is the hot path: no routing table, no dependency injection, one ``stat`` per page
+request to notice a re-render (by this process or another one, such as ``wasmfarm mirror``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote_plus
+
+from packaging.utils import canonicalize_name
+
+from farm.errors import FarmError, NotFound
+from farm.index.negotiation import negotiate
+from farm.store.blobs import BlobStore
+from farm.store.models import TokenScope
+from index_server.auth import token_from_authorization
+from index_server.errors import error_body, error_headers, status_for
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+Verifier = Callable[[str | None, TokenScope], object]
+
+CORS = [
+    (b"access-control-allow-origin", b"*"),
+    (b"access-control-expose-headers", b"ETag, Content-Length, Content-Type"),
+]
+PREFLIGHT = [
+    *CORS,
+    (b"access-control-allow-methods", b"GET, HEAD, OPTIONS"),
+    (b"access-control-allow-headers", b"Accept, Accept-Encoding, If-None-Match, Authorization, Range"),
+    (b"access-control-max-age", b"86400"),
+]
+FILE_RE = re.compile(r"^/files/([0-9a-f]{2})/([0-9a-f]{64})/([^/]+)$")
+CHUNK = 256 * 1024
+
+
+@dataclass(frozen=True)
+class CachedPage:
+    key: tuple[int, int, int]
+    body: bytes
+    etag: bytes
+
+
+class PageCache:
+    """Rendered pages in memory, revalidated against the file on disk with one stat."""
+
+    def __init__(self) -> None:
+        self._pages: dict[Path, CachedPage] = {}
+
+    def get(self, path: Path) -> CachedPage | None:
+        try:
+            st = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            self._pages.pop(path, None)
+            return None
+        key = (st.st_mtime_ns, st.st_ino, st.st_size)
+        cached = self._pages.get(path)
+        if cached is not None and cached.key == key:
+            return cached
+        body = path.read_bytes()
+        etag = b'"' + hashlib.sha256(body).hexdigest()[:32].encode() + b'"'
+        page = CachedPage(key, body, etag)
+        self._pages[path] = page
+        return page
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _etag_matches(if_none_match: str | None, etag: bytes) -> bool:
+    if not if_none_match:
+        return False
+    wanted = etag.decode()
+    return any(tag.strip().removeprefix("W/") in (wanted, "*") for tag in if_none_match.split(","))
+
+
+class StaticIndex:
+    def __init__(
+        self, www: Path, blobs: BlobStore, runtimes: list[str], verify: Verifier | None = None
+    ) -> None:
+        self.www = www
+        self.blobs = blobs
+        self.runtimes = set(runtimes)
+        self.verify = verify  # set when reading needs a token
+        self.cache = PageCache()
+
+    @staticmethod
+    def handles(path: str) -> bool:
+        return path.startswith(("/simple", "/r/", "/files/"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method = scope["method"]
+        if method == "OPTIONS":
+            await _respond(send, 204, PREFLIGHT, b"")
+            return
+        if method not in ("GET", "HEAD"):
+            await _respond(send, 405, [*CORS, (b"allow", b"GET, HEAD, OPTIONS")], b"")
+            return
+        try:
+            if self.verify is not None:
+                self.verify(token_from_authorization(_header(scope, b"authorization")), TokenScope.READ)
+            await self._dispatch(scope, send, head=method == "HEAD")
+        except FarmError as exc:
+            status = status_for(exc)
+            await _respond(send, status, [*CORS, *error_headers(exc)], error_body(exc, status))
+
+    async def _dispatch(self, scope: Scope, send: Send, head: bool) -> None:
+        path: str = scope["path"]
+        if path.startswith("/files/"):
+            await self._file(scope, send, path, head)
+            return
+        prefix, rest = self._split_view(path)
+        query = scope.get("query_string", b"").decode("latin-1")
+        if rest == "" and not path.endswith("/"):
+            await _redirect(send, path + "/", query)
+            return
+        project = rest.strip("/")
+        if "/" in project:
+            raise NotFound(f"no page at {path!r}; project pages are at /{prefix}<project>/")
+        if project:
+            canonical = canonicalize_name(project)
+            if canonical != project or not path.endswith("/"):
+                await _redirect(send, f"/{prefix}{canonical}/", query)
+                return
+        fmt = None
+        for part in query.split("&"):
+            key, _, value = part.partition("=")
+            if key == "format":
+                fmt = unquote_plus(value)
+        rep = negotiate(_header(scope, b"accept"), fmt)
+        page_path = self.www / prefix / project / f"index.{rep.format}" if project else None
+        if page_path is None:
+            page_path = self.www / prefix / f"index.{rep.format}"
+        await self._page(scope, send, page_path, rep.content_type, head, project, prefix)
+
+    def _split_view(self, path: str) -> tuple[str, str]:
+        if path.startswith("/simple"):
+            return "simple/", path[len("/simple") :]
+        parts = path.split("/", 4)  # "", "r", runtime, "simple", rest
+        if len(parts) >= 4 and parts[3] == "simple":
+            runtime = parts[2]
+            if runtime not in self.runtimes:
+                served = ", ".join(sorted(self.runtimes))
+                raise NotFound(f"runtime {runtime!r} is not served here; runtimes: {served} (or /simple/ for all)")
+            return f"r/{runtime}/simple/", "/" + parts[4] if len(parts) == 5 else ""
+        raise NotFound(f"no page at {path!r}; the index is at /simple/ and /r/<runtime>/simple/")
+
+    async def _page(
+        self, scope: Scope, send: Send, path: Path, content_type: str, head: bool, project: str, prefix: str
+    ) -> None:
+        accept_encoding = _header(scope, b"accept-encoding") or ""
+        variant, encoding = path, None
+        if "br" in accept_encoding:
+            variant, encoding = path.with_name(path.name + ".br"), b"br"
+        elif "gzip" in accept_encoding:
+            variant, encoding = path.with_name(path.name + ".gz"), b"gzip"
+        page = self.cache.get(variant)
+        if page is None and encoding is not None:
+            variant, encoding = path, None
+            page = self.cache.get(variant)
+        if page is None:
+            if project:
+                where = "this index" if prefix == "simple/" else f"Pyodide {prefix.split('/')[1]} on this index"
+                raise NotFound(f"project {project!r} has no files for {where}")
+            raise NotFound("the index has not been rendered yet; start `wasmfarm serve` once to render it")
+        headers = [
+            *CORS,
+            (b"content-type", content_type.encode()),
+            (b"etag", page.etag),
+            (b"cache-control", b"max-age=60, must-revalidate"),
+            (b"vary", b"Accept, Accept-Encoding"),
+        ]
+        if encoding is not None:
+            headers.append((b"content-encoding", encoding))
+        if _etag_matches(_header(scope, b"if-none-match"), page.etag):
+            await _respond(send, 304, headers, b"")
+            return
+        headers.append((b"content-length", str(len(page.body)).encode()))
+        await _respond(send, 200, headers, b"" if head else page.body, content_length_set=True)
+
+    async def _file(self, scope: Scope, send: Send, path: str, head: bool) -> None:
+        match = FILE_RE.match(path)
+        if match is None or match.group(2)[:2] != match.group(1):
+            raise NotFound(f"no file at {path!r}; file URLs come from the index pages")
+        sha256, filename = match.group(2), match.group(3)
+        is_metadata = filename.endswith(".metadata")
+        blob = self.blobs.metadata_path_for(sha256) if is_metadata else self.blobs.path_for(sha256)
+        try:
+            size = blob.stat().st_size
+        except FileNotFoundError:
+            raise NotFound(f"file {filename!r} ({sha256}) is not in this store") from None
+        etag = f'"{sha256}{"-metadata" if is_metadata else ""}"'.encode()
+        content_type = b"text/plain; charset=utf-8" if is_metadata else _file_type(filename)
+        headers = [
+            *CORS,
+            (b"content-type", content_type),
+            (b"etag", etag),
+            (b"cache-control", b"public, max-age=31536000, immutable"),
+        ]
+        if _etag_matches(_header(scope, b"if-none-match"), etag):
+            await _respond(send, 304, headers, b"")
+            return
+        headers.append((b"content-length", str(size).encode()))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        if head:
+            await send({"type": "http.response.body", "body": b""})
+            return
+        with blob.open("rb") as handle:
+            while True:
+                chunk = handle.read(CHUNK)
+                more = len(chunk) == CHUNK
+                await send({"type": "http.response.body", "body": chunk, "more_body": more})
+                if not more:
+                    break
+
+
+def _file_type(filename: str) -> bytes:
+    if filename.endswith((".whl", ".zip")):
+        return b"application/zip"
+    if filename.endswith(".tar.gz"):
+        return b"application/gzip"
+    return b"application/octet-stream"
+
+
+async def _respond(
+    send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes, content_length_set: bool = False
+) -> None:
+    if not content_length_set and status != 304:
+        headers = [*headers, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _redirect(send: Send, location: str, query: str) -> None:
+    target = location + (f"?{query}" if query else "")
+    await _respond(send, 301, [*CORS, (b"location", target.encode())], b"")
+
