@@ -1,0 +1,83 @@
+"""The catalog and ingest path on SQLite and PostgreSQL."""
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect
+
+from farm.context import Farm
+from farm.errors import FileConflict, InvalidDistribution
+from farm.store.models import Origin
+from tests.support.wheels import make_wheel
+
+
+def ingest_path(farm: Farm, path: Path, origin: str = Origin.UPLOADED.value):
+    with farm.blobs.writer() as writer:
+        writer.write(path.read_bytes())
+        return farm.ingestor.ingest(writer, path.name, origin)
+
+
+def test_migrations_create_the_schema(farm: Farm) -> None:
+    tables = set(inspect(farm.engine).get_table_names())
+    assert {"project", "dist_file", "api_token", "alembic_version"} <= tables
+
+
+def test_ingest_records_everything(farm: Farm, tmp_path: Path) -> None:
+    path = make_wheel(tmp_path, "Demo_Pkg", "1.0", requires=["attrs"], requires_python=">=3.10")
+    result = ingest_path(farm, path)
+    row = result.row
+    assert result.created
+    assert (row.filename, row.version, row.kind, row.tags) == (path.name, "1.0", "wheel", "py3-none-any")
+    assert (row.requires_python, row.origin, row.size) == (">=3.10", "uploaded", path.stat().st_size)
+    assert row.core_metadata is not None and "Requires-Dist: attrs" in row.core_metadata
+    assert farm.blobs.path_for(row.sha256).read_bytes() == path.read_bytes()
+    assert farm.blobs.metadata_path_for(row.sha256).read_text().startswith("Metadata-Version")
+    assert farm.catalog.project("demo-pkg").display_name == "Demo_Pkg"
+
+
+def test_identical_reingest_is_a_no_op_and_other_content_conflicts(farm: Farm, tmp_path: Path) -> None:
+    path = make_wheel(tmp_path / "a", "demo", "1.0")
+    first = ingest_path(farm, path)
+    again = ingest_path(farm, path)
+    assert not again.created and again.row.id == first.row.id
+    serial = farm.catalog.project("demo").serial
+    other = make_wheel(tmp_path / "b", "demo", "1.0", module_source="VALUE = 'different'\n")
+    with pytest.raises(FileConflict, match="exists already with sha256"):
+        ingest_path(farm, other)
+    assert farm.catalog.project("demo").serial == serial
+    assert not farm.blobs.has(__import__("hashlib").sha256(other.read_bytes()).hexdigest())
+
+
+def test_invalid_file_stores_nothing(farm: Farm, tmp_path: Path) -> None:
+    path = make_wheel(tmp_path, "demo", "1.0", metadata_name="evil")
+    with pytest.raises(InvalidDistribution):
+        ingest_path(farm, path)
+    assert farm.catalog.project_names() == []
+    assert [p for p in farm.blobs.root.rglob("*") if p.is_file()] == []
+
+
+def test_yanks_bump_the_serial_and_render_on_change(farm: Farm, tmp_path: Path) -> None:
+    path = make_wheel(tmp_path, "demo", "1.0")
+    ingest_path(farm, path)
+    assert farm.publisher.refresh_stale() == 1
+    assert farm.publisher.refresh_stale() == 0  # nothing changed: nothing rendered
+    page = farm.settings.www_dir / "simple" / "demo" / "index.json"
+    assert b'"yanked":false' in page.read_bytes()
+    assert farm.catalog.set_yanked(path.name, True, "broken")
+    assert not farm.catalog.set_yanked(path.name, True, "broken")
+    assert farm.publisher.refresh_stale() == 1
+    assert b'"yanked":"broken"' in page.read_bytes()
+
+
+def test_runtime_views_filter_files(farm: Farm, tmp_path: Path, cached_wheels: Path) -> None:
+    ingest_path(farm, make_wheel(tmp_path, "demo", "1.0", tag="cp313-cp313-pyemscripten_2025_0_wasm32"))
+    ingest_path(farm, make_wheel(tmp_path, "demo", "1.1"))
+    ingest_path(farm, next(cached_wheels.glob("msgpack-*-pyemscripten_2026_0_wasm32.whl")))
+    farm.publisher.refresh_stale()
+    www = farm.settings.www_dir
+    all_view = (www / "simple" / "demo" / "index.html").read_text()
+    runtime_view = (www / "r" / "314.0.7" / "simple" / "demo" / "index.html").read_text()
+    assert "demo-1.0-cp313" in all_view and "demo-1.1-py3" in all_view
+    assert "demo-1.0-cp313" not in runtime_view and "demo-1.1-py3" in runtime_view
+    assert (www / "r" / "314.0.7" / "simple" / "msgpack" / "index.json").is_file()
+    assert "msgpack" in (www / "r" / "314.0.7" / "simple" / "index.html").read_text()

@@ -1,0 +1,201 @@
+"""The HTTP surface against a real server (uvicorn in a thread), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import brotli
+import httpx
+import pytest
+
+from farm.context import Farm
+from farm.settings import Settings
+from farm.store.models import TokenScope
+from tests.support.server import serve_thread
+from tests.support.wheels import make_wheel
+
+JSON = "application/vnd.pypi.simple.v1+json"
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[tuple[str, dict[str, str]]]:
+    farm = Farm.open(settings)
+    tokens = {scope.value: farm.tokens.create(scope).secret for scope in TokenScope}
+    farm.close()
+    with serve_thread(settings) as url:
+        yield url, tokens
+
+
+def upload(url: str, path: Path, token: str | None, **fields: str) -> httpx.Response:
+    data = {":action": "file_upload", "protocol_version": "1", **fields}
+    auth = ("__token__", token) if token else None
+    with path.open("rb") as handle:
+        return httpx.post(url + "legacy/", data=data, files={"content": (path.name, handle)}, auth=auth, timeout=30)
+
+
+def test_upload_then_index_in_both_formats(server, tmp_path: Path) -> None:
+    url, tokens = server
+    path = make_wheel(tmp_path, "Demo.Pkg", "1.0", requires_python=">=3.10")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    response = upload(url, path, tokens["upload"], name="Demo.Pkg", version="1.0", sha256_digest=digest)
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "created"
+
+    page = httpx.get(url + "simple/demo-pkg/", headers={"Accept": JSON})
+    assert page.headers["content-type"] == JSON
+    assert page.headers["access-control-allow-origin"] == "*"
+    file = page.json()["files"][0]
+    assert file["url"].startswith(url + "files/")
+    assert file["hashes"]["sha256"] == digest
+    assert file["size"] == path.stat().st_size
+    html = httpx.get(url + "simple/demo-pkg/", headers={"Accept": "text/html"})
+    assert html.headers["content-type"] == "text/html; charset=utf-8"
+    assert f"#sha256={digest}" in html.text and 'data-requires-python="&gt;=3.10"' in html.text
+
+    wheel = httpx.get(file["url"])
+    assert wheel.content == path.read_bytes()
+    assert "immutable" in wheel.headers["cache-control"]
+    metadata = httpx.get(file["url"] + ".metadata")
+    assert hashlib.sha256(metadata.content).hexdigest() == file["core-metadata"]["sha256"]
+    assert metadata.content.startswith(b"Metadata-Version")
+
+
+def test_negotiation_redirects_and_slashes(server, tmp_path: Path) -> None:
+    url, tokens = server
+    assert upload(url, make_wheel(tmp_path, "demo_pkg", "1.0"), tokens["admin"]).status_code == 200
+    assert httpx.get(url + "simple/demo-pkg/", headers={"Accept": "image/png"}).status_code == 406
+    assert httpx.get(url + "simple/demo-pkg/?format=json", headers={"Accept": "text/html"}).headers[
+        "content-type"
+    ] == JSON
+    redirect = httpx.get(url + "simple/Demo_Pkg/?format=json")
+    assert redirect.status_code == 301
+    assert redirect.headers["location"] == "/simple/demo-pkg/?format=json"
+    assert httpx.get(url + "simple/demo-pkg").headers["location"] == "/simple/demo-pkg/"
+    assert httpx.get(url + "r/314.0.7/simple//demo-pkg/").status_code == 200  # micropip's doubled slash
+    assert httpx.get(url + "r/314.0.7/simple/Demo-Pkg/", follow_redirects=True).status_code == 200
+    root = httpx.get(url + "simple/", headers={"Accept": JSON}).json()
+    assert root["projects"] == [{"name": "demo-pkg"}]
+
+
+def test_unknown_project_and_runtime_are_named(server) -> None:
+    url, _ = server
+    missing = httpx.get(url + "simple/no-such-thing/")
+    assert missing.status_code == 404
+    assert "'no-such-thing'" in missing.json()["message"]
+    runtime = httpx.get(url + "r/9.9.9/simple/x/")
+    assert runtime.status_code == 404 and "'9.9.9'" in runtime.json()["message"]
+
+
+def test_etag_compression_cors(server, tmp_path: Path) -> None:
+    url, tokens = server
+    upload(url, make_wheel(tmp_path, "demo", "1.0"), tokens["upload"])
+    first = httpx.get(url + "simple/demo/", headers={"Accept": JSON, "Accept-Encoding": "identity"})
+    etag = first.headers["etag"]
+    again = httpx.get(url + "simple/demo/", headers={"Accept": JSON, "If-None-Match": etag,
+                                                     "Accept-Encoding": "identity"})
+    assert again.status_code == 304 and again.content == b""
+    raw = httpx.Client().send(
+        httpx.Request("GET", url + "simple/demo/", headers={"Accept": JSON, "Accept-Encoding": "gzip"}), stream=True
+    )
+    assert raw.headers["content-encoding"] == "gzip"
+    assert gzip.decompress(b"".join(raw.iter_raw())) == first.content
+    raw = httpx.Client().send(
+        httpx.Request("GET", url + "simple/demo/", headers={"Accept": JSON, "Accept-Encoding": "br"}), stream=True
+    )
+    assert raw.headers["content-encoding"] == "br"
+    assert brotli.decompress(b"".join(raw.iter_raw())) == first.content
+    preflight = httpx.options(url + "simple/demo/", headers={"Origin": "https://app.example",
+                                                            "Access-Control-Request-Method": "GET"})
+    assert preflight.status_code == 204
+    assert "GET" in preflight.headers["access-control-allow-methods"]
+    head = httpx.head(url + "simple/demo/", headers={"Accept": JSON, "Accept-Encoding": "identity"})
+    assert head.status_code == 200 and head.headers["content-length"] == str(len(first.content))
+
+
+def test_pages_follow_changes_made_by_another_process(server, settings: Settings, tmp_path: Path) -> None:
+    url, tokens = server
+    upload(url, make_wheel(tmp_path, "demo", "1.0"), tokens["upload"])
+    assert len(httpx.get(url + "simple/demo/", headers={"Accept": JSON}).json()["files"]) == 1
+    other = Farm.open(settings)  # as `wasmfarm mirror` would, in its own process
+    with other.blobs.writer() as writer:
+        path = make_wheel(tmp_path, "demo", "2.0")
+        writer.write(path.read_bytes())
+        other.ingestor.ingest(writer, path.name, "mirrored")
+    other.publisher.refresh(["demo"])
+    other.close()
+    assert len(httpx.get(url + "simple/demo/", headers={"Accept": JSON}).json()["files"]) == 2
+
+
+# Upload refusals: each gets a clear error and stores nothing. ------------------------------------------------
+
+
+def assert_nothing_stored(settings: Settings) -> None:
+    farm = Farm.open(settings)
+    try:
+        assert farm.catalog.project_names() == []
+        assert [p for p in settings.blob_dir.rglob("*") if p.is_file()] == []
+    finally:
+        farm.close()
+
+
+def test_missing_and_bad_tokens(server, settings: Settings, tmp_path: Path) -> None:
+    url, tokens = server
+    path = make_wheel(tmp_path, "demo", "1.0")
+    missing = upload(url, path, None)
+    assert missing.status_code == 401 and "wasmfarm token create --scope upload" in missing.json()["message"]
+    assert upload(url, path, "wf_not-a-token").status_code == 401
+    read_only = upload(url, path, tokens["read"])
+    assert read_only.status_code == 403 and "scope 'read'" in read_only.json()["message"]
+    assert_nothing_stored(settings)
+
+
+@pytest.mark.parametrize(
+    ("make", "status", "message"),
+    [
+        (lambda d: _renamed(make_wheel(d, "demo", "1.0"), "demo.whl"), 400, "invalid distribution filename"),
+        (lambda d: make_wheel(d, "demo", "1.0", extra_entries={"../../evil.py": b"x"}), 400, "unsafe path"),
+        (lambda d: make_wheel(d, "demo", "1.0", metadata_name="other"), 400, "Name: 'other'"),
+        (lambda d: make_wheel(d, "demo", "1.0", padding=3_000_000), 413, "upload limit"),
+    ],
+    ids=["malformed-filename", "path-traversal", "metadata-name-mismatch", "oversized"],
+)
+def test_bad_uploads(tmp_path: Path, database_url: str, make, status: int, message: str) -> None:
+    from tests.support.server import free_port
+
+    settings = Settings(data_dir=tmp_path / "data", database_url=database_url, port=free_port(),
+                        max_upload_bytes=1_000_000)
+    farm = Farm.open(settings)
+    token = farm.tokens.create(TokenScope.UPLOAD).secret
+    farm.close()
+    with serve_thread(settings) as url:
+        response = upload(url, make(tmp_path / "w"), token)
+    assert response.status_code == status, response.text
+    assert message in response.json()["message"]
+    assert_nothing_stored(settings)
+
+
+def test_form_fields_must_match_the_file(server, settings: Settings, tmp_path: Path) -> None:
+    url, tokens = server
+    path = make_wheel(tmp_path, "demo", "1.0")
+    response = upload(url, path, tokens["upload"], name="other", version="1.0")
+    assert response.status_code == 400 and "name='other'" in response.json()["message"]
+    response = upload(url, path, tokens["upload"], sha256_digest="0" * 64)
+    assert response.status_code == 400 and "corrupted in transit" in response.json()["message"]
+    assert_nothing_stored(settings)
+
+
+def test_reupload_identical_ok_different_conflicts(server, tmp_path: Path) -> None:
+    url, tokens = server
+    path = make_wheel(tmp_path / "a", "demo", "1.0")
+    assert upload(url, path, tokens["upload"]).json()["status"] == "created"
+    assert upload(url, path, tokens["upload"]).json()["status"] == "exists"
+    other = make_wheel(tmp_path / "b", "demo", "1.0", module_source="VALUE = 2\n")
+    conflict = upload(url, other, tokens["upload"])
+    assert conflict.status_code == 409 and "exists already" in conflict.json()["message"]
+
+
+def _renamed(path: Path, name: str) -> Path:
+    return path.rename(path.with_name(name))

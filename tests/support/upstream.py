@@ -1,0 +1,154 @@
+"""A real HTTP server playing an upstream simple index (PEP 691 JSON and PEP 503 HTML) over files on disk."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
+
+
+@dataclass
+class UpstreamState:
+    root: Path
+    wrong_hash: set[str] = field(default_factory=set)  # filenames whose advertised sha256 is wrong
+    yanked: dict[str, str] = field(default_factory=dict)  # filename -> reason
+    delay: float = 0.0  # seconds per file download
+    serve_metadata: bool = True
+    html_only: bool = False
+    requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def files_of(self, project: str) -> list[Path]:
+        found = []
+        for path in sorted(self.root.iterdir()):
+            if path.name.endswith(".whl"):
+                name = parse_wheel_filename(path.name)[0]
+            elif path.name.endswith(".tar.gz"):
+                name = parse_sdist_filename(path.name)[0]
+            else:
+                continue
+            if name == project:
+                found.append(path)
+        return found
+
+    def file_requests(self) -> list[str]:
+        with self.lock:
+            return [p for m, p in self.requests if p.startswith("/files/") and not p.endswith(".metadata")]
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _metadata_of(path: Path) -> bytes:
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        member = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        return archive.read(member)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    state: UpstreamState
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        with self.state.lock:
+            self.state.requests.append(("GET", self.path))
+        if self.path.startswith("/simple/"):
+            self._page(self.path[len("/simple/") :].strip("/"))
+        elif self.path.startswith("/files/"):
+            self._file(self.path[len("/files/") :])
+        else:
+            self._send(404, b"not found", "text/plain")
+
+    def _page(self, project: str) -> None:
+        files = self.state.files_of(canonicalize_name(project))
+        if not files:
+            self._send(404, b"no such project", "text/plain")
+            return
+        entries = []
+        for path in files:
+            digest = "0" * 64 if path.name in self.state.wrong_hash else _sha256(path)
+            entry = {
+                "filename": path.name,
+                "url": f"../../files/{path.name}",
+                "hashes": {"sha256": digest},
+                "yanked": self.state.yanked.get(path.name, False) if path.name in self.state.yanked else False,
+            }
+            if path.name in self.state.yanked:
+                entry["yanked"] = self.state.yanked[path.name] or True
+            if self.state.serve_metadata and path.name.endswith(".whl"):
+                entry["core-metadata"] = {"sha256": hashlib.sha256(_metadata_of(path)).hexdigest()}
+            entries.append(entry)
+        accept = self.headers.get("Accept", "")
+        if "vnd.pypi.simple.v1+json" in accept and not self.state.html_only:
+            body = json.dumps({"meta": {"api-version": "1.0"}, "name": project, "files": entries}).encode()
+            self._send(200, body, "application/vnd.pypi.simple.v1+json")
+            return
+        links = []
+        for e in entries:
+            attrs = f'href="{e["url"]}#sha256={e["hashes"]["sha256"]}"'
+            if "core-metadata" in e:
+                attrs += f' data-core-metadata="sha256={e["core-metadata"]["sha256"]}"'
+            if e["yanked"]:
+                attrs += f' data-yanked="{e["yanked"] if isinstance(e["yanked"], str) else ""}"'
+            links.append(f"<a {attrs}>{e['filename']}</a>")
+        self._send(200, ("<html><body>" + "\n".join(links) + "</body></html>").encode(), "text/html")
+
+    def _file(self, name: str) -> None:
+        metadata = name.endswith(".metadata")
+        path = self.state.root / name.removesuffix(".metadata")
+        if not path.is_file():
+            self._send(404, b"no such file", "text/plain")
+            return
+        if metadata:
+            self._send(200, _metadata_of(path), "text/plain")
+            return
+        data = path.read_bytes()
+        if self.state.delay:
+            # Send half, wait, send the rest: a kill during the wait leaves a partial download behind.
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            half = len(data) // 2
+            self.wfile.write(data[:half])
+            self.wfile.flush()
+            time.sleep(self.state.delay)
+            self.wfile.write(data[half:])
+            return
+        self._send(200, data, "application/octet-stream")
+
+    def _send(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class UpstreamServer:
+    def __init__(self, root: Path) -> None:
+        self.state = UpstreamState(root)
+        handler = type("Handler", (_Handler,), {"state": self.state})
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/simple/"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> UpstreamServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
