@@ -186,4 +186,6 @@ def why(requirement: Requirement, upstream: UpstreamIndex, target: RuntimeTarget
     if not matching:
         available = ", ".join(str(v) for v in sorted(installable, reverse=True)[:5])
         return f"no installable version matches {requirement.specifier or 'any'} (installable: {available})"
+    if all(f.yanked for v in matching for f in installable[v]):
+        return "every matching version is yanked (PEP 592); pin one with == to use it anyway"
     return "version conflict with another requirement of the set"

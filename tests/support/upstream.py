@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import threading
 import time
@@ -86,6 +87,10 @@ class _Handler(BaseHTTPRequestHandler):
             }
             if path.name in self.state.yanked:
                 entry["yanked"] = self.state.yanked[path.name] or True
+            if path.name.endswith(".whl"):
+                for line in _metadata_of(path).decode().splitlines():
+                    if line.startswith("Requires-Python: "):
+                        entry["requires-python"] = line.split(": ", 1)[1]
             if self.state.serve_metadata and path.name.endswith(".whl"):
                 entry["core-metadata"] = {"sha256": hashlib.sha256(_metadata_of(path)).hexdigest()}
             entries.append(entry)
@@ -97,6 +102,8 @@ class _Handler(BaseHTTPRequestHandler):
         links = []
         for e in entries:
             attrs = f'href="{e["url"]}#sha256={e["hashes"]["sha256"]}"'
+            if "requires-python" in e:
+                attrs += f' data-requires-python="{html.escape(str(e["requires-python"]))}"'
             if "core-metadata" in e:
                 attrs += f' data-core-metadata="sha256={e["core-metadata"]["sha256"]}"'
             if e["yanked"]:
