@@ -37,7 +37,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="WASMFARM_", extra="forbid", validate_default=True)
 
-    data_dir: Path = Field(default_factory=default_data_dir, description="Where the database, files and pages live.")
+    data_dir: Path = Field(
+        default_factory=default_data_dir, description="Where the database, files and pages live."
+    )
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL; default SQLite at <data_dir>/wasmfarm.db. "
@@ -60,7 +62,8 @@ class Settings(BaseSettings):
     max_archive_entries: int = Field(default=20_000, description="Most entries a wheel may hold.")
     max_uncompressed_bytes: int = Field(default=1024**3, description="Largest uncompressed size of a wheel.")
     require_read_token: bool = Field(
-        default=False, description="When true, reading the index and files needs a token of scope read or higher."
+        default=False,
+        description="When true, reading the index and files needs a token of scope read or higher.",
     )
     mirror_concurrency: int = Field(default=4, description="Parallel downloads of `wasmfarm mirror`.")
     http_timeout: float = Field(default=60.0, description="Seconds before an upstream request is abandoned.")

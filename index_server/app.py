@@ -6,8 +6,8 @@ import contextlib
 import logging
 import re
 import time
-from pathlib import Path
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 class ASGIApp(Protocol):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None: ...
+
+
 _SLASHES = re.compile(r"/{2,}")
 FORM_OVERHEAD = 1024 * 1024  # multipart framing and metadata fields around the file
 
@@ -56,7 +58,9 @@ def create_app(settings: Settings, farm_: Farm | None = None) -> ASGIApp:
 
     @api.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home() -> str:
-        views = "".join(f'<li><a href="r/{r}/simple/">r/{r}/simple/</a> (Pyodide {r})</li>' for r in settings.runtimes)
+        views = "".join(
+            f'<li><a href="r/{r}/simple/">r/{r}/simple/</a> (Pyodide {r})</li>' for r in settings.runtimes
+        )
         return (
             "<!DOCTYPE html><html><head><title>wasmfarm</title></head><body><h1>wasmfarm</h1>"
             f'<ul><li><a href="simple/">simple/</a> (all files)</li>{views}</ul>'
@@ -100,7 +104,7 @@ class WasmfarmApp:
 
 
 class AccessLog:
-    """One line per request: ``<unix time> <method> <path> <status> <bytes>``, appended to a file."""
+    """One line per request: ``<unix time> <method> <path> <status> <bytes> <content type>``, appended to a file."""
 
     def __init__(self, app: ASGIApp, path: Path) -> None:
         self.app = app
@@ -111,12 +115,15 @@ class AccessLog:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status, sent = 0, 0
+        status, sent, content_type = 0, 0, "-"
 
         async def logging_send(message: Message) -> None:
-            nonlocal status, sent
+            nonlocal status, sent, content_type
             if message["type"] == "http.response.start":
                 status = message["status"]
+                for key, value in message.get("headers", []):
+                    if key == b"content-type":
+                        content_type = value.decode("latin-1").split(";")[0]
             elif message["type"] == "http.response.body":
                 sent += len(message.get("body", b""))
             await send(message)
@@ -124,7 +131,9 @@ class AccessLog:
         try:
             await self.app(scope, receive, logging_send)
         finally:
-            self.file.write(f"{time.time():.3f} {scope['method']} {scope['path']} {status} {sent}\n")
+            self.file.write(
+                f"{time.time():.3f} {scope['method']} {scope['path']} {status} {sent} {content_type}\n"
+            )
 
 
 def _content_length(scope: Scope) -> int | None:

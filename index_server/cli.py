@@ -22,8 +22,12 @@ from index_server.app import create_app
     default=None,
     help="Data directory (default $WASMFARM_DATA_DIR or ~/.local/share/wasmfarm).",
 )
-@click.option("--public-url", default=None, help="URL clients reach this server at, if not http://host:port/.")
-@click.option("--runtime", "runtimes", multiple=True, help="Pyodide runtime to serve a view for (repeatable).")
+@click.option(
+    "--public-url", default=None, help="URL clients reach this server at, if not http://host:port/."
+)
+@click.option(
+    "--runtime", "runtimes", multiple=True, help="Pyodide runtime to serve a view for (repeatable)."
+)
 @click.pass_context
 @reports_errors
 def serve(
@@ -44,8 +48,10 @@ def serve(
     click.echo(f"wasmfarm serving {url} (data in {settings.data_dir})", err=True)
     for runtime in settings.runtimes:
         click.echo(f"  micropip index for Pyodide {runtime}: {url}r/{runtime}/simple/", err=True)
-    click.echo(f"  uploads: twine upload --repository-url {url}legacy/ (token: wasmfarm token create --scope upload)",
-               err=True)
+    click.echo(
+        f"  uploads: twine upload --repository-url {url}legacy/ (token: wasmfarm token create --scope upload)",
+        err=True,
+    )
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
 
 

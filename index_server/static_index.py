@@ -155,7 +155,9 @@ class StaticIndex:
             runtime = parts[2]
             if runtime not in self.runtimes:
                 served = ", ".join(sorted(self.runtimes))
-                raise NotFound(f"runtime {runtime!r} is not served here; runtimes: {served} (or /simple/ for all)")
+                raise NotFound(
+                    f"runtime {runtime!r} is not served here; runtimes: {served} (or /simple/ for all)"
+                )
             return f"r/{runtime}/simple/", "/" + parts[4] if len(parts) == 5 else ""
         raise NotFound(f"no page at {path!r}; the index is at /simple/ and /r/<runtime>/simple/")
 
@@ -174,7 +176,9 @@ class StaticIndex:
             page = self.cache.get(variant)
         if page is None:
             if project:
-                where = "this index" if prefix == "simple/" else f"Pyodide {prefix.split('/')[1]} on this index"
+                where = (
+                    "this index" if prefix == "simple/" else f"Pyodide {prefix.split('/')[1]} on this index"
+                )
                 raise NotFound(f"project {project!r} has no files for {where}")
             raise NotFound("the index has not been rendered yet; start `wasmfarm serve` once to render it")
         headers = [
@@ -248,4 +252,3 @@ async def _respond(
 async def _redirect(send: Send, location: str, query: str) -> None:
     target = location + (f"?{query}" if query else "")
     await _respond(send, 301, [*CORS, (b"location", target.encode())], b"")
-

@@ -96,6 +96,10 @@ def farm(settings: Settings) -> Iterator[Farm]:
 def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No developer's WASMFARM_* variables or config file leak into a test."""
     for key in list(os.environ):
-        if key.startswith("WASMFARM_") and key not in ("WASMFARM_CACHE", "WASMFARM_TEST_PG", "WASMFARM_UPDATE_GOLDEN"):
+        if key.startswith("WASMFARM_") and key not in (
+            "WASMFARM_CACHE",
+            "WASMFARM_TEST_PG",
+            "WASMFARM_UPDATE_GOLDEN",
+        ):
             monkeypatch.delenv(key)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))

@@ -48,7 +48,9 @@ class TokenService:
 
     def create(self, scope: TokenScope, description: str = "") -> IssuedToken:
         secret = PREFIX + secrets.token_urlsafe(32)
-        row = ApiToken(token_hash=_hash(secret), prefix=secret[:10], scope=scope.value, description=description)
+        row = ApiToken(
+            token_hash=_hash(secret), prefix=secret[:10], scope=scope.value, description=description
+        )
         with Session(self.engine, expire_on_commit=False) as session:
             session.add(row)
             session.commit()
@@ -67,7 +69,9 @@ class TokenService:
         with Session(self.engine) as session:
             row = session.exec(select(ApiToken).where(ApiToken.token_hash == digest)).first()
         if row is None or not hmac.compare_digest(row.token_hash, digest) or row.revoked_at is not None:
-            raise AuthenticationError("the token is unknown or revoked; create a new one with `wasmfarm token create`")
+            raise AuthenticationError(
+                "the token is unknown or revoked; create a new one with `wasmfarm token create`"
+            )
         info = _info(row)
         if not info.scope.allows(needed):
             raise PermissionDenied(

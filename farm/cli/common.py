@@ -16,7 +16,7 @@ from farm.settings import Settings, load_settings
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def data_dir_option(func: F) -> F:
+def data_dir_option[F: Callable[..., Any]](func: F) -> F:
     return click.option(
         "--data-dir",
         type=click.Path(file_okay=False, path_type=Path),
@@ -31,7 +31,7 @@ def settings_from(ctx: click.Context, **overrides: Any) -> Settings:
     return load_settings(**merged)
 
 
-def reports_errors(func: F) -> F:
+def reports_errors[F: Callable[..., Any]](func: F) -> F:
     """Print a FarmError's message (it says what, where and what to do) and exit 1; no traceback."""
 
     @functools.wraps(func)

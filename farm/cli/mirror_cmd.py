@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from farm.cli.common import data_dir_option, reports_errors, settings_from
 from farm.context import Farm
@@ -22,7 +22,7 @@ class TerminalProgress(MirrorProgress):
     def __init__(self) -> None:
         self.console = Console(stderr=True)
         self.bar: Progress | None = None
-        self.task = None
+        self.task: TaskID | None = None
         self.done = 0
         self.total = 0
 
@@ -30,8 +30,12 @@ class TerminalProgress(MirrorProgress):
         self.total = total
         if self.console.is_terminal and total:
             self.bar = Progress(
-                TextColumn("mirroring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                TextColumn("{task.description}"), console=self.console,
+                TextColumn("mirroring"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("{task.description}"),
+                console=self.console,
             )
             self.bar.start()
             self.task = self.bar.add_task("", total=total)
@@ -51,13 +55,28 @@ class TerminalProgress(MirrorProgress):
 
 @click.command()
 @click.argument("projects", nargs=-1)
-@click.option("-r", "--requirement", "requirement_files", multiple=True, type=click.Path(dir_okay=False),
-              help="Requirements file; its closure is resolved for each runtime (repeatable).")
-@click.option("--upstream", default=None, help="Upstream PEP 503/691 index URL (default: setting upstream_index).")
-@click.option("--runtime", "runtimes", multiple=True, help="Runtime to mirror for (default: the configured ones).")
-@click.option("--deps/--no-deps", default=None,
-              help="Resolve dependencies too. Default: yes for -r files, no for projects named on the command line.")
-@click.option("--all-versions", is_flag=True, help="For named projects: every version that runs, not the newest.")
+@click.option(
+    "-r",
+    "--requirement",
+    "requirement_files",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Requirements file; its closure is resolved for each runtime (repeatable).",
+)
+@click.option(
+    "--upstream", default=None, help="Upstream PEP 503/691 index URL (default: setting upstream_index)."
+)
+@click.option(
+    "--runtime", "runtimes", multiple=True, help="Runtime to mirror for (default: the configured ones)."
+)
+@click.option(
+    "--deps/--no-deps",
+    default=None,
+    help="Resolve dependencies too. Default: yes for -r files, no for projects named on the command line.",
+)
+@click.option(
+    "--all-versions", is_flag=True, help="For named projects: every version that runs, not the newest."
+)
 @click.option("--dry-run", is_flag=True, help="Print what would be mirrored and stop.")
 @data_dir_option
 @click.pass_context
@@ -91,7 +110,11 @@ def mirror(
         job = Mirror(farm, index, settings.targets)
         planned: dict[str, PlannedFile] = {}
         if from_files:
-            items = job.plan_closure(from_files) if deps is not False else job.plan_projects(from_files, all_versions)
+            items = (
+                job.plan_closure(from_files)
+                if deps is not False
+                else job.plan_projects(from_files, all_versions)
+            )
             planned.update((p.file.filename, p) for p in items)
         if named:
             items = job.plan_closure(named) if deps else job.plan_projects(named, all_versions)
@@ -117,5 +140,3 @@ def _summarise(report: MirrorReport) -> None:
     )
     for error in report.errors:
         click.secho(f"error: {error}", fg="red", err=True)
-
-

@@ -13,7 +13,9 @@ from farm.index.nginx import nginx_config_text
 
 @click.command()
 @click.option("--all", "everything", is_flag=True, help="Re-render every page, not only the changed ones.")
-@click.option("--public-url", default=None, help="URL clients use to reach the server (absolute JSON file URLs).")
+@click.option(
+    "--public-url", default=None, help="URL clients use to reach the server (absolute JSON file URLs)."
+)
 @data_dir_option
 @click.pass_context
 @reports_errors
@@ -37,4 +39,8 @@ def nginx_config(ctx: click.Context, listen: str, data_dir: Path | None) -> None
     Uploads and everything else are proxied to `wasmfarm serve`. See docs/deployment.md.
     """
     settings = settings_from(ctx, data_dir=data_dir)
-    click.echo(nginx_config_text(settings.www_dir, settings.blob_dir, listen, f"http://{settings.host}:{settings.port}"))
+    click.echo(
+        nginx_config_text(
+            settings.www_dir, settings.blob_dir, listen, f"http://{settings.host}:{settings.port}"
+        )
+    )

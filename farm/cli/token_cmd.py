@@ -48,7 +48,9 @@ def list_(ctx: click.Context, data_dir: Path | None) -> None:
     farm = Farm.open(settings_from(ctx, data_dir=data_dir))
     for info in farm.tokens.list():
         state = "revoked" if info.revoked else "active"
-        click.echo(f"{info.id}\t{info.prefix}…\t{info.scope.value}\t{state}\t{info.created_at:%Y-%m-%d}\t{info.description}")
+        click.echo(
+            f"{info.id}\t{info.prefix}…\t{info.scope.value}\t{state}\t{info.created_at:%Y-%m-%d}\t{info.description}"
+        )
 
 
 @token.command("revoke")

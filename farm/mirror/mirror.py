@@ -60,7 +60,9 @@ def parse_requirements(lines: Sequence[tuple[str, int, str]]) -> list[Requiremen
     requirements, problems = [], []
     for source, lineno, text in lines:
         if text.startswith("-"):
-            problems.append(f"{source}:{lineno}: option {text.split()[0]!r} is not supported; list requirements only")
+            problems.append(
+                f"{source}:{lineno}: option {text.split()[0]!r} is not supported; list requirements only"
+            )
             continue
         try:
             requirements.append(Requirement(text))
@@ -111,7 +113,9 @@ class Mirror:
                     for v, files in installable_versions(project, target).items()
                     if requirement.specifier.contains(v, prereleases=None)
                 }
-                chosen = sorted(versions, reverse=True) if all_versions else sorted(versions, reverse=True)[:1]
+                chosen = (
+                    sorted(versions, reverse=True) if all_versions else sorted(versions, reverse=True)[:1]
+                )
                 for version in chosen:
                     for file in versions[version]:
                         planned.setdefault(file.filename, PlannedFile(project.name, file))
@@ -125,10 +129,16 @@ class Mirror:
         raw = self.upstream.metadata(file)
         if raw is not None:
             if file.metadata_sha256 and hashlib.sha256(raw).hexdigest() != file.metadata_sha256:
-                raise UpstreamIntegrityError(f"{file.url}.metadata: sha256 differs from the index's; not trusted")
+                raise UpstreamIntegrityError(
+                    f"{file.url}.metadata: sha256 differs from the index's; not trusted"
+                )
             return list(parse_core_metadata(raw, dist).requires_dist)
         sha256 = self._prefetch(file)
-        return list(read_core_metadata(self.farm.blobs.path_for(sha256), dist, self.farm.ingestor.limits).requires_dist)
+        return list(
+            read_core_metadata(
+                self.farm.blobs.path_for(sha256), dist, self.farm.ingestor.limits
+            ).requires_dist
+        )
 
     def _prefetch(self, file: UpstreamFile) -> str:
         """Download and verify a file into the blob store without publishing it."""
@@ -183,14 +193,27 @@ class Mirror:
             raise UpstreamIntegrityError(
                 f"{file.url}: the upstream index gives no sha256 for this file, so it cannot be verified; not mirrored"
             )
-        yank = {"upstream_url": file.url, "yanked": file.yanked, "yanked_reason": file.yanked_reason}
         if self.farm.blobs.has(file.sha256):
-            self.farm.ingestor.ingest_blob(file.sha256, file.filename, Origin.MIRRORED.value, **yank)
+            self.farm.ingestor.ingest_blob(
+                file.sha256,
+                file.filename,
+                Origin.MIRRORED.value,
+                upstream_url=file.url,
+                yanked=file.yanked,
+                yanked_reason=file.yanked_reason,
+            )
             return "reused", 0
         with self.farm.blobs.writer() as writer:
             self.upstream.download(file, writer)
             self.farm.ingestor.ingest(
-                writer, file.filename, Origin.MIRRORED.value, expected_sha256=file.sha256, source=file.url, **yank
+                writer,
+                file.filename,
+                Origin.MIRRORED.value,
+                expected_sha256=file.sha256,
+                source=file.url,
+                upstream_url=file.url,
+                yanked=file.yanked,
+                yanked_reason=file.yanked_reason,
             )
             return "downloaded", writer.size
 

@@ -6,7 +6,7 @@ evaluated in the runtime's environment (``sys_platform == "emscripten"``, its Py
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,8 +77,10 @@ def _python_ok(requires_python: str, python: Version) -> bool:
         return True  # an unparseable Requires-Python does not stop an install in pip or micropip either
 
 
-class RuntimeProvider(AbstractProvider):  # type: ignore[misc]
-    def __init__(self, upstream: UpstreamIndex, target: RuntimeTarget, requires_dist: MetadataFetcher) -> None:
+class RuntimeProvider(AbstractProvider[Requirement, Candidate, str]):
+    def __init__(
+        self, upstream: UpstreamIndex, target: RuntimeTarget, requires_dist: MetadataFetcher
+    ) -> None:
         self.upstream = upstream
         self.target = target
         self.requires_dist = requires_dist
@@ -87,8 +89,9 @@ class RuntimeProvider(AbstractProvider):  # type: ignore[misc]
     def identify(self, requirement_or_candidate: Requirement | Candidate) -> str:
         return _identifier(requirement_or_candidate.name, requirement_or_candidate.extras)
 
-    def get_preference(self, identifier: str, resolutions: Any, candidates: Any, information: Any,
-                       backtrack_causes: Any) -> Any:
+    def get_preference(
+        self, identifier: str, resolutions: Any, candidates: Any, information: Any, backtrack_causes: Any
+    ) -> Any:
         return sum(1 for _ in candidates[identifier])
 
     def find_matches(
@@ -96,7 +99,9 @@ class RuntimeProvider(AbstractProvider):  # type: ignore[misc]
     ) -> list[Candidate]:
         reqs = list(requirements[identifier])
         bad = {c.version for c in incompatibilities[identifier]}
-        name = canonicalize_name(reqs[0].name) if reqs else NormalizedName(identifier.split("[", maxsplit=1)[0])
+        name = (
+            canonicalize_name(reqs[0].name) if reqs else NormalizedName(identifier.split("[", maxsplit=1)[0])
+        )
         extras = frozenset().union(*(r.extras for r in reqs)) if reqs else frozenset()
         project = self.upstream.project(name)
         if project is None:
@@ -144,7 +149,9 @@ def resolve(
 ) -> list[Candidate]:
     """The closure of ``requirements`` for a runtime: one candidate per project (extras folded in)."""
     applicable = [
-        r for r in requirements if r.marker is None or r.marker.evaluate({**target.marker_environment, "extra": ""})
+        r
+        for r in requirements
+        if r.marker is None or r.marker.evaluate({**target.marker_environment, "extra": ""})
     ]
     provider = RuntimeProvider(upstream, target, requires_dist)
     try:
@@ -152,14 +159,16 @@ def resolve(
     except _Impossible as exc:
         raise ResolutionImpossible(explain(exc.causes, upstream, target)) from None
     except ResolutionTooDeep as exc:
-        raise ResolutionImpossible(f"resolution for Pyodide {target.version} gave up after {exc} rounds") from None
+        raise ResolutionImpossible(
+            f"resolution for Pyodide {target.version} gave up after {exc} rounds"
+        ) from None
     chosen: dict[NormalizedName, Candidate] = {}
     for candidate in result.mapping.values():
         chosen.setdefault(candidate.name, candidate)
     return sorted(chosen.values(), key=lambda c: c.name)
 
 
-def explain(causes: Sequence[Any], upstream: UpstreamIndex, target: RuntimeTarget) -> str:
+def explain(causes: Collection[Any], upstream: UpstreamIndex, target: RuntimeTarget) -> str:
     """Name each failing requirement, the chain that led to it, and why it fails on this runtime."""
     lines = [f"cannot resolve the requirements for Pyodide {target.version} (Python {target.python}):"]
     for cause in causes:

@@ -61,7 +61,9 @@ def parse_json_page(name: str, url: str, body: bytes) -> UpstreamProject:
         files = []
         for entry in page["files"]:
             yanked, reason = _yank(entry.get("yanked", False))
-            has_meta, meta_hash = _metadata(entry.get("core-metadata", entry.get("dist-info-metadata", False)))
+            has_meta, meta_hash = _metadata(
+                entry.get("core-metadata", entry.get("dist-info-metadata", False))
+            )
             files.append(
                 UpstreamFile(
                     filename=entry["filename"],
@@ -182,7 +184,9 @@ class UpstreamIndex:
                 if response.status_code < 400:
                     return response
                 if response.status_code < 500 and response.status_code != 429:
-                    raise UpstreamUnavailable(f"{url}: HTTP {response.status_code}; check the upstream index URL")
+                    raise UpstreamUnavailable(
+                        f"{url}: HTTP {response.status_code}; check the upstream index URL"
+                    )
                 failure = f"HTTP {response.status_code}"
             if attempt < self.retries:
                 time.sleep(0.5 * 2**attempt)

@@ -45,7 +45,9 @@ class RuntimeTarget:
         """Every tag a wheel may carry to install on this runtime, best first."""
         interpreter = f"cp{self.python_xy[0]}{self.python_xy[1]}"
         native = list(cpython_tags(python_version=self.python_xy, platforms=self.platforms))
-        generic = list(compatible_tags(python_version=self.python_xy, interpreter=interpreter, platforms=self.platforms))
+        generic = list(
+            compatible_tags(python_version=self.python_xy, interpreter=interpreter, platforms=self.platforms)
+        )
         return tuple(dict.fromkeys(native + generic))
 
     @functools.cached_property

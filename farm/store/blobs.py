@@ -186,4 +186,3 @@ def atomic_write(target: Path, data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             Path(name).unlink()
         raise
-

@@ -53,8 +53,17 @@ class Ingestor:
                 f"file hashes to {digest}; nothing was stored. Something altered the file between the upstream "
                 "and this machine, or the upstream index is wrong: check it (and any proxy), then run again"
             )
-        return self._publish(writer.path, filename, digest, writer.size, origin, writer.commit,
-                             upstream_url=upstream_url, yanked=yanked, yanked_reason=yanked_reason)
+        return self._publish(
+            writer.path,
+            filename,
+            digest,
+            writer.size,
+            origin,
+            writer.commit,
+            upstream_url=upstream_url,
+            yanked=yanked,
+            yanked_reason=yanked_reason,
+        )
 
     def ingest_blob(
         self,
@@ -68,8 +77,17 @@ class Ingestor:
     ) -> IngestResult:
         """Publish a file whose blob is in the store already (left by an interrupted run, or prefetched)."""
         path = self.blobs.path_for(sha256)
-        return self._publish(path, filename, sha256, path.stat().st_size, origin, lambda: sha256,
-                             upstream_url=upstream_url, yanked=yanked, yanked_reason=yanked_reason)
+        return self._publish(
+            path,
+            filename,
+            sha256,
+            path.stat().st_size,
+            origin,
+            lambda: sha256,
+            upstream_url=upstream_url,
+            yanked=yanked,
+            yanked_reason=yanked_reason,
+        )
 
     def _publish(
         self,

@@ -37,7 +37,9 @@ class Project(SQLModel, table=True):
     display_name: str = Field(max_length=255)
     serial: int = 0  # bumped on every change of the project's files
     rendered_serial: int = 0  # the serial its index pages were last rendered from
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
 
 
 class DistFile(SQLModel, table=True):
@@ -55,7 +57,9 @@ class DistFile(SQLModel, table=True):
     requires_python: str | None = Field(default=None, max_length=255)
     yanked: bool = False
     yanked_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    upload_time: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    upload_time: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
     origin: str = Field(max_length=16)  # Origin
     upstream_url: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     core_metadata: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
@@ -70,5 +74,9 @@ class ApiToken(SQLModel, table=True):
     prefix: str = Field(max_length=16)  # first characters, to tell tokens apart in listings
     scope: str = Field(max_length=16)  # TokenScope
     description: str = Field(default="", max_length=255)
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
-    revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+    revoked_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )

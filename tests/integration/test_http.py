@@ -33,7 +33,9 @@ def upload(url: str, path: Path, token: str | None, **fields: str) -> httpx.Resp
     data = {":action": "file_upload", "protocol_version": "1", **fields}
     auth = ("__token__", token) if token else None
     with path.open("rb") as handle:
-        return httpx.post(url + "legacy/", data=data, files={"content": (path.name, handle)}, auth=auth, timeout=30)
+        return httpx.post(
+            url + "legacy/", data=data, files={"content": (path.name, handle)}, auth=auth, timeout=30
+        )
 
 
 def test_upload_then_index_in_both_formats(server, tmp_path: Path) -> None:
@@ -67,9 +69,12 @@ def test_negotiation_redirects_and_slashes(server, tmp_path: Path) -> None:
     url, tokens = server
     assert upload(url, make_wheel(tmp_path, "demo_pkg", "1.0"), tokens["admin"]).status_code == 200
     assert httpx.get(url + "simple/demo-pkg/", headers={"Accept": "image/png"}).status_code == 406
-    assert httpx.get(url + "simple/demo-pkg/?format=json", headers={"Accept": "text/html"}).headers[
-        "content-type"
-    ] == JSON
+    assert (
+        httpx.get(url + "simple/demo-pkg/?format=json", headers={"Accept": "text/html"}).headers[
+            "content-type"
+        ]
+        == JSON
+    )
     redirect = httpx.get(url + "simple/Demo_Pkg/?format=json")
     assert redirect.status_code == 301
     assert redirect.headers["location"] == "/simple/demo-pkg/?format=json"
@@ -94,21 +99,26 @@ def test_etag_compression_cors(server, tmp_path: Path) -> None:
     upload(url, make_wheel(tmp_path, "demo", "1.0"), tokens["upload"])
     first = httpx.get(url + "simple/demo/", headers={"Accept": JSON, "Accept-Encoding": "identity"})
     etag = first.headers["etag"]
-    again = httpx.get(url + "simple/demo/", headers={"Accept": JSON, "If-None-Match": etag,
-                                                     "Accept-Encoding": "identity"})
+    again = httpx.get(
+        url + "simple/demo/", headers={"Accept": JSON, "If-None-Match": etag, "Accept-Encoding": "identity"}
+    )
     assert again.status_code == 304 and again.content == b""
     raw = httpx.Client().send(
-        httpx.Request("GET", url + "simple/demo/", headers={"Accept": JSON, "Accept-Encoding": "gzip"}), stream=True
+        httpx.Request("GET", url + "simple/demo/", headers={"Accept": JSON, "Accept-Encoding": "gzip"}),
+        stream=True,
     )
     assert raw.headers["content-encoding"] == "gzip"
     assert gzip.decompress(b"".join(raw.iter_raw())) == first.content
     raw = httpx.Client().send(
-        httpx.Request("GET", url + "simple/demo/", headers={"Accept": JSON, "Accept-Encoding": "br"}), stream=True
+        httpx.Request("GET", url + "simple/demo/", headers={"Accept": JSON, "Accept-Encoding": "br"}),
+        stream=True,
     )
     assert raw.headers["content-encoding"] == "br"
     assert brotli.decompress(b"".join(raw.iter_raw())) == first.content
-    preflight = httpx.options(url + "simple/demo/", headers={"Origin": "https://app.example",
-                                                            "Access-Control-Request-Method": "GET"})
+    preflight = httpx.options(
+        url + "simple/demo/",
+        headers={"Origin": "https://app.example", "Access-Control-Request-Method": "GET"},
+    )
     assert preflight.status_code == 204
     assert "GET" in preflight.headers["access-control-allow-methods"]
     head = httpx.head(url + "simple/demo/", headers={"Accept": JSON, "Accept-Encoding": "identity"})
@@ -165,8 +175,9 @@ def test_missing_and_bad_tokens(server, settings: Settings, tmp_path: Path) -> N
 def test_bad_uploads(tmp_path: Path, database_url: str, make, status: int, message: str) -> None:
     from tests.support.server import free_port
 
-    settings = Settings(data_dir=tmp_path / "data", database_url=database_url, port=free_port(),
-                        max_upload_bytes=1_000_000)
+    settings = Settings(
+        data_dir=tmp_path / "data", database_url=database_url, port=free_port(), max_upload_bytes=1_000_000
+    )
     farm = Farm.open(settings)
     token = farm.tokens.create(TokenScope.UPLOAD).secret
     farm.close()

@@ -28,9 +28,13 @@ WASM_313 = "cp313-cp313-pyemscripten_2025_0_wasm32"
 @pytest.fixture
 def upstream_dir(tmp_path: Path, cached_wheels: Path) -> Path:
     root = tmp_path / "upstream"
-    make_wheel(root, "app", "1.0", requires=["lib>=1", 'winonly; sys_platform == "win32"', 'extra-dep; extra == "x"'])
+    make_wheel(
+        root, "app", "1.0", requires=["lib>=1", 'winonly; sys_platform == "win32"', 'extra-dep; extra == "x"']
+    )
     make_wheel(root, "lib", "1.0", requires=["base"])
-    make_wheel(root, "lib", "2.0", tag=WASM_313, requires=["base"])  # not installable on 314: lib 1.0 is chosen
+    make_wheel(
+        root, "lib", "2.0", tag=WASM_313, requires=["base"]
+    )  # not installable on 314: lib 1.0 is chosen
     make_wheel(root, "base", "0.9")
     make_wheel(root, "base", "1.0", requires_python=">=3.15")  # excluded by Requires-Python
     make_wheel(root, "winonly", "1.0")
@@ -57,7 +61,9 @@ def mirror(farm: Farm, upstream: UpstreamServer, reqs: list[str], closure: bool)
     try:
         job = Mirror(farm, index, farm.settings.targets)
         requirements = [Requirement(r) for r in reqs]
-        planned = job.plan_closure(requirements) if closure else job.plan_projects(requirements, all_versions=False)
+        planned = (
+            job.plan_closure(requirements) if closure else job.plan_projects(requirements, all_versions=False)
+        )
         return job.run(planned, Progress())
     finally:
         index.close()
@@ -70,7 +76,10 @@ def names(farm: Farm) -> set[str]:
 def test_runtime_filtering(farm: Farm, upstream: UpstreamServer) -> None:
     report = mirror(farm, upstream, ["demo", "msgpack"], closure=False)
     assert report.errors == []
-    assert names(farm) == {"demo-1.0-py3-none-any.whl", "msgpack-1.2.4-cp314-cp314-pyemscripten_2026_0_wasm32.whl"}
+    assert names(farm) == {
+        "demo-1.0-py3-none-any.whl",
+        "msgpack-1.2.4-cp314-cp314-pyemscripten_2026_0_wasm32.whl",
+    }
     page = (farm.settings.www_dir / "r" / "314.0.7" / "simple" / "msgpack" / "index.json").read_text()
     assert "pyemscripten_2026_0" in page
 
@@ -78,13 +87,19 @@ def test_runtime_filtering(farm: Farm, upstream: UpstreamServer) -> None:
 def test_closure_incremental_and_yanks(farm: Farm, upstream: UpstreamServer) -> None:
     report = mirror(farm, upstream, ["app"], closure=True)
     assert report.errors == []
-    assert names(farm) == {"app-1.0-py3-none-any.whl", "lib-1.0-py3-none-any.whl", "base-0.9-py3-none-any.whl"}
+    assert names(farm) == {
+        "app-1.0-py3-none-any.whl",
+        "lib-1.0-py3-none-any.whl",
+        "base-0.9-py3-none-any.whl",
+    }
     assert report.downloaded == 3
     assert not any(".metadata" in p for p in upstream.state.file_requests())
 
     before = len(upstream.state.file_requests())
     upstream.state.yanked["lib-1.0-py3-none-any.whl"] = "security issue"
-    with pytest.raises(ResolutionImpossible, match=r"lib>=1 \(required by app==1.0\): every matching version is yanked"):
+    with pytest.raises(
+        ResolutionImpossible, match=r"lib>=1 \(required by app==1.0\): every matching version is yanked"
+    ):
         mirror(farm, upstream, ["app"], closure=True)
     again = mirror(farm, upstream, ["app", "lib==1.0"], closure=True)  # a pin still selects a yanked file
     assert len(upstream.state.file_requests()) == before  # nothing downloaded the second time
@@ -115,8 +130,11 @@ def test_hash_mismatch_is_refused_and_nothing_published(farm: Farm, upstream: Up
 @pytest.mark.parametrize(
     ("requirements", "explanation"),
     [
-        (["wasm313only"], "wasm313only (requested directly): no wheel for this runtime (it installs "
-                          "pyemscripten_2026_0_wasm32, abi3 and py3-none-any wheels)"),
+        (
+            ["wasm313only"],
+            "wasm313only (requested directly): no wheel for this runtime (it installs "
+            "pyemscripten_2026_0_wasm32, abi3 and py3-none-any wheels)",
+        ),
         (["needs-src"], "srconly (required by needs-src==1.0): upstream has only sdists"),
         (["lib>=2"], "lib>=2 (requested directly): no installable version matches >=2 (installable: 1.0)"),
         (["nonexistent"], "nonexistent (requested directly): the upstream index has no such project"),
@@ -134,19 +152,39 @@ def test_unsatisfiable_closure_explains(
 
 def test_cli_mirror_hash_mismatch_exit_code(settings: Settings, upstream: UpstreamServer) -> None:
     upstream.state.wrong_hash.add("demo-1.0-py3-none-any.whl")
-    env = {**os.environ, "WASMFARM_DATA_DIR": str(settings.data_dir), "WASMFARM_DATABASE_URL": settings.resolved_database_url}
-    result = subprocess.run([*wasmfarm_command(), "mirror", "--upstream", upstream.url, "demo"],
-                            env=env, capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "WASMFARM_DATA_DIR": str(settings.data_dir),
+        "WASMFARM_DATABASE_URL": settings.resolved_database_url,
+    }
+    result = subprocess.run(
+        [*wasmfarm_command(), "mirror", "--upstream", upstream.url, "demo"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 1
     assert "sha256 mismatch" in result.stderr and "1 failed" in result.stderr
 
 
-def test_cli_requirements_file_errors_name_the_line(settings: Settings, upstream: UpstreamServer, tmp_path: Path) -> None:
+def test_cli_requirements_file_errors_name_the_line(
+    settings: Settings, upstream: UpstreamServer, tmp_path: Path
+) -> None:
     reqs = tmp_path / "requirements.txt"
     reqs.write_text("app\nnot a requirement!!\n--extra-index-url x\n")
-    env = {**os.environ, "WASMFARM_DATA_DIR": str(settings.data_dir), "WASMFARM_DATABASE_URL": settings.resolved_database_url}
-    result = subprocess.run([*wasmfarm_command(), "mirror", "--upstream", upstream.url, "-r", str(reqs)],
-                            env=env, capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "WASMFARM_DATA_DIR": str(settings.data_dir),
+        "WASMFARM_DATABASE_URL": settings.resolved_database_url,
+    }
+    result = subprocess.run(
+        [*wasmfarm_command(), "mirror", "--upstream", upstream.url, "-r", str(reqs)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 1
     assert f"{reqs}:2: 'not a requirement!!' is not a PEP 508 requirement" in result.stderr
     assert f"{reqs}:3: option '--extra-index-url'" in result.stderr
@@ -157,8 +195,12 @@ def test_kill_9_and_resume(settings: Settings, upstream: UpstreamServer, upstrea
     for i in range(6):
         make_wheel(upstream_dir, f"slow{i}", "1.0", padding=200_000)
     upstream.state.delay = 0.4
-    env = {**os.environ, "WASMFARM_DATA_DIR": str(settings.data_dir), "WASMFARM_DATABASE_URL": settings.resolved_database_url,
-           "WASMFARM_MIRROR_CONCURRENCY": "1"}
+    env = {
+        **os.environ,
+        "WASMFARM_DATA_DIR": str(settings.data_dir),
+        "WASMFARM_DATABASE_URL": settings.resolved_database_url,
+        "WASMFARM_MIRROR_CONCURRENCY": "1",
+    }
     command = [*wasmfarm_command(), "mirror", "--upstream", upstream.url, *[f"slow{i}" for i in range(6)]]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     farm = Farm.open(settings)
@@ -184,7 +226,9 @@ def test_kill_9_and_resume(settings: Settings, upstream: UpstreamServer, upstrea
         fetched_again = upstream.state.file_requests()[requests_before:]
         assert not any(name.rsplit("/", 1)[-1] in published for name in fetched_again)
         assert len(fetched_again) == 6 - len(published)
-        assert list((farm.blobs.root / ".tmp").glob("*.part")) == []  # the killed run's partial file was swept
+        assert (
+            list((farm.blobs.root / ".tmp").glob("*.part")) == []
+        )  # the killed run's partial file was swept
         page = (settings.www_dir / "simple" / "slow5" / "index.html").read_text()
         assert "slow5-1.0-py3-none-any.whl" in page
     finally:

@@ -53,7 +53,10 @@ def serve_process(data_dir: Path, env: dict[str, str] | None = None) -> Iterator
     full_env = {**os.environ, "WASMFARM_DATA_DIR": str(data_dir), **(env or {})}
     log = (data_dir.parent / f"serve-{port}.log").open("wb")
     process = subprocess.Popen(
-        [*wasmfarm_command(), "serve", "--port", str(port)], env=full_env, stdout=log, stderr=subprocess.STDOUT
+        [*wasmfarm_command(), "serve", "--port", str(port)],
+        env=full_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}/"
     try:

@@ -58,10 +58,10 @@ def _metadata_of(path: Path) -> bytes:
 class _Handler(BaseHTTPRequestHandler):
     state: UpstreamState
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         with self.state.lock:
             self.state.requests.append(("GET", self.path))
         if self.path.startswith("/simple/"):
@@ -83,7 +83,9 @@ class _Handler(BaseHTTPRequestHandler):
                 "filename": path.name,
                 "url": f"../../files/{path.name}",
                 "hashes": {"sha256": digest},
-                "yanked": self.state.yanked.get(path.name, False) if path.name in self.state.yanked else False,
+                "yanked": self.state.yanked.get(path.name, False)
+                if path.name in self.state.yanked
+                else False,
             }
             if path.name in self.state.yanked:
                 entry["yanked"] = self.state.yanked[path.name] or True

@@ -31,7 +31,7 @@ def make_wheel(
     module = dist.lower()
     filename = f"{dist}-{version}-{tag}.whl"
     info = f"{dist}-{version}.dist-info"
-    metadata = [f"Metadata-Version: 2.1", f"Name: {metadata_name or name}", f"Version: {version}"]
+    metadata = ["Metadata-Version: 2.1", f"Name: {metadata_name or name}", f"Version: {version}"]
     if requires_python:
         metadata.append(f"Requires-Python: {requires_python}")
     metadata += [f"Requires-Dist: {r}" for r in requires or []]

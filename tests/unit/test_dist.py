@@ -39,8 +39,13 @@ def test_parse_invalid(filename: str, message: str) -> None:
 
 
 def test_metadata_is_read_and_matches(tmp_path: Path) -> None:
-    path = make_wheel(tmp_path, "demo-pkg", "1.0", requires=["attrs>=22", 'six; python_version < "3"'],
-                      requires_python=">=3.10")
+    path = make_wheel(
+        tmp_path,
+        "demo-pkg",
+        "1.0",
+        requires=["attrs>=22", 'six; python_version < "3"'],
+        requires_python=">=3.10",
+    )
     metadata = read_core_metadata(path, parse_dist_filename(path.name), ArchiveLimits())
     assert metadata.name == "demo-pkg"
     assert metadata.requires_python == ">=3.10"

@@ -28,7 +28,9 @@ def test_negotiate(accept: str | None, expected: str) -> None:
     assert negotiate(accept).media_type == expected
 
 
-@pytest.mark.parametrize("accept", ["application/xml", "image/png, text/plain", "application/vnd.pypi.simple.v1+json;q=0"])
+@pytest.mark.parametrize(
+    "accept", ["application/xml", "image/png, text/plain", "application/vnd.pypi.simple.v1+json;q=0"]
+)
 def test_nothing_acceptable(accept: str) -> None:
     with pytest.raises(NotAcceptable, match="acceptable"):
         negotiate(accept)

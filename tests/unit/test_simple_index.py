@@ -91,4 +91,7 @@ def test_html_escapes_and_links_relatively() -> None:
 @pytest.mark.parametrize("naive", [datetime(2026, 1, 1), datetime(2026, 1, 1, tzinfo=UTC)])
 def test_naive_times_are_utc(naive: datetime) -> None:
     listing = ProjectListing("x", (IndexFile("x-1-py3-none-any.whl", "files/x", SHA_A, 1, naive),), ("1",))
-    assert json.loads(render_project_json(listing, "/"))["files"][0]["upload-time"] == "2026-01-01T00:00:00.000000Z"
+    assert (
+        json.loads(render_project_json(listing, "/"))["files"][0]["upload-time"]
+        == "2026-01-01T00:00:00.000000Z"
+    )

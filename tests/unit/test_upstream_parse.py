@@ -12,9 +12,14 @@ def test_json_page() -> None:
             "meta": {"api-version": "1.1"},
             "name": "Demo",
             "files": [
-                {"filename": "demo-1.0-py3-none-any.whl", "url": "../../files/demo-1.0-py3-none-any.whl",
-                 "hashes": {"sha256": SHA}, "requires-python": ">=3.10", "core-metadata": {"sha256": META},
-                 "yanked": "bad build"},
+                {
+                    "filename": "demo-1.0-py3-none-any.whl",
+                    "url": "../../files/demo-1.0-py3-none-any.whl",
+                    "hashes": {"sha256": SHA},
+                    "requires-python": ">=3.10",
+                    "core-metadata": {"sha256": META},
+                    "yanked": "bad build",
+                },
                 {"filename": "demo-1.0.tar.gz", "url": "https://files.example/demo-1.0.tar.gz", "hashes": {}},
             ],
         }

@@ -1,0 +1,24 @@
+# The two commands of the README. Everything else is a step they run.
+.PHONY: serve test bootstrap lint unit bench
+
+serve: bootstrap  ## set up and run the server (SQLite and files under the data directory)
+	.venv/bin/wasmfarm serve $(ARGS)
+
+test: bootstrap  ## set up and run every check: lint, types, unit, integration (SQLite + PostgreSQL), e2e
+	bash ci/services.sh
+	bash ci/test-assets.sh
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+	.venv/bin/pytest $(PYTEST_ARGS)
+
+bootstrap:
+	bash ci/bootstrap.sh
+
+lint: bootstrap
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy
+
+bench: bootstrap  ## benchmarks (print ratios; not part of `make test`)
+	WASMFARM_EXTRAS=dev,bench bash ci/bootstrap.sh
+	bash ci/bench-deps.sh
+	.venv/bin/python -m tests.bench.index_bench $(ARGS)

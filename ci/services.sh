@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Start the services the tests use when they are not running: PostgreSQL (loopback, trust auth).
+set -euo pipefail
+pg_ready() { python3 - <<'PY'
+import socket, sys
+s = socket.socket(); s.settimeout(1)
+sys.exit(0 if s.connect_ex(("127.0.0.1", 5432)) == 0 else 1)
+PY
+}
+if ! pg_ready; then
+  echo "services: starting PostgreSQL" >&2
+  if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  fi
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -n1)" main start
+  for _ in $(seq 1 50); do pg_ready && break; sleep 0.2; done
+  pg_ready || { echo "error: PostgreSQL did not start on 127.0.0.1:5432" >&2; exit 1; }
+fi

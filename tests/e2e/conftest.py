@@ -1,0 +1,103 @@
+"""End-to-end fixtures: a real `wasmfarm serve` process filled by a real `wasmfarm mirror` run."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CACHE
+from tests.support.server import serve_process, wasmfarm_command
+from tests.support.upstream import UpstreamServer
+from tests.support.wheels import make_wheel
+
+RUNNER = Path(__file__).parents[2] / "runner_assets" / "node" / "micropip_run.mjs"
+CACHE_PIP_HTML = CACHE / "pip-22.0-venv"  # a pip that predates PEP 691 (asks for text/html only)
+
+
+@dataclass
+class Mirror:
+    url: str
+    data_dir: Path
+    access_log: Path
+    env: dict[str, str]
+
+    def requests(self) -> list[list[str]]:
+        """Access-log lines as [time, method, path, status, bytes, content type]."""
+        return [line.split() for line in self.access_log.read_text().splitlines()]
+
+    def wasmfarm(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*wasmfarm_command(), *args], env=self.env, capture_output=True, text=True, timeout=300
+        )
+
+
+@pytest.fixture(scope="module")
+def mirror_server(tmp_path_factory: pytest.TempPathFactory, cached_wheels: Path) -> Iterator[Mirror]:
+    base = tmp_path_factory.mktemp("e2e")
+    upstream_dir = base / "upstream"
+    make_wheel(
+        upstream_dir,
+        "greet",
+        "1.0",
+        requires=["colorname>=2"],
+        module_source="from colorname import NAME\ndef hello():\n    return f'hello {NAME}'\n",
+    )
+    make_wheel(upstream_dir, "colorname", "2.1", module_source="NAME = 'teal'\n")
+    make_wheel(upstream_dir, "colorname", "1.0", module_source="NAME = 'old'\n")
+    shutil.copy(next(cached_wheels.glob("msgpack-*-pyemscripten_2026_0_wasm32.whl")), upstream_dir)
+    data_dir = base / "data"
+    access_log = base / "access.log"
+    env = {**os.environ, "WASMFARM_DATA_DIR": str(data_dir), "WASMFARM_ACCESS_LOG": str(access_log)}
+    with UpstreamServer(upstream_dir) as upstream:
+        requirements = base / "requirements.txt"
+        requirements.write_text("greet\nmsgpack>=1.2\n")
+        mirrored = subprocess.run(
+            [*wasmfarm_command(), "mirror", "--upstream", upstream.url, "-r", str(requirements)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert mirrored.returncode == 0, mirrored.stderr
+    with serve_process(data_dir, env={"WASMFARM_ACCESS_LOG": str(access_log)}) as url:
+        yield Mirror(url, data_dir, access_log, env)
+
+
+@pytest.fixture(scope="session")
+def node() -> str:
+    exe = shutil.which("node")
+    if exe is None:
+        pytest.fail("node is not installed; `make test` installs it from Debian")
+    return exe
+
+
+def run_in_pyodide(
+    node: str,
+    pyodide_dir: Path,
+    cached_wheels: Path,
+    tmp_path: Path,
+    index_url: str,
+    install: list[str],
+    code: str,
+) -> dict[str, object]:
+    config = {
+        "pyodideDir": str(pyodide_dir),
+        "packageCacheDir": str(cached_wheels),  # micropip itself (the npm package ships no wheels)
+        "packageBaseUrl": index_url,  # no CDN: lock fallbacks could only come from the mirror
+        "indexUrls": [index_url],
+        "install": install,
+        "code": code,
+    }
+    path = tmp_path / "runner.json"
+    path.write_text(json.dumps(config))
+    result = subprocess.run([node, str(RUNNER), str(path)], capture_output=True, text=True, timeout=300)
+    lines = result.stdout.strip().splitlines()
+    assert lines, f"runner printed nothing; stderr:\n{result.stderr[-3000:]}"
+    return dict(json.loads(lines[-1]))
