@@ -100,7 +100,7 @@ class StaticIndex:
 
     @staticmethod
     def handles(path: str) -> bool:
-        return path.startswith(("/simple", "/r/", "/files/"))
+        return path == "/simple" or path.startswith(("/simple/", "/r/", "/files/"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]

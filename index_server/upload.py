@@ -7,7 +7,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
 from farm.context import Farm
 from farm.dist.filename import DistFilename, parse_dist_filename
@@ -27,28 +27,33 @@ def upload_router(farm: Farm) -> APIRouter:
     async def upload(request: Request) -> JSONResponse:
         token = token_from_authorization(request.headers.get("authorization"))
         await run_in_threadpool(farm.tokens.verify, token, TokenScope.UPLOAD)
-        form = await request.form(max_files=1, max_fields=200)
-        action = form.get(":action")
-        if action not in (None, "file_upload"):
-            raise InvalidDistribution(f"unsupported :action {action!r}; only 'file_upload' is implemented")
-        content = form.get("content")
-        if not isinstance(content, UploadFile) or not content.filename:
-            raise InvalidDistribution("the form has no file in its 'content' field; upload with twine")
-        dist = parse_dist_filename(content.filename)
-        _check_form_fields(form.get("name"), form.get("version"), dist)
-        result = await run_in_threadpool(_store, farm, content, dist, form.get("sha256_digest"))
-        if result.created:
-            await run_in_threadpool(farm.publisher.refresh, [dist.name])
-        return JSONResponse(
-            {
-                "status": "created" if result.created else "exists",
-                "filename": result.row.filename,
-                "sha256": result.row.sha256,
-                "url": farm.settings.resolved_public_url + file_path(result.row.sha256, result.row.filename),
-            }
-        )
+        async with request.form(max_files=1, max_fields=200) as form:
+            return await _handle(farm, form)
 
     return router
+
+
+async def _handle(farm: Farm, form: FormData) -> JSONResponse:
+    """Validate the form against the file's name, then store, publish and render."""
+    action = form.get(":action")
+    if action not in (None, "file_upload"):
+        raise InvalidDistribution(f"unsupported :action {action!r}; only 'file_upload' is implemented")
+    content = form.get("content")
+    if not isinstance(content, UploadFile) or not content.filename:
+        raise InvalidDistribution("the form has no file in its 'content' field; upload with twine")
+    dist = parse_dist_filename(content.filename)
+    _check_form_fields(form.get("name"), form.get("version"), dist)
+    result = await run_in_threadpool(_store, farm, content, dist, form.get("sha256_digest"))
+    if result.created:
+        await run_in_threadpool(farm.publisher.refresh, [dist.name])
+    return JSONResponse(
+        {
+            "status": "created" if result.created else "exists",
+            "filename": result.row.filename,
+            "sha256": result.row.sha256,
+            "url": farm.settings.resolved_public_url + file_path(result.row.sha256, result.row.filename),
+        }
+    )
 
 
 def _store(farm: Farm, content: UploadFile, dist: DistFilename, claimed: object) -> IngestResult:

@@ -108,6 +108,9 @@ class Mirror:
                 missing.append(requirement.name)
                 continue
             for target in self.targets:
+                environment = {**target.marker_environment, "extra": ""}
+                if requirement.marker is not None and not requirement.marker.evaluate(environment):
+                    continue
                 versions = {
                     v: files
                     for v, files in installable_versions(project, target).items()
