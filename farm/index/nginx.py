@@ -15,6 +15,9 @@ map $http_accept $wasmfarm_format {{
 server {{
     listen {listen};
     client_max_body_size 101m;
+    # Pages are replaced by rename; cached descriptors are revalidated within a second.
+    open_file_cache max=20000 inactive=60s;
+    open_file_cache_valid 1s;
 
     location ~ ^/(simple|r/[^/]+/simple)/([a-z0-9-]*/)?$ {{
         root {www};

@@ -12,6 +12,7 @@ import hashlib
 import logging
 import os
 import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -78,10 +79,20 @@ class BlobWriter:
             self.path.unlink()
 
 
-def _mkstemp(directory: Path) -> tuple[int, str]:
-    import tempfile
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
-    return tempfile.mkstemp(dir=directory, prefix=f"{os.getpid()}-", suffix=".part")
+
+_FILE_MODE = 0o666 & ~_umask()  # what open() would give: a static server in front must be able to read files
+
+
+def _mkstemp(directory: Path) -> tuple[int, str]:
+    """A temporary file named after this process (so a sweep can tell live writers from dead ones)."""
+    fd, name = tempfile.mkstemp(dir=directory, prefix=f"{os.getpid()}-", suffix=".part")
+    os.fchmod(fd, _FILE_MODE)  # mkstemp makes 0600 files
+    return fd, name
 
 
 class BlobStore:

@@ -4,6 +4,9 @@ Serves a 300-project, 900-file index and drives each server with wrk at 16 and 6
 (a random project per request) and a 100 KB wheel. Prints requests/s, p99 latency and ratios against nginx serving
 the same content as plain static files, measured in this run. Not a test: it asserts nothing, it reports.
 
+wrk runs with one thread for every server: on a 2-core machine a second wrk thread competes with a single-process
+server for the CPU and its descheduling shows up as tail latency that is the load generator's, not the server's.
+
     make bench                      # or: .venv/bin/python -m tests.bench.index_bench [--seconds 5]
 """
 
@@ -142,7 +145,7 @@ def devpi(base: Path, wheels: list[Path]) -> Iterator[str]:
         login = httpx.post(
             url + "/+login", json={"user": "root", "password": ""}, headers={"Accept": "application/json"}
         ).json()
-        user, token = login["result"]["auth"]
+        user, token = "root", login["result"]["password"]
         auth = {
             "X-Devpi-Auth": base64.b64encode(f"{user}:{token}".encode()).decode(),
             "Accept": "application/json",
@@ -222,7 +225,7 @@ def wrk(url_base: str, paths: list[str], connections: int, seconds: int, base: P
         [
             "wrk",
             "-t",
-            "2",
+            "1",
             "-c",
             str(connections),
             "-d",
@@ -260,6 +263,7 @@ def main() -> None:
             raise SystemExit(f"{tool} is missing: `make bench` installs it (ci/bench-deps.sh)")
 
     base = Path(tempfile.mkdtemp(prefix="wasmfarm-bench-"))
+    base.chmod(0o755)  # nginx workers run as another user
     wheels, big = build_content(base)
     names = [f"proj{i:03d}" for i in range(PROJECTS)]
     port = free_port()

@@ -39,33 +39,27 @@ def test_micropip_installs_pure_project_with_dependency_and_wasm_wheel(
     assert pages and pages[-1][5] == "application/vnd.pypi.simple.v1+json"
 
 
-def test_pip_download_through_the_json_api(mirror_server: Mirror, tmp_path: Path) -> None:
+def pip_download(pip: list[str], mirror_server: Mirror, dest: Path, project: str) -> list[str]:
+    """Download a project and its dependencies with pip from the all-files index; the file names."""
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--no-cache-dir",
-            "--isolated",
-            "--index-url",
-            mirror_server.url + "simple/",
-            "-d",
-            str(tmp_path),
-            "greet",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+        [*pip, "download", "--no-cache-dir", "--isolated", "--index-url", mirror_server.url + "simple/",
+         "-d", str(dest), project],
+        capture_output=True, text=True, timeout=300,
         env={**os.environ, "PIP_CONSTRAINT": "", "PIP_FIND_LINKS": ""},
-    )
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "colorname-2.1-py3-none-any.whl",
-        "greet-1.0-py3-none-any.whl",
-    ]
-    pages = [r for r in mirror_server.requests() if r[2] == "/simple/greet/"]
-    assert pages[-1][5] == "application/vnd.pypi.simple.v1+json"
+    return sorted(p.name for p in dest.iterdir())
+
+
+def served_as(mirror_server: Mirror, path: str) -> str:
+    """The content type the server last answered a page with."""
+    return [r for r in mirror_server.requests() if r[2] == path][-1][5]
+
+
+def test_pip_download_through_the_json_api(mirror_server: Mirror, tmp_path: Path) -> None:
+    files = pip_download([sys.executable, "-m", "pip"], mirror_server, tmp_path, "greet")
+    assert files == ["colorname-2.1-py3-none-any.whl", "greet-1.0-py3-none-any.whl"]
+    assert served_as(mirror_server, "/simple/greet/") == "application/vnd.pypi.simple.v1+json"
 
 
 def test_pip_download_through_the_html_api(mirror_server: Mirror, tmp_path: Path) -> None:
@@ -73,30 +67,9 @@ def test_pip_download_through_the_html_api(mirror_server: Mirror, tmp_path: Path
     pip = CACHE_PIP_HTML / "bin" / "pip"
     if not pip.exists():
         pytest.fail(f"{pip} is missing: `make test` (ci/test-assets.sh) creates it")
-    result = subprocess.run(
-        [
-            str(pip),
-            "download",
-            "--no-cache-dir",
-            "--isolated",
-            "--index-url",
-            mirror_server.url + "simple/",
-            "-d",
-            str(tmp_path),
-            "greet",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PIP_CONSTRAINT": "", "PIP_FIND_LINKS": ""},
-    )
-    assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "colorname-2.1-py3-none-any.whl",
-        "greet-1.0-py3-none-any.whl",
-    ]
-    pages = [r for r in mirror_server.requests() if r[2] == "/simple/colorname/"]
-    assert pages[-1][5] == "text/html"
+    files = pip_download([str(pip)], mirror_server, tmp_path, "greet")
+    assert files == ["colorname-2.1-py3-none-any.whl", "greet-1.0-py3-none-any.whl"]
+    assert served_as(mirror_server, "/simple/colorname/") == "text/html"
 
 
 @pytest.mark.node

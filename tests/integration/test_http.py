@@ -210,3 +210,20 @@ def test_reupload_identical_ok_different_conflicts(server, tmp_path: Path) -> No
 
 def _renamed(path: Path, name: str) -> Path:
     return path.rename(path.with_name(name))
+
+
+def test_protected_reads_need_a_read_token(tmp_path: Path, database_url: str) -> None:
+    from tests.support.server import free_port
+
+    settings = Settings(
+        data_dir=tmp_path / "data", database_url=database_url, port=free_port(), require_read_token=True
+    )
+    farm = Farm.open(settings)
+    read = farm.tokens.create(TokenScope.READ).secret
+    farm.close()
+    with serve_thread(settings) as url:
+        anonymous = httpx.get(url + "simple/")
+        assert anonymous.status_code == 401 and "www-authenticate" in anonymous.headers
+        assert httpx.get(url + "simple/", auth=("__token__", read)).status_code == 200
+        assert httpx.get(url + "simple/", headers={"Authorization": f"Bearer {read}"}).status_code == 200
+        assert httpx.get(url + "simple/", headers={"Authorization": "Bearer wf_wrong"}).status_code == 401

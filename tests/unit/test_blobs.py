@@ -51,3 +51,17 @@ def test_sweep_removes_only_dead_writers(tmp_path: Path) -> None:
 def test_rejects_non_digests(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not a sha256"):
         BlobStore(tmp_path).path_for("../../etc/passwd")
+
+
+def test_published_files_are_readable_by_others(tmp_path: Path) -> None:
+    """nginx in front runs as another user: blobs and pages must not keep mkstemp's 0600."""
+    from farm.store.blobs import atomic_write
+
+    store = BlobStore(tmp_path)
+    digest = store.put_bytes(b"x")
+    atomic_write(tmp_path / "page.html", b"<html>")
+    umask = os.umask(0)
+    os.umask(umask)
+    expected = 0o666 & ~umask
+    assert store.path_for(digest).stat().st_mode & 0o777 == expected
+    assert (tmp_path / "page.html").stat().st_mode & 0o777 == expected
