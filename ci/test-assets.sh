@@ -11,6 +11,7 @@ PYODIDE_INTEGRITY="sha512-0YvXxEhfEdpLfb/XkM2BFAeMROq0iMUX2bzzH9pOttyMcWkwq+HbE5
 WHEELS=(
   "micropip==0.11.1 micropip-0.11.1-py3-none-any.whl 768de165adb8e66906039d8fec4127a57f522dfdf8e6fbff877a4616941ecfd3 any"
   "msgpack==1.2.4 msgpack-1.2.4-cp314-cp314-pyemscripten_2026_0_wasm32.whl 06a0657a4110d563255006b7cb7147432f67827144e429c2cdb1c967548d1817 pyemscripten_2026_0_wasm32"
+  "packaging==26.1 packaging-26.1-py3-none-any.whl 5d9c0669c6285e491e0ced2eee587eaf67b670d94a19e94e3984a481aba6802f any"
 )
 
 sri() { python3 -c 'import base64,hashlib,sys; print("sha512-"+base64.b64encode(hashlib.sha512(open(sys.argv[1],"rb").read()).digest()).decode())' "$1"; }

@@ -9,6 +9,8 @@ from sqlalchemy import Engine
 from farm.auth.tokens import TokenService
 from farm.dist.wheel import ArchiveLimits
 from farm.index.pages import PageTree, Publisher
+from farm.runtime.distribution import RuntimeStore
+from farm.runtime.publish import LockPublisher
 from farm.settings import Settings
 from farm.store.blobs import BlobStore
 from farm.store.catalog import Catalog
@@ -25,6 +27,8 @@ class Farm:
     ingestor: Ingestor
     publisher: Publisher
     tokens: TokenService
+    runtimes: RuntimeStore
+    locks: LockPublisher
 
     @classmethod
     def open(cls, settings: Settings, *, migrate_schema: bool = True) -> Farm:
@@ -38,14 +42,20 @@ class Farm:
             max_entries=settings.max_archive_entries, max_uncompressed_bytes=settings.max_uncompressed_bytes
         )
         pages = PageTree(settings.www_dir, settings.resolved_public_url, settings.targets)
+        publisher = Publisher(catalog, pages)
+        runtimes = RuntimeStore(settings.www_dir, settings.runtime_dir, blobs)
+        locks = LockPublisher(runtimes, catalog, blobs)
+        publisher.on_change.append(locks.refresh)
         return cls(
             settings=settings,
             engine=engine,
             blobs=blobs,
             catalog=catalog,
             ingestor=Ingestor(catalog, blobs, limits),
-            publisher=Publisher(catalog, pages),
+            publisher=publisher,
             tokens=TokenService(engine),
+            runtimes=runtimes,
+            locks=locks,
         )
 
     def close(self) -> None:

@@ -58,6 +58,14 @@ class Settings(BaseSettings):
     upstream_index: str = Field(
         default="https://pypi.org/simple/", description="PEP 503/691 index `wasmfarm mirror` pulls from."
     )
+    npm_registry: str = Field(
+        default="https://registry.npmjs.org/",
+        description="npm registry the Pyodide runtime packages come from (a private npm mirror works).",
+    )
+    auto_install_runtimes: bool = Field(
+        default=True,
+        description="`wasmfarm serve` installs configured runtimes that are missing (in the background) at start.",
+    )
     max_upload_bytes: int = Field(default=100 * 1024**2, description="Largest accepted upload.")
     max_archive_entries: int = Field(default=20_000, description="Most entries a wheel may hold.")
     max_uncompressed_bytes: int = Field(default=1024**3, description="Largest uncompressed size of a wheel.")
@@ -113,6 +121,11 @@ class Settings(BaseSettings):
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+    @property
+    def runtime_dir(self) -> Path:
+        """Per-runtime bookkeeping: the upstream lock and the install manifest."""
+        return self.data_dir / "runtimes"
 
     @property
     def www_dir(self) -> Path:

@@ -18,6 +18,7 @@ from farm.context import Farm
 from farm.errors import FarmError, UploadTooLarge
 from farm.settings import Settings
 from index_server.errors import error_body, error_headers, status_for
+from index_server.locking import lock_router
 from index_server.static_index import Message, Receive, Scope, Send, StaticIndex
 from index_server.upload import upload_router
 
@@ -70,6 +71,7 @@ def create_app(settings: Settings, farm_: Farm | None = None) -> ASGIApp:
         )
 
     api.include_router(upload_router(domain))
+    api.include_router(lock_router(domain))
     verify = domain.tokens.verify if settings.require_read_token else None
     static = StaticIndex(settings.www_dir, domain.blobs, settings.runtimes, verify)
     app = WasmfarmApp(static, api, settings.max_upload_bytes + FORM_OVERHEAD, domain)
@@ -91,7 +93,7 @@ class WasmfarmApp:
             if "//" in path:
                 path = _SLASHES.sub("/", path)
                 scope = dict(scope, path=path, raw_path=path.encode())
-            if StaticIndex.handles(path):
+            if StaticIndex.handles(path) and scope["method"] != "POST":
                 await self.static(scope, receive, send)
                 return
             if scope["method"] == "POST":

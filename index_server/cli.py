@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from pathlib import Path
 
 import click
@@ -10,7 +12,11 @@ import uvicorn
 from farm.cli.common import reports_errors, settings_from
 from farm.cli.main import cli
 from farm.context import Farm
+from farm.errors import FarmError
+from farm.runtime.install import install_runtime
 from index_server.app import create_app
+
+log = logging.getLogger(__name__)
 
 
 @cli.command()
@@ -52,7 +58,27 @@ def serve(
         f"  uploads: twine upload --repository-url {url}legacy/ (token: wasmfarm token create --scope upload)",
         err=True,
     )
+    missing = [r for r in settings.runtimes if not farm.runtimes.is_installed(r)]
+    if missing and settings.auto_install_runtimes:
+        threading.Thread(
+            target=_install_missing, args=(farm, missing), daemon=True, name="runtime-install"
+        ).start()
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+
+
+def _install_missing(farm: Farm, versions: list[str]) -> None:
+    """First start: fetch the configured runtimes. A failure is logged; the index is served regardless."""
+    for version in versions:
+        try:
+            install_runtime(farm, version)
+            log.info("runtime %s installed and served at /pyodide/%s/", version, version)
+        except FarmError as exc:
+            log.error(
+                "runtime %s could not be installed: %s (retry: wasmfarm runtime add %s)",
+                version,
+                exc,
+                version,
+            )
 
 
 def main() -> None:

@@ -36,8 +36,14 @@ CORS = [
 ]
 PREFLIGHT = [
     *CORS,
-    (b"access-control-allow-methods", b"GET, HEAD, OPTIONS"),
-    (b"access-control-allow-headers", b"Accept, Accept-Encoding, If-None-Match, Authorization, Range"),
+    (
+        b"access-control-allow-methods",
+        b"GET, HEAD, POST, OPTIONS",
+    ),  # POST: /r/<runtime>/lock, which reads only
+    (
+        b"access-control-allow-headers",
+        b"Accept, Accept-Encoding, Content-Type, If-None-Match, Authorization, Range",
+    ),
     (b"access-control-max-age", b"86400"),
 ]
 FILE_RE = re.compile(r"^/files/([0-9a-f]{2})/([0-9a-f]{64})/([^/]+)$")
@@ -100,7 +106,7 @@ class StaticIndex:
 
     @staticmethod
     def handles(path: str) -> bool:
-        return path == "/simple" or path.startswith(("/simple/", "/r/", "/files/"))
+        return path == "/simple" or path.startswith(("/simple/", "/r/", "/files/", "/pyodide/"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
@@ -123,6 +129,11 @@ class StaticIndex:
         if path.startswith("/files/"):
             await self._file(scope, send, path, head)
             return
+        if path.startswith("/pyodide/"):
+            await self._runtime(scope, send, path, head)
+            return
+        if path.startswith("/r/") and path.endswith("/lock"):
+            raise NotFound(f'{path}: POST requirements here (JSON: {{"requirements": [...]}}) to get a lock')
         prefix, rest = self._split_view(path)
         query = scope.get("query_string", b"").decode("latin-1")
         if rest == "" and not path.endswith("/"):
@@ -203,33 +214,102 @@ class StaticIndex:
         sha256, filename = match.group(2), match.group(3)
         is_metadata = filename.endswith(".metadata")
         blob = self.blobs.metadata_path_for(sha256) if is_metadata else self.blobs.path_for(sha256)
-        try:
-            size = blob.stat().st_size
-        except FileNotFoundError:
-            raise NotFound(f"file {filename!r} ({sha256}) is not in this store") from None
         etag = f'"{sha256}{"-metadata" if is_metadata else ""}"'.encode()
         content_type = b"text/plain; charset=utf-8" if is_metadata else _file_type(filename)
+        await self._stream(scope, send, blob, content_type, etag, head)
+
+    async def _runtime(self, scope: Scope, send: Send, path: str, head: bool) -> None:
+        """``/pyodide/<version>/<file>``: the runtime's files, its generated lock and its locked wheels."""
+        parts = path.split("/")[2:]
+        if (
+            len(parts) < 2
+            or not parts[0]
+            or any(p in ("", ".", "..") or p.startswith(".") for p in parts[1:])
+        ):
+            raise NotFound(f"no file at {path!r}; runtime files are at /pyodide/<version>/<file>")
+        version, name = parts[0], "/".join(parts[1:])
+        base = self.www / "pyodide" / version
+        if not (base / "pyodide.asm.wasm").is_file():
+            raise NotFound(
+                f"runtime {version!r} is not installed here; `wasmfarm runtime add {version}` adds it"
+            )
+        file = base / name
+        if name == "pyodide-lock.json":
+            await self._page(scope, send, file, "application/json", head, "", "")
+            return
+        if file.is_symlink():  # a locked wheel: content-addressed, immutable
+            sha256 = file.readlink().name
+            await self._stream(scope, send, file, _file_type(name), f'"{sha256}"'.encode(), head)
+            return
+        accept_encoding = _header(scope, b"accept-encoding") or ""
+        encoding = None
+        for token, suffix in ((b"br", ".br"), (b"gzip", ".gz")):
+            if token.decode() in accept_encoding and file.with_name(file.name + suffix).is_file():
+                encoding, file = token, file.with_name(file.name + suffix)
+                break
+        try:
+            st = file.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            raise NotFound(f"runtime {version} has no file {name!r}") from None
+        etag = f'"{st.st_size:x}-{st.st_mtime_ns:x}{"-" + encoding.decode() if encoding else ""}"'.encode()
+        extra = [(b"vary", b"Accept-Encoding")] + ([(b"content-encoding", encoding)] if encoding else [])
+        await self._stream(scope, send, file, _runtime_type(name), etag, head, extra)
+
+    async def _stream(
+        self,
+        scope: Scope,
+        send: Send,
+        file: Path,
+        content_type: bytes,
+        etag: bytes,
+        head: bool,
+        extra: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
         headers = [
             *CORS,
             (b"content-type", content_type),
             (b"etag", etag),
             (b"cache-control", b"public, max-age=31536000, immutable"),
+            *(extra or []),
         ]
         if _etag_matches(_header(scope, b"if-none-match"), etag):
             await _respond(send, 304, headers, b"")
             return
-        headers.append((b"content-length", str(size).encode()))
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        if head:
-            await send({"type": "http.response.body", "body": b""})
-            return
-        with blob.open("rb") as handle:
+        try:
+            handle = file.open("rb")
+        except (FileNotFoundError, NotADirectoryError):
+            raise NotFound(f"{file.name!r} is not in this store") from None
+        with handle:
+            size = os.fstat(handle.fileno()).st_size
+            headers.append((b"content-length", str(size).encode()))
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            if head:
+                await send({"type": "http.response.body", "body": b""})
+                return
             while True:
                 chunk = handle.read(CHUNK)
                 more = len(chunk) == CHUNK
                 await send({"type": "http.response.body", "body": chunk, "more_body": more})
                 if not more:
                     break
+
+
+_RUNTIME_TYPES = {
+    ".wasm": b"application/wasm",  # anything else makes loadPyodide hang in browsers
+    ".mjs": b"text/javascript",
+    ".js": b"text/javascript",
+    ".json": b"application/json",
+    ".map": b"application/json",
+    ".zip": b"application/zip",
+    ".whl": b"application/zip",
+    ".html": b"text/html; charset=utf-8",
+    ".ts": b"text/plain; charset=utf-8",
+    ".md": b"text/plain; charset=utf-8",
+}
+
+
+def _runtime_type(name: str) -> bytes:
+    return _RUNTIME_TYPES.get(Path(name).suffix, b"application/octet-stream")
 
 
 def _file_type(filename: str) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -30,6 +31,7 @@ class CoreMetadata:
     requires_python: str | None
     requires_dist: tuple[str, ...]
     summary: str | None
+    imports: tuple[str, ...] = ()  # top-level importable names (wheels read from an archive)
 
 
 def check_archive(path: Path, display: str, limits: ArchiveLimits) -> zipfile.ZipFile:
@@ -69,6 +71,23 @@ def check_archive(path: Path, display: str, limits: ArchiveLimits) -> zipfile.Zi
     return archive
 
 
+def top_level_names(names: list[str]) -> tuple[str, ...]:
+    """Importable top-level names of a wheel: packages and modules at its root (what a lock's ``imports`` lists)."""
+    found: set[str] = set()
+    for name in names:
+        parts = PurePosixPath(name).parts
+        if not parts or parts[0].endswith((".dist-info", ".data")) or parts[0] == "__pycache__":
+            continue
+        if len(parts) > 1:
+            if parts[0].isidentifier():
+                found.add(parts[0])
+            continue
+        stem = parts[0].split(".", 1)[0]
+        if parts[0].endswith((".py", ".so", ".pyd")) and stem.isidentifier() and stem != "__init__":
+            found.add(stem)
+    return tuple(sorted(found))
+
+
 def read_core_metadata(path: Path, dist: DistFilename, limits: ArchiveLimits) -> CoreMetadata:
     """Check a wheel and return its METADATA, which must agree with the filename's name and version."""
     display = dist.filename
@@ -93,7 +112,9 @@ def read_core_metadata(path: Path, dist: DistFilename, limits: ArchiveLimits) ->
             raw = archive.read(member)
         except KeyError as exc:
             raise InvalidDistribution(f"{display}: {member} is missing") from exc
-    return parse_core_metadata(raw, dist)
+        imports = top_level_names(archive.namelist())
+    metadata = parse_core_metadata(raw, dist)
+    return dataclasses.replace(metadata, imports=imports)
 
 
 def parse_core_metadata(raw: bytes, dist: DistFilename) -> CoreMetadata:

@@ -11,7 +11,7 @@ import gzip
 import json
 import logging
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,6 +146,7 @@ class Publisher:
     def __init__(self, catalog: Catalog, pages: PageTree) -> None:
         self.catalog = catalog
         self.pages = pages
+        self.on_change: list[Callable[[], None]] = []  # e.g. regenerating the runtimes' lockfiles
 
     def refresh(self, names: Iterable[str]) -> None:
         projects = {p.name: p for p in self.catalog.all_projects() if p.name in set(names)}
@@ -174,3 +175,5 @@ class Publisher:
         self.catalog.mark_rendered(done)
         if typed:
             log.info("rendered index pages of %d project(s)", len(typed))
+            for hook in self.on_change:
+                hook()

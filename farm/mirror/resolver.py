@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
@@ -20,10 +20,18 @@ from resolvelib.resolvers import ResolutionTooDeep
 
 from farm.dist.filename import parse_dist_filename
 from farm.errors import InvalidDistribution, ResolutionImpossible
-from farm.mirror.upstream import UpstreamFile, UpstreamIndex, UpstreamProject
+from farm.mirror.upstream import UpstreamFile, UpstreamProject
 from farm.runtime.target import RuntimeTarget
 
 MetadataFetcher = Callable[[UpstreamFile], Sequence[str]]  # a wheel's Requires-Dist
+
+
+class ProjectSource(Protocol):
+    """Where candidates come from: an upstream index (mirroring) or the mirror's own catalog (server-side locks)."""
+
+    label: str  # "the upstream index", "this mirror": used in explanations
+
+    def project(self, name: str) -> UpstreamProject | None: ...
 
 
 @dataclass(frozen=True)
@@ -79,7 +87,7 @@ def _python_ok(requires_python: str, python: Version) -> bool:
 
 class RuntimeProvider(AbstractProvider[Requirement, Candidate, str]):
     def __init__(
-        self, upstream: UpstreamIndex, target: RuntimeTarget, requires_dist: MetadataFetcher
+        self, upstream: ProjectSource, target: RuntimeTarget, requires_dist: MetadataFetcher
     ) -> None:
         self.upstream = upstream
         self.target = target
@@ -143,7 +151,7 @@ class RuntimeProvider(AbstractProvider[Requirement, Candidate, str]):
 
 def resolve(
     requirements: Sequence[Requirement],
-    upstream: UpstreamIndex,
+    upstream: ProjectSource,
     target: RuntimeTarget,
     requires_dist: MetadataFetcher,
 ) -> list[Candidate]:
@@ -168,7 +176,7 @@ def resolve(
     return sorted(chosen.values(), key=lambda c: c.name)
 
 
-def explain(causes: Collection[Any], upstream: UpstreamIndex, target: RuntimeTarget) -> str:
+def explain(causes: Collection[Any], upstream: ProjectSource, target: RuntimeTarget) -> str:
     """Name each failing requirement, the chain that led to it, and why it fails on this runtime."""
     lines = [f"cannot resolve the requirements for Pyodide {target.version} (Python {target.python}):"]
     for cause in causes:
@@ -178,10 +186,10 @@ def explain(causes: Collection[Any], upstream: UpstreamIndex, target: RuntimeTar
     return "\n".join(lines)
 
 
-def why(requirement: Requirement, upstream: UpstreamIndex, target: RuntimeTarget) -> str:
+def why(requirement: Requirement, upstream: ProjectSource, target: RuntimeTarget) -> str:
     project = upstream.project(requirement.name)
     if project is None:
-        return "the upstream index has no such project"
+        return f"{upstream.label} has no such project"
     installable = installable_versions(project, target)
     if not installable:
         kinds = {"sdist" if not f.filename.endswith(".whl") else "wheel" for f in project.files}

@@ -143,6 +143,8 @@ def parse_html_page(name: str, url: str, body: bytes) -> UpstreamProject:
 class UpstreamIndex:
     """HTTP access to one upstream index, with retries for transient failures."""
 
+    label = "the upstream index"
+
     def __init__(self, base_url: str, timeout: float = 60.0, retries: int = 3) -> None:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.retries = retries

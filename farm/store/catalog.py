@@ -33,6 +33,7 @@ class NewFile:
     upstream_url: str | None = None
     yanked: bool = False
     yanked_reason: str | None = None
+    import_names: str | None = None
 
 
 class Catalog:
@@ -66,6 +67,10 @@ class Catalog:
                 select(DistFile).where(DistFile.project_id == project_id).order_by(col(DistFile.filename))
             )
             return list(rows)
+
+    def wheels(self) -> list[DistFile]:
+        with self.session() as session:
+            return list(session.exec(select(DistFile).where(DistFile.kind == "wheel")))
 
     def project_names(self) -> list[str]:
         with self.session() as session:
@@ -108,6 +113,7 @@ class Catalog:
                     metadata_sha256=new.metadata_sha256,
                     yanked=new.yanked,
                     yanked_reason=new.yanked_reason,
+                    import_names=new.import_names,
                 )
                 project.serial += 1
                 session.add(row)

@@ -7,6 +7,7 @@ metadata sidecar, then the catalog row. A crash leaves at most an unreferenced b
 from __future__ import annotations
 
 import hashlib
+import json
 import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -138,6 +139,7 @@ class Ingestor:
             upstream_url=upstream_url,
             yanked=yanked,
             yanked_reason=yanked_reason,
+            import_names=json.dumps(list(metadata.imports)) if metadata else None,
         )
         row, created = self.catalog.add_file(new)
         return IngestResult(row, created)

@@ -64,6 +64,9 @@ class DistFile(SQLModel, table=True):
     upstream_url: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     core_metadata: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     metadata_sha256: str | None = Field(default=None, max_length=64)
+    import_names: str | None = Field(
+        default=None, sa_column=Column(Text, nullable=True)
+    )  # JSON list, wheels only
 
 
 class ApiToken(SQLModel, table=True):

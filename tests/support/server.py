@@ -50,7 +50,13 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes] | None = None, timeo
 def serve_process(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[str]:
     """``wasmfarm serve`` as a separate process; yields its URL."""
     port = free_port()
-    full_env = {**os.environ, "WASMFARM_DATA_DIR": str(data_dir), **(env or {})}
+    # No test reaches the public npm registry: runtimes come from a local registry when a test wants them.
+    full_env = {
+        **os.environ,
+        "WASMFARM_DATA_DIR": str(data_dir),
+        "WASMFARM_AUTO_INSTALL_RUNTIMES": "false",
+        **(env or {}),
+    }
     log = (data_dir.parent / f"serve-{port}.log").open("wb")
     process = subprocess.Popen(
         [*wasmfarm_command(), "serve", "--port", str(port)],

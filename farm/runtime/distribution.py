@@ -1,0 +1,192 @@
+"""Pyodide runtime distributions: fetched from npm, verified, unpacked into the page tree, served from there.
+
+``<www>/pyodide/<version>/`` holds the npm package's files (with ``.gz``/``.br`` variants) and, once the lock is
+generated, ``pyodide-lock.json`` and a link per locked wheel. The package's own lock, which points at the CDN, is kept
+aside in ``<runtimes>/<version>/upstream-lock.json``: only the mirror's generated lock is ever served.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import logging
+import os
+import shutil
+import tarfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import brotli
+
+from farm.errors import InvalidDistribution, NotFound
+from farm.runtime.npm import NpmRegistry
+from farm.runtime.target import RuntimeTarget, target_for
+from farm.store.blobs import BlobStore, atomic_write
+
+log = logging.getLogger(__name__)
+
+REQUIRED = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
+COMPRESSIBLE = (".js", ".mjs", ".wasm", ".json", ".zip", ".html", ".ts", ".map")
+
+
+@dataclass(frozen=True)
+class InstalledRuntime:
+    version: str
+    integrity: str
+    installed_at: str
+    info: dict[str, Any]  # the upstream lock's info
+
+
+class RuntimeStore:
+    def __init__(self, www_dir: Path, runtime_dir: Path, blobs: BlobStore) -> None:
+        self.root = www_dir / "pyodide"
+        self.meta = runtime_dir
+        self.blobs = blobs
+
+    def path(self, version: str) -> Path:
+        return self.root / version
+
+    def _manifest(self, version: str) -> Path:
+        return self.meta / version / "manifest.json"
+
+    def upstream_lock(self, version: str) -> dict[str, Any]:
+        path = self.meta / version / "upstream-lock.json"
+        if not path.is_file() or not self.is_installed(version):
+            raise NotFound(
+                f"runtime {version} is not installed; add it with `wasmfarm runtime add {version}`"
+            )
+        return dict(json.loads(path.read_text()))
+
+    def is_installed(self, version: str) -> bool:
+        return self._manifest(version).is_file() and (self.path(version) / "pyodide.asm.wasm").is_file()
+
+    def installed(self) -> list[InstalledRuntime]:
+        found = []
+        for manifest in sorted(self.meta.glob("*/manifest.json")) if self.meta.is_dir() else []:
+            version = manifest.parent.name
+            if self.is_installed(version):
+                data = json.loads(manifest.read_text())
+                found.append(InstalledRuntime(version, data["integrity"], data["installed_at"], data["info"]))
+        return found
+
+    def add(self, version: str, registry: NpmRegistry) -> InstalledRuntime:
+        """Fetch ``pyodide@version``, verify its integrity, unpack it; a no-op when it is installed already."""
+        target = target_for(version)
+        if self.is_installed(version):
+            return next(r for r in self.installed() if r.version == version)
+        self._sweep_staging()
+        tarball = registry.tarball("pyodide", version)
+        self.root.mkdir(parents=True, exist_ok=True)
+        staging = self.root / f".staging-{version}-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            with self.blobs.writer() as writer:
+                registry.download(tarball, writer)  # raises on an integrity mismatch: nothing unpacked
+                writer.finish()
+                _extract(writer.path, staging, f"pyodide@{version}")
+            upstream_lock = _check_runtime(staging, target, f"pyodide@{version}")
+            meta_dir = self.meta / version
+            meta_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write(meta_dir / "upstream-lock.json", (staging / "pyodide-lock.json").read_bytes())
+            (staging / "pyodide-lock.json").unlink()  # never served: it points at the CDN
+            _precompress(staging)
+            installed = InstalledRuntime(
+                version,
+                tarball.integrity,
+                datetime.now(UTC).isoformat(timespec="seconds"),
+                upstream_lock["info"],
+            )
+            manifest = {
+                "integrity": installed.integrity,
+                "installed_at": installed.installed_at,
+                "info": installed.info,
+            }
+            atomic_write(self._manifest(version), json.dumps(manifest, indent=2).encode())
+            if self.path(version).exists():
+                shutil.rmtree(self.path(version))
+            os.replace(staging, self.path(version))
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        log.info("runtime %s installed (%s)", version, tarball.integrity)
+        return installed
+
+    def remove(self, version: str) -> None:
+        if not self._manifest(version).is_file() and not self.path(version).exists():
+            raise NotFound(f"runtime {version} is not installed; `wasmfarm runtime list` shows what is")
+        self._manifest(version).unlink(missing_ok=True)
+        shutil.rmtree(self.path(version), ignore_errors=True)
+        shutil.rmtree(self.meta / version, ignore_errors=True)
+
+    def _sweep_staging(self) -> None:
+        for staging in self.root.glob(".staging-*") if self.root.is_dir() else []:
+            pid = staging.name.rsplit("-", 1)[-1]
+            if pid.isdigit() and not _alive(int(pid)):
+                shutil.rmtree(staging, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _extract(tarball: Path, target: Path, display: str) -> None:
+    """Unpack the npm tarball's ``package/`` folder: regular files only, no absolute or escaping paths."""
+    target.mkdir(parents=True)
+    try:
+        with tarfile.open(tarball, "r:gz") as archive:
+            for member in archive.getmembers():
+                parts = PurePosixPath(member.name).parts
+                if not parts or parts[0] != "package" or ".." in parts or member.name.startswith("/"):
+                    raise InvalidDistribution(
+                        f"{display}: unexpected path {member.name!r} in the npm tarball"
+                    )
+                if member.isdir():
+                    continue
+                if not member.isfile():
+                    raise InvalidDistribution(f"{display}: {member.name!r} is not a regular file")
+                dest = target.joinpath(*parts[1:])
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                source = archive.extractfile(member)
+                assert source is not None
+                with source, dest.open("wb") as out:
+                    shutil.copyfileobj(source, out)
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise InvalidDistribution(f"{display}: unreadable npm tarball ({exc})") from exc
+
+
+def _check_runtime(staging: Path, target: RuntimeTarget, display: str) -> dict[str, Any]:
+    missing = [name for name in REQUIRED if not (staging / name).is_file()]
+    if missing:
+        raise InvalidDistribution(f"{display}: not a Pyodide distribution, missing {', '.join(missing)}")
+    lock = json.loads((staging / "pyodide-lock.json").read_text())
+    info = lock.get("info", {})
+    if info.get("abi_version") != target.abi or info.get("python") != target.python:
+        raise InvalidDistribution(
+            f"{display}: its lock says ABI {info.get('abi_version')!r}, Python {info.get('python')!r}; wasmfarm "
+            f"expects ABI {target.abi!r}, Python {target.python!r} for this release series (farm/runtime/target.py)"
+        )
+    return dict(lock)
+
+
+def _precompress(directory: Path) -> None:
+    """``.gz`` and ``.br`` beside each compressible file, kept only where they are smaller."""
+    for path in sorted(directory.rglob("*")):
+        if not path.is_file() or not path.name.endswith(COMPRESSIBLE):
+            continue
+        data = path.read_bytes()
+        quality = 11 if len(data) < 1 << 20 else 9  # q11 on the 9.6 MB wasm takes most of a minute
+        for suffix, packed in (
+            (".gz", gzip.compress(data, 9, mtime=0)),
+            (".br", brotli.compress(data, quality=quality)),
+        ):
+            if len(packed) < len(data) * 0.95:
+                with contextlib.suppress(OSError):
+                    path.with_name(path.name + suffix).write_bytes(packed)

@@ -1,0 +1,104 @@
+"""Server-side locking: resolve requirements against what the mirror holds for a runtime, return a lock.
+
+The result holds exactly the resolved closure plus what the runtime needs to boot micropip, so a page or a Node
+program can ``loadPackage`` it whole, with no resolution in the browser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import tomli_w
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from farm.index.simple_index import file_path
+from farm.mirror.resolver import resolve
+from farm.mirror.upstream import UpstreamFile, UpstreamProject
+from farm.runtime.lockfile import closure, entry, requires_dist
+from farm.runtime.publish import LockPublisher, validate_lock
+from farm.runtime.target import RuntimeTarget, target_for
+from farm.store.models import DistFile
+
+
+class CatalogSource:
+    """The catalog's wheels seen as an index, for the resolver."""
+
+    label = "this mirror"
+
+    def __init__(self, rows: Sequence[DistFile]) -> None:
+        self.rows = {row.filename: row for row in rows}
+        self.projects: dict[str, list[DistFile]] = {}
+        for row in rows:
+            self.projects.setdefault(canonicalize_name(row.filename.split("-", 1)[0]), []).append(row)
+
+    def project(self, name: str) -> UpstreamProject | None:
+        normalized = canonicalize_name(name)
+        rows = self.projects.get(normalized)
+        if not rows:
+            return None
+        files = tuple(
+            UpstreamFile(
+                filename=r.filename,
+                url=r.filename,
+                sha256=r.sha256,
+                requires_python=r.requires_python,
+                yanked=r.yanked,
+                yanked_reason=r.yanked_reason,
+                metadata_sha256=r.metadata_sha256,
+                has_metadata=r.core_metadata is not None,
+            )
+            for r in rows
+        )
+        return UpstreamProject(normalized, "", files)
+
+    def requires_dist(self, file: UpstreamFile) -> list[str]:
+        return requires_dist(self.rows[file.filename])
+
+
+def lock_requirements(
+    requirements: Sequence[Requirement], version: str, locks: LockPublisher
+) -> tuple[dict[str, Any], list[DistFile]]:
+    """A pyodide-lock.json for the closure of ``requirements`` on runtime ``version``, and the files it selects."""
+    target = target_for(version)
+    full = locks.build(version).lock  # also checks the runtime is installed
+    source = CatalogSource(locks.catalog.wheels())
+    candidates = resolve(requirements, source, target, source.requires_dist)
+    selected = {c.name: source.rows[c.files[0].filename] for c in candidates}
+    packages: dict[str, Any] = {name: entry(row, target) for name, row in selected.items()}
+    for name in closure(full, ["micropip"]):
+        packages.setdefault(name, full["packages"][name])
+    lock = {"info": full["info"], "packages": dict(sorted(packages.items()))}
+    validate_lock(lock, f"lock for {', '.join(str(r) for r in requirements)}")
+    files = [source.rows[p["file_name"]] for p in lock["packages"].values() if p["file_name"] in source.rows]
+    return lock, files
+
+
+def pylock_toml(files: Sequence[DistFile], target: RuntimeTarget, base_url: str) -> str:
+    """The same selection as a PEP 751 ``pylock.toml`` (wheels with URLs, sizes and hashes)."""
+    document = {
+        "lock-version": "1.0",
+        "environments": [
+            f'sys_platform == "emscripten" and platform_machine == "wasm32" '
+            f'and python_full_version == "{target.python}"'
+        ],
+        "requires-python": f"=={target.python}",
+        "created-by": "wasmfarm",
+        "packages": [
+            {
+                "name": canonicalize_name(row.filename.split("-", 1)[0]),
+                "version": row.version,
+                "wheels": [
+                    {
+                        "name": row.filename,
+                        "url": base_url + file_path(row.sha256, row.filename),
+                        "size": row.size,
+                        "hashes": {"sha256": row.sha256},
+                    }
+                ],
+            }
+            for row in sorted(files, key=lambda r: r.filename)
+        ],
+    }
+    return tomli_w.dumps(document)

@@ -1,0 +1,93 @@
+"""Keeping each installed runtime's ``pyodide-lock.json`` in step with the catalog (regenerated on change)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from pyodide_lock import PyodideLockSpec
+
+from farm.errors import InvalidDistribution
+from farm.index.pages import write_page
+from farm.runtime.distribution import RuntimeStore
+from farm.runtime.lockfile import LockBuild, build_lock
+from farm.runtime.target import RuntimeTarget, target_for
+from farm.store.blobs import BlobStore
+from farm.store.catalog import Catalog
+
+log = logging.getLogger(__name__)
+LOCK = "pyodide-lock.json"
+
+
+def validate_lock(lock: dict[str, object], where: str) -> None:
+    """The lock must be one the ``pyodide-lock`` package accepts, with file names that match their entries."""
+    try:
+        spec = PyodideLockSpec.from_dict(lock)
+        spec.check_wheel_filenames()
+    except Exception as exc:
+        raise InvalidDistribution(
+            f"{where}: generated lock does not validate with pyodide-lock: {exc}"
+        ) from exc
+
+
+class LockPublisher:
+    def __init__(self, runtimes: RuntimeStore, catalog: Catalog, blobs: BlobStore) -> None:
+        self.runtimes = runtimes
+        self.catalog = catalog
+        self.blobs = blobs
+
+    def build(self, version: str) -> LockBuild:
+        target = target_for(version)
+        return build_lock(self.runtimes.upstream_lock(version), self.catalog.wheels(), target)
+
+    def refresh(self, versions: Sequence[str] | None = None) -> None:
+        """Regenerate the lock of every installed runtime (or of ``versions``) and link its wheels."""
+        for installed in self.runtimes.installed():
+            if versions is not None and installed.version not in versions:
+                continue
+            built = self.build(installed.version)
+            validate_lock(built.lock, f"Pyodide {installed.version}")
+            directory = self.runtimes.path(installed.version)
+            self._link_wheels(directory, built.lock)
+            write_page(directory / LOCK, json.dumps(built.lock, indent=1, sort_keys=False).encode())
+            log.info("lock of Pyodide %s: %d packages", installed.version, len(built.lock["packages"]))
+
+    def _link_wheels(self, directory: Path, lock: dict[str, object]) -> None:
+        """``<runtime>/<wheel>`` links to the blob of each locked wheel; stale links go."""
+        packages = lock["packages"]
+        assert isinstance(packages, dict)
+        wanted = {p["file_name"]: p["sha256"] for p in packages.values()}
+        for path in directory.iterdir():
+            if path.is_symlink() and path.name not in wanted:
+                path.unlink()
+        for filename, sha256 in wanted.items():
+            link = directory / filename
+            target = os.path.relpath(self.blobs.path_for(sha256), directory)
+            if link.is_symlink() and str(link.readlink()) == target:
+                continue
+            temp = directory / f".{filename}.{os.getpid()}.link"
+            temp.unlink(missing_ok=True)
+            temp.symlink_to(target)
+            os.replace(temp, link)
+
+
+def essential_requirements(upstream_lock: dict[str, object]) -> list[str]:
+    """What a runtime needs from the mirror to boot micropip: micropip, packaging and their lock dependencies."""
+    packages = upstream_lock["packages"]
+    assert isinstance(packages, dict)
+    names: set[str] = set()
+    todo = ["micropip", "packaging"]
+    while todo:
+        name = todo.pop()
+        if name in names or name not in packages:
+            continue
+        names.add(name)
+        todo.extend(packages[name].get("depends", []))
+    return sorted(f"{packages[n]['name']}=={packages[n]['version']}" for n in names)
+
+
+def targets_installed(runtimes: RuntimeStore) -> list[RuntimeTarget]:
+    return [target_for(r.version) for r in runtimes.installed()]

@@ -1,0 +1,60 @@
+"""``POST /r/<runtime>/lock``: server-side locking of a requirement set for one runtime."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+
+from farm.context import Farm
+from farm.errors import InvalidDistribution, NotFound
+from farm.mirror.mirror import parse_requirements
+from farm.runtime.locking import lock_requirements, pylock_toml
+from farm.runtime.target import target_for
+
+CORS = {"Access-Control-Allow-Origin": "*"}
+
+
+def lock_router(farm: Farm) -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/r/{runtime}/lock", summary="Resolve requirements for a runtime into a pyodide-lock.json")
+    async def lock(runtime: str, request: Request) -> Response:
+        if runtime not in farm.settings.runtimes:
+            served = ", ".join(farm.settings.runtimes)
+            raise NotFound(f"runtime {runtime!r} is not served here; runtimes: {served}")
+        lines, fmt = _read_body(await request.body(), request.headers.get("content-type", ""))
+        requirements = parse_requirements([("request body", i + 1, line) for i, line in enumerate(lines)])
+        if not requirements:
+            raise InvalidDistribution('no requirements given; send {"requirements": ["name", ...]}')
+        lock_, files = await run_in_threadpool(lock_requirements, requirements, runtime, farm.locks)
+        if fmt == "pylock":
+            body = pylock_toml(files, target_for(runtime), farm.settings.resolved_public_url)
+            return Response(body, media_type="application/toml", headers=CORS)
+        return JSONResponse(lock_, headers=CORS)
+
+    return router
+
+
+def _read_body(body: bytes, content_type: str) -> tuple[list[str], str]:
+    """JSON ``{"requirements": [...], "format": "pyodide-lock"|"pylock"}``, or requirement lines as plain text."""
+    if content_type.startswith("application/json"):
+        try:
+            data = json.loads(body)
+            requirements = data["requirements"]
+            fmt = data.get("format", "pyodide-lock")
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise InvalidDistribution(
+                'the body must be JSON like {"requirements": ["msgpack>=1"], "format": "pyodide-lock"}'
+            ) from exc
+        if not isinstance(requirements, list) or not all(isinstance(r, str) for r in requirements):
+            raise InvalidDistribution("'requirements' must be a list of strings")
+        if fmt not in ("pyodide-lock", "pylock"):
+            raise InvalidDistribution(f"format {fmt!r} is not offered; use 'pyodide-lock' or 'pylock'")
+        return [r.strip() for r in requirements if r.strip()], fmt
+    text = body.decode("utf-8", "replace")
+    return [
+        line.split("#", 1)[0].strip() for line in text.splitlines() if line.split("#", 1)[0].strip()
+    ], "pyodide-lock"

@@ -1,0 +1,220 @@
+"""Runtime distributions from a local npm registry (the real pyodide tarball), generated locks, server-side locks."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import brotli
+import httpx
+import pytest
+from click.testing import CliRunner
+from pyodide_lock import PyodideLockSpec
+
+from farm.context import Farm
+from farm.errors import UpstreamIntegrityError
+from farm.runtime.install import install_runtime
+from farm.runtime.npm import NpmRegistry
+from farm.settings import Settings
+from farm.store.models import TokenScope
+from tests.conftest import CACHE, PYODIDE_VERSION
+from tests.support.npm_registry import NpmRegistryServer
+from tests.support.server import free_port, serve_thread
+from tests.support.upstream import UpstreamServer
+from tests.support.wheels import make_wheel
+
+V = PYODIDE_VERSION
+MSGPACK = "msgpack-1.2.4-cp314-cp314-pyemscripten_2026_0_wasm32.whl"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    url: str
+    upload_token: str
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
+    base = tmp_path_factory.mktemp("runtime")
+    upstream_dir = base / "upstream"
+    upstream_dir.mkdir()
+    for name in ("micropip-0.11.1-py3-none-any.whl", "packaging-26.1-py3-none-any.whl", MSGPACK):
+        shutil.copy(CACHE / "wheels" / name, upstream_dir)
+    make_wheel(upstream_dir, "greet", "1.0", requires=["colorname>=2", 'winonly; sys_platform == "win32"'])
+    make_wheel(upstream_dir, "colorname", "2.1")
+    make_wheel(upstream_dir, "colorname", "2.0")
+    tarball = CACHE / "npm" / f"pyodide-{V}.tgz"
+    with UpstreamServer(upstream_dir) as upstream, NpmRegistryServer({V: tarball}) as npm:
+        settings = Settings(
+            data_dir=base / "data", port=free_port(), upstream_index=upstream.url, npm_registry=npm.url
+        )
+        farm = Farm.open(settings)
+        _installed, report = install_runtime(farm, V)
+        assert report.errors == [] and report.downloaded == 2  # micropip and packaging, pinned to the lock
+        from packaging.requirements import Requirement
+
+        from farm.mirror.mirror import Mirror, Progress
+        from farm.mirror.upstream import UpstreamIndex
+
+        index = UpstreamIndex(upstream.url)
+        job = Mirror(farm, index, settings.targets)
+        wanted = [Requirement(r) for r in ("greet", "msgpack", "colorname")]
+        job.run(job.plan_projects(wanted, all_versions=True), Progress())
+        index.close()
+        old = make_wheel(base / "uploads", "wasm313only", "1.0", tag="cp313-cp313-pyemscripten_2025_0_wasm32")
+        with farm.blobs.writer() as writer:  # an upload for another runtime: in the index, not in this lock
+            writer.write(old.read_bytes())
+            farm.ingestor.ingest(writer, old.name, "uploaded")
+        farm.publisher.refresh_stale()
+        token = farm.tokens.create(TokenScope.UPLOAD).secret
+        farm.close()
+        with serve_thread(settings) as url:
+            yield Runtime(settings, url, token)
+
+
+def get_lock(runtime: Runtime) -> dict:
+    response = httpx.get(runtime.url + f"pyodide/{V}/pyodide-lock.json")
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "*"
+    return response.json()
+
+
+def test_runtime_files_are_served_right(runtime: Runtime) -> None:
+    base = runtime.url + f"pyodide/{V}/"
+    wasm = httpx.get(base + "pyodide.asm.wasm", headers={"Accept-Encoding": "identity"})
+    assert wasm.headers["content-type"] == "application/wasm"
+    assert wasm.headers["content-length"] == str(len(wasm.content)) == str(9598218)
+    assert "immutable" in wasm.headers["cache-control"]
+    assert wasm.headers["access-control-allow-origin"] == "*"
+    mjs = httpx.get(base + "pyodide.mjs")
+    assert mjs.headers["content-type"] == "text/javascript"
+    for encoding, decode in (("br", brotli.decompress), ("gzip", gzip.decompress)):
+        with httpx.Client() as client:
+            raw = client.send(
+                client.build_request("GET", base + "pyodide.asm.wasm", headers={"Accept-Encoding": encoding}),
+                stream=True,
+            )
+            assert raw.headers["content-encoding"] == encoding
+            body = b"".join(raw.iter_raw())
+            assert int(raw.headers["content-length"]) == len(body) < len(wasm.content) / 2
+            assert decode(body) == wasm.content
+    etag = wasm.headers["etag"]
+    assert (
+        httpx.get(
+            base + "pyodide.asm.wasm", headers={"If-None-Match": etag, "Accept-Encoding": "identity"}
+        ).status_code
+        == 304
+    )
+    assert httpx.get(base + "no-such-file.js").status_code == 404
+    assert httpx.get(base + "../../files/x").status_code in (404, 301)
+    missing = httpx.get(runtime.url + "pyodide/0.29.5/pyodide.mjs")
+    assert missing.status_code == 404 and "wasmfarm runtime add 0.29.5" in missing.json()["message"]
+
+
+def test_generated_lock(runtime: Runtime) -> None:
+    lock = get_lock(runtime)
+    upstream_info = json.loads((runtime.settings.runtime_dir / V / "upstream-lock.json").read_text())["info"]
+    assert lock["info"] == upstream_info
+    PyodideLockSpec.from_dict(lock).check_wheel_filenames()
+    packages = lock["packages"]
+    assert set(packages) == {
+        "micropip",
+        "packaging",
+        "msgpack",
+        "greet",
+        "colorname",
+    }  # nothing for 3.13 only
+    assert packages["colorname"]["version"] == "2.1"  # the newest of the two mirrored versions
+    assert packages["greet"]["depends"] == ["colorname"]  # the win32-only dependency evaluated away
+    assert packages["msgpack"]["imports"] == ["msgpack"]
+    for entry in packages.values():  # every entry is a file the mirror serves, with its real hash
+        served = httpx.get(runtime.url + f"pyodide/{V}/" + entry["file_name"])
+        assert served.status_code == 200, entry["file_name"]
+        assert hashlib.sha256(served.content).hexdigest() == entry["sha256"]
+    assert (
+        packages["micropip"]["sha256"]
+        == hashlib.sha256((CACHE / "wheels" / "micropip-0.11.1-py3-none-any.whl").read_bytes()).hexdigest()
+    )
+
+
+def test_lock_follows_uploads(runtime: Runtime, tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path, "late-arrival", "0.1")
+    with wheel.open("rb") as handle:
+        response = httpx.post(
+            runtime.url + "legacy/",
+            files={"content": (wheel.name, handle)},
+            auth=("__token__", runtime.upload_token),
+        )
+    assert response.status_code == 200, response.text
+    assert get_lock(runtime)["packages"]["late-arrival"]["file_name"] == wheel.name
+
+
+def test_server_side_lock(runtime: Runtime) -> None:
+    response = httpx.post(runtime.url + f"r/{V}/lock", json={"requirements": ["greet"]})
+    assert response.status_code == 200, response.text
+    lock = response.json()
+    PyodideLockSpec.from_dict(lock).check_wheel_filenames()
+    assert set(lock["packages"]) == {"greet", "colorname", "micropip"}  # the closure plus micropip to boot
+    text = httpx.post(
+        runtime.url + f"r/{V}/lock", content=b"colorname<2.1\n", headers={"Content-Type": "text/plain"}
+    )
+    assert text.json()["packages"]["colorname"]["version"] == "2.0"
+    pylock = httpx.post(runtime.url + f"r/{V}/lock", json={"requirements": ["greet"], "format": "pylock"})
+    assert pylock.headers["content-type"].startswith("application/toml")
+    assert 'lock-version = "1.0"' in pylock.text and "colorname-2.1-py3-none-any.whl" in pylock.text
+
+
+@pytest.mark.parametrize(
+    ("requirements", "explanation"),
+    [
+        (["wasm313only"], "wasm313only (requested directly): no wheel for this runtime"),
+        (["greet", "colorname<2"], "colorname"),
+        (["nothing-like-it"], "nothing-like-it (requested directly): this mirror has no such project"),
+    ],
+)
+def test_server_side_lock_explains_failures(
+    runtime: Runtime, requirements: list[str], explanation: str
+) -> None:
+    response = httpx.post(runtime.url + f"r/{V}/lock", json={"requirements": requirements})
+    assert response.status_code == 422
+    assert "cannot resolve the requirements for Pyodide 314.0.7" in response.json()["message"]
+    assert explanation in response.json()["message"]
+
+
+def test_explain_command(runtime: Runtime) -> None:
+    from index_server.cli import cli
+
+    result = CliRunner().invoke(
+        cli,
+        ["--data-dir", str(runtime.settings.data_dir), "explain", "colorname", "--runtime", V],
+        env={"WASMFARM_UPSTREAM_INDEX": "http://127.0.0.1:9/"},
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("chosen   colorname-2.1-py3-none-any.whl: newest installable version")
+    assert "skipped  colorname-2.0-py3-none-any.whl: older than 2.1" in lines
+
+
+def test_corrupted_runtime_tarball_is_refused(tmp_path: Path) -> None:
+    tarball = CACHE / "npm" / f"pyodide-{V}.tgz"
+    settings = Settings(data_dir=tmp_path / "data", port=free_port())
+    farm = Farm.open(settings)
+    with NpmRegistryServer({V: tarball}, corrupt=True) as npm:
+        registry = NpmRegistry(npm.url)
+        with pytest.raises(UpstreamIntegrityError, match=r"integrity mismatch.*nothing was installed"):
+            farm.runtimes.add(V, registry)
+        registry.close()
+    assert not farm.runtimes.is_installed(V)
+    assert farm.runtimes.installed() == []
+    assert not (settings.www_dir / "pyodide" / V).exists()
+    assert list((settings.www_dir / "pyodide").iterdir()) == []
+    assert [p for p in settings.blob_dir.rglob("*") if p.is_file()] == []
+    farm.close()
+    with serve_thread(settings) as url:
+        assert httpx.get(url + f"pyodide/{V}/pyodide.asm.wasm").status_code == 404
