@@ -12,12 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CACHE
+from tests.conftest import CACHE, PYODIDE_VERSION
+from tests.support.npm_registry import NpmRegistryServer
 from tests.support.server import serve_process, wasmfarm_command
 from tests.support.upstream import UpstreamServer
 from tests.support.wheels import make_wheel
 
 RUNNER = Path(__file__).parents[2] / "runner_assets" / "node" / "micropip_run.mjs"
+RUNTIME_RUNNER = Path(__file__).parents[2] / "runner_assets" / "node" / "runtime_run.mjs"
 CACHE_PIP_HTML = CACHE / "pip-22.0-venv"  # a pip that predates PEP 691 (asks for text/html only)
 
 
@@ -31,6 +33,10 @@ class Mirror:
     def requests(self) -> list[list[str]]:
         """Access-log lines as [time, method, path, status, bytes, content type]."""
         return [line.split() for line in self.access_log.read_text().splitlines()]
+
+    @property
+    def runtime_dir(self) -> Path:
+        return self.data_dir / "www" / "pyodide" / PYODIDE_VERSION
 
     def wasmfarm(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -51,11 +57,23 @@ def mirror_server(tmp_path_factory: pytest.TempPathFactory, cached_wheels: Path)
     )
     make_wheel(upstream_dir, "colorname", "2.1", module_source="NAME = 'teal'\n")
     make_wheel(upstream_dir, "colorname", "1.0", module_source="NAME = 'old'\n")
-    shutil.copy(next(cached_wheels.glob("msgpack-*-pyemscripten_2026_0_wasm32.whl")), upstream_dir)
+    for wheel in (
+        "msgpack-1.2.4-cp314-cp314-pyemscripten_2026_0_wasm32.whl",
+        "micropip-0.11.1-py3-none-any.whl",
+        "packaging-26.1-py3-none-any.whl",
+    ):
+        shutil.copy(cached_wheels / wheel, upstream_dir)
     data_dir = base / "data"
     access_log = base / "access.log"
     env = {**os.environ, "WASMFARM_DATA_DIR": str(data_dir), "WASMFARM_ACCESS_LOG": str(access_log)}
-    with UpstreamServer(upstream_dir) as upstream:
+    tarball = CACHE / "npm" / f"pyodide-{PYODIDE_VERSION}.tgz"
+    with UpstreamServer(upstream_dir) as upstream, NpmRegistryServer({PYODIDE_VERSION: tarball}) as npm:
+        added = subprocess.run(
+            [*wasmfarm_command(), "runtime", "add", PYODIDE_VERSION],
+            env={**env, "WASMFARM_NPM_REGISTRY": npm.url, "WASMFARM_UPSTREAM_INDEX": upstream.url},
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert added.returncode == 0, added.stderr
         requirements = base / "requirements.txt"
         requirements.write_text("greet\nmsgpack>=1.2\n")
         mirrored = subprocess.run(
@@ -98,6 +116,17 @@ def run_in_pyodide(
     path = tmp_path / "runner.json"
     path.write_text(json.dumps(config))
     result = subprocess.run([node, str(RUNNER), str(path)], capture_output=True, text=True, timeout=300)
+    lines = result.stdout.strip().splitlines()
+    assert lines, f"runner printed nothing; stderr:\n{result.stderr[-3000:]}"
+    return dict(json.loads(lines[-1]))
+
+
+def run_runtime(node: str, config: dict[str, object], tmp_path: Path) -> dict[str, object]:
+    path = tmp_path / "runtime-runner.json"
+    path.write_text(json.dumps(config))
+    result = subprocess.run(
+        [node, str(RUNTIME_RUNNER), str(path)], capture_output=True, text=True, timeout=300
+    )
     lines = result.stdout.strip().splitlines()
     assert lines, f"runner printed nothing; stderr:\n{result.stderr[-3000:]}"
     return dict(json.loads(lines[-1]))

@@ -1,0 +1,69 @@
+"""Pyodide 314 under Node booted from the mirror alone: its runtime, its lock, its wheels. No other host."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import PYODIDE_VERSION
+from tests.e2e.conftest import Mirror, run_runtime
+
+pytestmark = [pytest.mark.e2e, pytest.mark.node]
+
+
+def config(mirror: Mirror, tmp_path: Path, packages: list[str], code: str, lock: Path | None = None) -> dict:
+    cache = tmp_path / "package-cache"
+    cache.mkdir()  # empty: every wheel must come over HTTP from the mirror
+    origin = mirror.url.rstrip("/")
+    return {
+        "indexURL": str(mirror.runtime_dir) + "/",  # Node needs a path (FINDINGS); it holds the mirror's lock
+        "lockFileURL": str(lock) if lock else None,
+        "packageBaseUrl": f"{mirror.url}pyodide/{PYODIDE_VERSION}/",
+        "packageCacheDir": str(cache),
+        "allowedOrigin": origin,
+        "loadPackages": packages,
+        "code": code,
+    }
+
+
+def test_node_boots_from_the_mirror_and_loads_locked_packages(
+    mirror_server: Mirror, node: str, tmp_path: Path
+) -> None:
+    code = "import micropip, msgpack\n[micropip.__version__, msgpack.unpackb(msgpack.packb([1, 2, 3]))[2]]"
+    out = run_runtime(node, config(mirror_server, tmp_path, ["micropip", "msgpack"], code), tmp_path)
+    assert out["denied"] == [], out["denied"]
+    assert out["ok"], (out.get("error"), out["messages"])
+    assert out["result"] == ["0.11.1", 3]
+    fetched = {u.rsplit("/", 1)[-1] for u in out["fetched"]}
+    assert {
+        "micropip-0.11.1-py3-none-any.whl",
+        "msgpack-1.2.4-cp314-cp314-pyemscripten_2026_0_wasm32.whl",
+    } <= fetched
+    assert all(u.startswith(mirror_server.url) for u in out["fetched"])
+
+
+def test_a_server_side_lock_boots_and_imports(mirror_server: Mirror, node: str, tmp_path: Path) -> None:
+    response = httpx.post(mirror_server.url + f"r/{PYODIDE_VERSION}/lock", json={"requirements": ["greet"]})
+    assert response.status_code == 200, response.text
+    lock = tmp_path / "pyodide-lock.json"
+    lock.write_text(json.dumps(response.json()))
+    assert set(response.json()["packages"]) == {"greet", "colorname", "micropip"}
+    out = run_runtime(
+        node, config(mirror_server, tmp_path, ["greet"], "import greet\ngreet.hello()", lock), tmp_path
+    )
+    assert out["denied"] == []
+    assert out["ok"], (out.get("error"), out["messages"])
+    assert out["result"] == "hello teal"
+
+
+def test_an_unsatisfiable_request_is_explained(mirror_server: Mirror) -> None:
+    response = httpx.post(
+        mirror_server.url + f"r/{PYODIDE_VERSION}/lock", json={"requirements": ["greet", "colorname<2"]}
+    )
+    assert response.status_code == 422
+    message = response.json()["message"]
+    assert "cannot resolve the requirements for Pyodide 314.0.7" in message
+    assert "colorname" in message
