@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fetch and verify what the tests need and cannot make: the real pyodide npm package, a few wheels from PyPI, a
-# pre-PEP 691 pip for the HTML API test, Node.js. Kept in $WASMFARM_CACHE (default ~/.cache/wasmfarm), outside the
+# pre-PEP 691 pip for the HTML API test, Node.js, Debian's Chromium and playwright-core. Kept in $WASMFARM_CACHE (default ~/.cache/wasmfarm), outside the
 # checkout; verified by pinned hashes and reused when present.
 set -euo pipefail
 cache="${WASMFARM_CACHE:-$HOME/.cache/wasmfarm}"
@@ -55,5 +55,17 @@ if ! "$old_pip/bin/pip" --version 2>/dev/null | grep -q "^pip 22.0.4 "; then
   python3 -m venv "$old_pip"
   "$old_pip/bin/python" -m pip install -q --disable-pip-version-check "pip==22.0.4" 2>&1 | grep -v "^WARNING: Location" >&2 || true
   "$old_pip/bin/pip" --version | grep -q "^pip 22.0.4 " || { echo "error: could not create $old_pip" >&2; exit 1; }
+fi
+# Headless Chromium from Debian (never a browser download) and playwright-core from npm to drive it.
+if [ ! -x /usr/bin/chromium ]; then
+  echo "test-assets: installing chromium from Debian" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+PLAYWRIGHT_VERSION=1.65.1
+if ! grep -q "\"version\": \"$PLAYWRIGHT_VERSION\"" "$cache/node/node_modules/playwright-core/package.json" 2>/dev/null; then
+  echo "test-assets: installing playwright-core@$PLAYWRIGHT_VERSION into $cache/node" >&2
+  mkdir -p "$cache/node"
+  (cd "$cache/node" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --silent --no-audit --no-fund --no-save \
+     "playwright-core@$PLAYWRIGHT_VERSION" >/dev/null)
 fi
 echo "test-assets: ready in $cache" >&2

@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     )
     mirror_concurrency: int = Field(default=4, description="Parallel downloads of `wasmfarm mirror`.")
     http_timeout: float = Field(default=60.0, description="Seconds before an upstream request is abandoned.")
+    runner_assets_dir: Path = Field(
+        default_factory=lambda: Path(__file__).resolve().parents[1] / "runner_assets",
+        description="Browser and Node assets served under /runner/ (the checkout's runner_assets/).",
+    )
     access_log: Path | None = Field(
         default=None, description="File that receives one line per request (method, path, status, bytes)."
     )

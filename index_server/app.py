@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 
 import farm
 from farm.context import Farm
@@ -70,6 +71,9 @@ def create_app(settings: Settings, farm_: Farm | None = None) -> ASGIApp:
             "</body></html>"
         )
 
+    web = settings.runner_assets_dir / "web"
+    if web.is_dir():
+        api.mount("/runner", StaticFiles(directory=web, html=True), name="runner")
     api.include_router(upload_router(domain))
     api.include_router(lock_router(domain))
     verify = domain.tokens.verify if settings.require_read_token else None

@@ -1,0 +1,75 @@
+"""Headless Chromium (Debian's) boots Pyodide from the mirror's page, runtime, lock and wheels, and nothing else."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+import pytest
+
+from tests.conftest import CACHE, PYODIDE_VERSION
+from tests.e2e.conftest import Mirror
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+OPEN_PAGE = Path(__file__).parent / "browser" / "open_page.mjs"
+PLAYWRIGHT = CACHE / "node" / "node_modules" / "playwright-core"
+ARTIFACTS = Path(__file__).parents[2] / "artifacts"
+
+
+def open_page(node: str, url: str, tmp_path: Path, **options: object) -> dict:
+    if not PLAYWRIGHT.is_dir() or not Path("/usr/bin/chromium").exists():
+        pytest.fail(
+            "playwright-core or /usr/bin/chromium is missing: `make test` (ci/test-assets.sh) installs them"
+        )
+    config = tmp_path / "page.json"
+    config.write_text(
+        json.dumps({"playwright": str(PLAYWRIGHT), "url": url, "timeoutMs": 120_000, **options})
+    )
+    result = subprocess.run([node, str(OPEN_PAGE), str(config)], capture_output=True, text=True, timeout=300)
+    lines = result.stdout.strip().splitlines()
+    assert lines, f"the browser driver printed nothing; stderr:\n{result.stderr[-3000:]}"
+    return dict(json.loads(lines[-1]))
+
+
+def smoke_url(mirror: Mirror, packages: str, code: str) -> str:
+    return f"{mirror.url}runner/smoke.html?runtime={PYODIDE_VERSION}&packages={packages}&code={quote(code)}"
+
+
+def test_chromium_boots_from_the_mirror_only(mirror_server: Mirror, node: str, tmp_path: Path) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    code = "import msgpack\nmsgpack.unpackb(msgpack.packb({'k': [4, 5]}))['k'][1]"
+    out = open_page(
+        node,
+        smoke_url(mirror_server, "msgpack", code),
+        tmp_path,
+        screenshot=str(ARTIFACTS / "runtime-smoke.png"),
+    )
+    assert out.get("error") is None, out
+    assert out["result"]["ok"], out["result"]
+    assert out["result"]["result"] == 5
+    origin = urlsplit(mirror_server.url).netloc
+    off_origin = [u for u in out["requests"] if urlsplit(u).netloc != origin]
+    assert off_origin == [], off_origin
+    paths = {urlsplit(u).path for u in out["requests"]}
+    base = f"/pyodide/{PYODIDE_VERSION}/"
+    assert {
+        base + "pyodide.asm.wasm",
+        base + "pyodide-lock.json",
+        base + "python_stdlib.zip",
+        base + "msgpack-1.2.4-cp314-cp314-pyemscripten_2026_0_wasm32.whl",
+    } <= paths
+
+
+def test_a_wrong_lock_hash_fails_the_browser_integrity_check(
+    mirror_server: Mirror, node: str, tmp_path: Path
+) -> None:
+    code = "import msgpack\n1"
+    out = open_page(node, smoke_url(mirror_server, "msgpack", code), tmp_path, tamperLock="msgpack")
+    assert out.get("error") is None, out
+    result = out["result"]
+    assert result["ok"] is False, result  # the SRI check refused the wheel: the import cannot succeed
+    assert "No module named 'msgpack'" in result["error"]
+    refusals = [m for m in out["console"] if "integrity" in m.lower()]
+    assert refusals, out["console"]  # Chromium's own SRI refusal of the wheel
