@@ -1,5 +1,5 @@
 # The two commands of the README. Everything else is a step they run.
-.PHONY: serve test bootstrap lint unit bench
+.PHONY: serve test bootstrap lint unit bench bench-lock
 
 serve: bootstrap  ## set up and run the server (SQLite and files under the data directory)
 	.venv/bin/wasmfarm serve $(ARGS)
@@ -22,3 +22,8 @@ bench: bootstrap  ## benchmarks (print ratios; not part of `make test`)
 	WASMFARM_EXTRAS=dev,bench bash ci/bootstrap.sh
 	bash ci/bench-deps.sh
 	.venv/bin/python -m tests.bench.index_bench $(ARGS)
+
+bench-lock: bootstrap  ## lockfile generation, server-side locking, Chromium boot from the mirror
+	bash ci/bench-deps.sh
+	bash ci/test-assets.sh
+	.venv/bin/python -m tests.bench.lock_bench $(ARGS)

@@ -24,7 +24,7 @@ import brotli
 from farm.errors import InvalidDistribution, NotFound
 from farm.runtime.npm import NpmRegistry
 from farm.runtime.target import RuntimeTarget, target_for
-from farm.store.blobs import BlobStore, atomic_write
+from farm.store.blobs import BlobStore, atomic_write, process_alive
 
 log = logging.getLogger(__name__)
 
@@ -123,18 +123,8 @@ class RuntimeStore:
     def _sweep_staging(self) -> None:
         for staging in self.root.glob(".staging-*") if self.root.is_dir() else []:
             pid = staging.name.rsplit("-", 1)[-1]
-            if pid.isdigit() and not _alive(int(pid)):
+            if pid.isdigit() and not process_alive(int(pid)):
                 shutil.rmtree(staging, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _extract(tarball: Path, target: Path, display: str) -> None:

@@ -155,7 +155,7 @@ class BlobStore:
             return 0
         for part in tmp_dir.glob("*.part"):
             pid = part.name.split("-", 1)[0]
-            if pid.isdigit() and _alive(int(pid)):
+            if pid.isdigit() and process_alive(int(pid)):
                 continue
             with contextlib.suppress(FileNotFoundError):
                 part.unlink()
@@ -165,7 +165,8 @@ class BlobStore:
         return removed
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process runs (a temporary file or folder named after a dead one is a crash's leftover)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -67,3 +67,37 @@ def test_an_unsatisfiable_request_is_explained(mirror_server: Mirror) -> None:
     message = response.json()["message"]
     assert "cannot resolve the requirements for Pyodide 314.0.7" in message
     assert "colorname" in message
+
+
+def test_serve_installs_the_configured_runtime_on_first_start(tmp_path: Path, cached_wheels: Path) -> None:
+    import shutil
+    import time
+
+    from tests.conftest import CACHE
+    from tests.support.npm_registry import NpmRegistryServer
+    from tests.support.server import serve_process
+    from tests.support.upstream import UpstreamServer
+
+    upstream_dir = tmp_path / "upstream"
+    upstream_dir.mkdir()
+    for wheel in ("micropip-0.11.1-py3-none-any.whl", "packaging-26.1-py3-none-any.whl"):
+        shutil.copy(cached_wheels / wheel, upstream_dir)
+    tarball = CACHE / "npm" / f"pyodide-{PYODIDE_VERSION}.tgz"
+    with UpstreamServer(upstream_dir) as upstream, NpmRegistryServer({PYODIDE_VERSION: tarball}) as npm:
+        env = {
+            "WASMFARM_AUTO_INSTALL_RUNTIMES": "true",
+            "WASMFARM_NPM_REGISTRY": npm.url,
+            "WASMFARM_UPSTREAM_INDEX": upstream.url,
+        }
+        with serve_process(tmp_path / "data", env=env) as url:
+            assert httpx.get(url + "health").status_code == 200  # serving before the runtime is there
+            deadline = time.monotonic() + 120
+            lock = None
+            while time.monotonic() < deadline:
+                response = httpx.get(url + f"pyodide/{PYODIDE_VERSION}/pyodide-lock.json")
+                if response.status_code == 200:
+                    lock = response.json()
+                    break
+                time.sleep(0.5)
+    assert lock is not None, "the runtime was not installed within 120 s"
+    assert set(lock["packages"]) == {"micropip", "packaging"}

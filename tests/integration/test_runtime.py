@@ -218,3 +218,40 @@ def test_corrupted_runtime_tarball_is_refused(tmp_path: Path) -> None:
     farm.close()
     with serve_thread(settings) as url:
         assert httpx.get(url + f"pyodide/{V}/pyodide.asm.wasm").status_code == 404
+
+
+def test_a_runtime_whose_lock_contradicts_its_series_is_refused(tmp_path: Path) -> None:
+    """The 314 tarball offered as pyodide@0.29.5: its lock's ABI is not the 0.29 series' one."""
+    from farm.errors import InvalidDistribution
+
+    settings = Settings(data_dir=tmp_path / "data", port=free_port())
+    farm = Farm.open(settings)
+    with NpmRegistryServer({"0.29.5": CACHE / "npm" / f"pyodide-{V}.tgz"}) as npm:
+        registry = NpmRegistry(npm.url)
+        with pytest.raises(InvalidDistribution, match=r"its lock says ABI '2026_0'.*expects ABI '2025_0'"):
+            farm.runtimes.add("0.29.5", registry)
+        registry.close()
+    assert farm.runtimes.installed() == []
+    assert list((settings.www_dir / "pyodide").iterdir()) == []
+    farm.close()
+
+
+def test_lock_is_served_with_an_etag(runtime: Runtime) -> None:
+    url = runtime.url + f"pyodide/{V}/pyodide-lock.json"
+    first = httpx.get(url)
+    again = httpx.get(url, headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304
+    assert "immutable" not in first.headers["cache-control"]
+
+
+def test_runtime_list_and_remove(runtime: Runtime, tmp_path: Path) -> None:
+    from index_server.cli import cli
+
+    data = shutil.copytree(runtime.settings.data_dir, tmp_path / "copy", symlinks=True)
+    listed = CliRunner().invoke(cli, ["--data-dir", str(data), "runtime", "list"])
+    assert listed.exit_code == 0 and listed.output.startswith(f"{V}\tPython 3.14.2\tABI 2026_0")
+    removed = CliRunner().invoke(cli, ["--data-dir", str(data), "runtime", "remove", V])
+    assert removed.exit_code == 0, removed.output
+    assert not (data / "www" / "pyodide" / V).exists()
+    again = CliRunner().invoke(cli, ["--data-dir", str(data), "runtime", "remove", V])
+    assert again.exit_code == 1 and "not installed" in again.output

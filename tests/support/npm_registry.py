@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
+from tests.support.loopback import LoopbackServer, send
 
-class NpmRegistryServer:
+
+class NpmRegistryServer(LoopbackServer):
     def __init__(self, tarballs: dict[str, Path], corrupt: bool = False) -> None:
         self.tarballs = tarballs  # version -> .tgz
         self.corrupt = corrupt  # serve altered bytes under the true integrity
@@ -48,21 +49,6 @@ class NpmRegistryServer:
                     self._send(404, b'{"error": "Not found"}', "application/json")
 
             def _send(self, status: int, body: bytes, content_type: str) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                send(self, status, body, content_type)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> NpmRegistryServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler)

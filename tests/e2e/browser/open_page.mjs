@@ -2,9 +2,9 @@
 //
 // usage: node open_page.mjs <config.json>
 //   config: { playwright: <path to playwright-core>, url, timeoutMs, tamperLock?: <package name>,
-//             screenshot?: <png path> }
+//             screenshot?: <png path>, acceptEncoding?: <header value> }
 // tamperLock rewrites that package's sha256 in every pyodide-lock.json the page fetches (the SRI check must catch it).
-// Output: one JSON line { result, requests: [urls], console: [messages], error }
+// Output: one JSON line { result, requests: [urls], console: [messages], bytes: <transferred>, error }
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { mkdtempSync } from "node:fs";
@@ -24,6 +24,12 @@ try {
   const page = context.pages()[0] ?? (await context.newPage());
   page.on("request", (request) => out.requests.push(request.url()));
   page.on("console", (message) => out.console.push(`${message.type()}: ${message.text()}`));
+  if (config.acceptEncoding) await page.setExtraHTTPHeaders({ "Accept-Encoding": config.acceptEncoding });
+  out.bytes = 0;
+  page.on("requestfinished", async (request) => {
+    const sizes = await request.sizes().catch(() => null);
+    if (sizes) out.bytes += sizes.responseBodySize + sizes.responseHeadersSize;
+  });
   if (config.tamperLock) {
     await page.route("**/pyodide-lock.json", async (route) => {
       const response = await route.fetch();
@@ -35,6 +41,7 @@ try {
   await page.goto(config.url);
   await page.waitForFunction(() => window.wasmfarmResult !== undefined, null, { timeout: config.timeoutMs ?? 120000 });
   out.result = await page.evaluate(() => window.wasmfarmResult);
+  await page.waitForTimeout(200);  // let the last requestfinished events report their sizes
   if (config.screenshot) await page.screenshot({ path: config.screenshot });
 } catch (err) {
   out.error = String(err && err.message ? err.message : err);
