@@ -57,3 +57,15 @@ class ResolutionImpossible(FarmError):
 
 class NotAcceptable(FarmError):
     """No representation of an index page matches the request's Accept header."""
+
+
+class ProxyRefused(FarmError):
+    """The CORS proxy will not fetch this URL: scheme, port, address or allowlist policy."""
+
+
+class ProxyUpstreamError(FarmError):
+    """The CORS proxy reached the target, but it failed, timed out or answered too much."""
+
+
+class RateLimited(FarmError):
+    """Too many requests from one client; retry after a moment."""

@@ -79,6 +79,18 @@ class Settings(BaseSettings):
         default_factory=lambda: Path(__file__).resolve().parents[1] / "runner_assets",
         description="Browser and Node assets served under /runner/ (the checkout's runner_assets/).",
     )
+    proxy_enabled: bool = Field(default=True, description="Serve the CORS proxy at /proxy?url=...")
+    proxy_allow_hosts: list[str] = Field(
+        default=[],
+        description="If set, the proxy fetches only these hosts ('host' or 'host:port'); they are trusted even "
+        "where they resolve to private addresses.",
+    )
+    proxy_allowed_ports: list[int] = Field(default=[80, 443], description="Ports the proxy connects to.")
+    proxy_max_bytes: int = Field(
+        default=10 * 1024 * 1024, description="Largest response the proxy passes on."
+    )
+    proxy_timeout: float = Field(default=30.0, description="Seconds a proxied fetch may take in all.")
+    proxy_rate_per_minute: int = Field(default=120, description="Proxied requests per client per minute.")
     access_log: Path | None = Field(
         default=None, description="File that receives one line per request (method, path, status, bytes)."
     )

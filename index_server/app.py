@@ -20,6 +20,7 @@ from farm.errors import FarmError, UploadTooLarge
 from farm.settings import Settings
 from index_server.errors import error_body, error_headers, status_for
 from index_server.locking import lock_router
+from index_server.proxy import mount_proxy
 from index_server.static_index import Message, Receive, Scope, Send, StaticIndex
 from index_server.upload import upload_router
 
@@ -37,12 +38,17 @@ FORM_OVERHEAD = 1024 * 1024  # multipart framing and metadata fields around the 
 def create_app(settings: Settings, farm_: Farm | None = None) -> ASGIApp:
     domain = farm_ or Farm.open(settings)
 
+    proxy_lifespan: list[contextlib.AbstractAsyncContextManager[None]] = []
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         domain.blobs.sweep_temporaries()
         rendered = domain.publisher.refresh_stale()
         log.info("index ready (%d project page sets rendered at start)", rendered)
-        yield
+        async with contextlib.AsyncExitStack() as stack:
+            for context in proxy_lifespan:
+                await stack.enter_async_context(context)
+            yield
         if farm_ is None:
             domain.close()
 
@@ -74,6 +80,9 @@ def create_app(settings: Settings, farm_: Farm | None = None) -> ASGIApp:
     web = settings.runner_assets_dir / "web"
     if web.is_dir():
         api.mount("/runner", StaticFiles(directory=web, html=True), name="runner")
+    proxy = mount_proxy(api, settings)
+    if proxy is not None:
+        proxy_lifespan.append(proxy)
     api.include_router(upload_router(domain))
     api.include_router(lock_router(domain))
     verify = domain.tokens.verify if settings.require_read_token else None

@@ -13,6 +13,9 @@ from farm.errors import (
     NotAcceptable,
     NotFound,
     PermissionDenied,
+    ProxyRefused,
+    ProxyUpstreamError,
+    RateLimited,
     ResolutionImpossible,
     UploadTooLarge,
     UpstreamIntegrityError,
@@ -22,6 +25,9 @@ from farm.errors import (
 # Most specific first: the first class an error is an instance of decides.
 STATUS: list[tuple[type[FarmError], int]] = [
     (UploadTooLarge, 413),
+    (ProxyRefused, 403),
+    (ProxyUpstreamError, 502),
+    (RateLimited, 429),
     (InvalidDistribution, 400),
     (AuthenticationError, 401),
     (PermissionDenied, 403),

@@ -1,0 +1,1 @@
+"""The CORS proxy: lets Python in the page fetch other sites without becoming an SSRF hole."""

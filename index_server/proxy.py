@@ -1,0 +1,70 @@
+"""``/proxy?url=...``: the CORS proxy route (policy and fetching live in ``farm.proxy``)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import Response
+
+from farm.errors import RateLimited
+from farm.proxy.fetch import ProxyFetcher, RateLimiter
+from farm.proxy.policy import ProxyPolicy
+from farm.settings import Settings
+
+CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": "X-Final-Url, ETag, Content-Type",
+}
+
+
+def policy_from(settings: Settings) -> ProxyPolicy:
+    return ProxyPolicy(
+        allowed_ports=frozenset(settings.proxy_allowed_ports),
+        allow_hosts=frozenset(h.lower() for h in settings.proxy_allow_hosts),
+        max_bytes=settings.proxy_max_bytes,
+        total_timeout=settings.proxy_timeout,
+    )
+
+
+def proxy_router(settings: Settings) -> tuple[APIRouter, contextlib.AbstractAsyncContextManager[None]]:
+    router = APIRouter()
+    state: dict[str, ProxyFetcher] = {}
+    limiter = RateLimiter(settings.proxy_rate_per_minute, burst=max(10, settings.proxy_rate_per_minute // 4))
+
+    @contextlib.asynccontextmanager
+    async def lifespan() -> AsyncIterator[None]:
+        state["fetcher"] = ProxyFetcher(policy_from(settings))
+        yield
+        await state.pop("fetcher").aclose()
+
+    @router.api_route(
+        "/proxy",
+        methods=["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"],
+        summary="Fetch a public URL for a page (CORS proxy; GET and HEAD only)",
+    )
+    async def proxy(
+        request: Request, url: str = Query(..., description="The absolute http(s) URL")
+    ) -> Response:
+        client = request.client.host if request.client else "unknown"
+        if not limiter.allow(client):
+            raise RateLimited(
+                f"more than {settings.proxy_rate_per_minute} proxied requests a minute from {client}; "
+                "wait a moment"
+            )
+        answer = await state["fetcher"].fetch(request.method, url, dict(request.headers), client)
+        headers = {**dict(answer.headers), **CORS, "X-Final-Url": answer.final_url}
+        return Response(
+            answer.body if request.method == "GET" else b"", status_code=answer.status, headers=headers
+        )
+
+    return router, lifespan()
+
+
+def mount_proxy(api: FastAPI, settings: Settings) -> contextlib.AbstractAsyncContextManager[None] | None:
+    if not settings.proxy_enabled:
+        return None
+    router, lifespan = proxy_router(settings)
+    api.include_router(router)
+    return lifespan

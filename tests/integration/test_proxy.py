@@ -1,0 +1,125 @@
+"""The CORS proxy against a real server and a real target on loopback (the only network a test may use)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import httpx
+import pytest
+
+from farm.settings import Settings
+from tests.support.loopback import LoopbackServer, send
+from tests.support.server import free_port, serve_thread
+
+
+class Target(BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        if self.path == "/echo":
+            body = json.dumps({k.lower(): v for k, v in self.headers.items()}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Set-Cookie", "session=secret")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        elif self.path == "/big":
+            send(self, 200, b"x" * 5000, "text/plain")
+        elif self.path == "/big-chunked":
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for _ in range(10):
+                self.wfile.write(b"3e8\r\n" + b"y" * 1000 + b"\r\n")
+            self.wfile.write(b"0\r\n\r\n")
+        elif self.path == "/to-private":
+            self.send_response(302)
+            self.send_header("Location", "http://10.0.0.1/internal")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif self.path == "/to-self":
+            self.send_response(302)
+            self.send_header("Location", "/echo")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        else:
+            send(self, 404, b"nothing here", "text/plain")
+
+
+@pytest.fixture(scope="module")
+def target() -> Iterator[LoopbackServer]:
+    with LoopbackServer(Target) as server:
+        yield server
+
+
+def proxy_server(tmp_path: Path, **settings: object):  # type: ignore[no-untyped-def]
+    return serve_thread(Settings(data_dir=tmp_path / "data", port=free_port(), **settings))
+
+
+def proxied(url: str, target_url: str, **kwargs: object) -> httpx.Response:
+    return httpx.get(url + "proxy", params={"url": target_url}, timeout=30, **kwargs)  # type: ignore[arg-type]
+
+
+def test_allowlisted_host_is_fetched_without_credentials(tmp_path: Path, target: LoopbackServer) -> None:
+    host = target.url.removeprefix("http://").rstrip("/")
+    with proxy_server(tmp_path, proxy_allow_hosts=[host], proxy_max_bytes=2000) as url:
+        response = proxied(
+            url,
+            target.url + "echo",
+            headers={"Cookie": "mine=1", "Authorization": "Bearer x", "Accept-Language": "fr"},
+        )
+        assert response.status_code == 200
+        assert response.headers["access-control-allow-origin"] == "*"
+        assert "set-cookie" not in response.headers
+        seen = response.json()
+        assert "cookie" not in seen and "authorization" not in seen
+        assert seen["accept-language"] == "fr" and seen["host"] == host
+        followed = proxied(url, target.url + "to-self")
+        assert followed.status_code == 200 and followed.headers["x-final-url"].endswith("/echo")
+
+        too_big = proxied(url, target.url + "big")
+        assert too_big.status_code == 502 and "limit of 2000 bytes" in too_big.json()["message"]
+        chunked = proxied(url, target.url + "big-chunked")
+        assert chunked.status_code == 502 and "limit of 2000 bytes" in chunked.json()["message"]
+
+        hop = proxied(url, target.url + "to-private")
+        assert (
+            hop.status_code == 403 and "10.0.0.1:80 is not on the proxy's allowlist" in hop.json()["message"]
+        )
+        other = proxied(url, "https://example.com/")
+        assert other.status_code == 403 and "allowlist" in other.json()["message"]
+        post = httpx.post(url + "proxy", params={"url": target.url + "echo"})
+        assert post.status_code == 403 and "only GET and HEAD" in post.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("target_url", "message"),
+    [
+        ("http://127.0.0.1/", "127.0.0.1, a loopback address"),
+        ("http://localhost/", "localhost resolves to"),
+        ("http://10.0.0.1/", "a private address"),
+        ("http://169.254.169.254/latest/meta-data/", "link-local"),
+        ("http://[::ffff:127.0.0.1]/", "loopback"),
+        ("http://2130706433/", "unusual spelling"),
+        ("http://example.com:22/", "port 22 is not allowed"),
+        ("gopher://example.com/", "only http and https"),
+    ],
+)
+def test_refusals_without_an_allowlist(tmp_path: Path, target_url: str, message: str) -> None:
+    with proxy_server(tmp_path) as url:
+        response = proxied(url, target_url)
+    assert response.status_code == 403
+    body = response.json()
+    assert body["error"] == "ProxyRefused" and message in body["message"]
+
+
+def test_rate_limit(tmp_path: Path) -> None:
+    with proxy_server(tmp_path, proxy_rate_per_minute=10) as url:
+        statuses = [proxied(url, "http://10.0.0.1/").status_code for _ in range(12)]
+    assert statuses[:10] == [403] * 10
+    assert statuses[10:] == [429, 429]
