@@ -16,10 +16,10 @@ from tests.support.server import free_port, serve_thread
 
 
 class Target(BaseHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         if self.path == "/echo":
             body = json.dumps({k.lower(): v for k, v in self.headers.items()}).encode()
             self.send_response(200)
