@@ -2,11 +2,13 @@
 .PHONY: serve test bootstrap lint unit bench bench-lock
 
 serve: bootstrap  ## set up and run the server (SQLite and files under the data directory)
+	bash ci/build-assets.sh
 	.venv/bin/wasmfarm serve $(ARGS)
 
 test: bootstrap  ## set up and run every check: lint, types, unit, integration (SQLite + PostgreSQL), e2e
 	bash ci/services.sh
 	bash ci/test-assets.sh
+	bash ci/build-assets.sh
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy

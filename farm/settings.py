@@ -79,6 +79,10 @@ class Settings(BaseSettings):
         default_factory=lambda: Path(__file__).resolve().parents[1] / "runner_assets",
         description="Browser and Node assets served under /runner/ (the checkout's runner_assets/).",
     )
+    app_embed_origins: list[str] = Field(
+        default=[],
+        description="Origins allowed to embed app mode (/app) in an iframe, e.g. https://intranet.corp.",
+    )
     proxy_enabled: bool = Field(default=True, description="Serve the CORS proxy at /proxy?url=...")
     proxy_allow_hosts: list[str] = Field(
         default=[],

@@ -11,14 +11,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import JSONResponse, Response
 
 import farm
 from farm.context import Farm
 from farm.errors import FarmError, UploadTooLarge
 from farm.settings import Settings
 from index_server.errors import error_body, error_headers, status_for
+from index_server.editor import mount_editor
 from index_server.locking import lock_router
 from index_server.proxy import mount_proxy
 from index_server.static_index import Message, Receive, Scope, Send, StaticIndex
@@ -64,22 +64,7 @@ def create_app(settings: Settings, farm_: Farm | None = None) -> ASGIApp:
     def health() -> JSONResponse:
         return JSONResponse({"status": "ok", "version": farm.__version__, "runtimes": settings.runtimes})
 
-    @api.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def home() -> str:
-        views = "".join(
-            f'<li><a href="r/{r}/simple/">r/{r}/simple/</a> (Pyodide {r})</li>' for r in settings.runtimes
-        )
-        return (
-            "<!DOCTYPE html><html><head><title>wasmfarm</title></head><body><h1>wasmfarm</h1>"
-            f'<ul><li><a href="simple/">simple/</a> (all files)</li>{views}</ul>'
-            "<p>micropip: <code>await micropip.install('name', index_urls=['&lt;this server&gt;/r/&lt;runtime&gt;"
-            "/simple/'])</code>; upload: <code>twine upload --repository-url &lt;this server&gt;/legacy/</code></p>"
-            "</body></html>"
-        )
-
-    web = settings.runner_assets_dir / "web"
-    if web.is_dir():
-        api.mount("/runner", StaticFiles(directory=web, html=True), name="runner")
+    mount_editor(api, settings)
     proxy = mount_proxy(api, settings)
     if proxy is not None:
         proxy_lifespan.append(proxy)

@@ -1,0 +1,135 @@
+// The editor's acceptance scenarios in Debian's Chromium (playwright-core). Prints one JSON line of findings.
+// usage: node editor_scenarios.mjs <config.json>
+//   config: { playwright, url, proxyTarget, artifacts }
+import { mkdtempSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+const config = JSON.parse(readFileSync(process.argv[2], "utf8"));
+const { chromium } = createRequire(path.join(config.playwright, "package.json"))("playwright-core");
+const ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+              "--disable-component-update", "--disable-sync"];
+const found = { requests: [], errors: [] };
+
+async function browser() {
+  const context = await chromium.launchPersistentContext(mkdtempSync(path.join(tmpdir(), "wasmfarm-editor-")), {
+    executablePath: "/usr/bin/chromium", headless: true, args: ARGS, viewport: { width: 1280, height: 800 },
+  });
+  context.on("request", (request) => found.requests.push(request.url()));
+  const page = context.pages()[0] ?? (await context.newPage());
+  page.on("pageerror", (err) => found.errors.push(String(err)));
+  return { context, page };
+}
+
+const status = (page) => page.locator("#status").textContent();
+const output = (page) => page.locator("#output").innerText();
+
+async function runAndWait(page) {
+  await page.evaluate(() => { document.querySelector("#status").textContent = "queued"; });
+  await page.click("#run");
+  return waitDone(page);
+}
+
+async function waitDone(page, timeout = 120000) {
+  await page.waitForFunction(() => /^(done|failed|stopped)/.test(document.querySelector("#status").textContent),
+                             null, { timeout });
+  return { status: await status(page), output: await output(page) };
+}
+
+async function scenario(name, fn) {
+  try {
+    found[name] = await fn();
+  } catch (err) {
+    found[name] = { error: String(err && err.message ? err.message : err) };
+  }
+}
+
+const first = await browser();
+const page = first.page;
+await page.goto(config.url);
+await page.waitForFunction(() => window.wasmfarm !== undefined && document.body.dataset.status === "ready");
+found.isolated = await page.evaluate(() => self.crossOriginIsolated);
+
+await scenario("typed", async () => {
+  await page.fill("#requirements", "msgpack");
+  await page.click(".cm-content");
+  await page.keyboard.press("Control+A");
+  await page.keyboard.press("Delete");
+  await page.keyboard.type('import msgpack\ndata = msgpack.packb({"answer": 42})\nprint("unpacked", msgpack.unpackb(data)["answer"])\n');
+  await page.keyboard.press("Control+Enter");
+  return { ...(await waitDone(page)), code: await page.evaluate(() => window.wasmfarm.code()) };
+});
+await page.screenshot({ path: path.join(config.artifacts, "editor.png") });
+
+await scenario("shared", async () => {
+  const link = await page.evaluate(() => window.wasmfarm.share()); // what the Share button does, awaited
+  const fresh = await browser();
+  await fresh.page.goto(link);
+  const result = await waitDone(fresh.page);
+  const restored = { code: await fresh.page.evaluate(() => window.wasmfarm.code()),
+                     requirements: await fresh.page.inputValue("#requirements") };
+  const appLink = await page.getAttribute("#app-link", "href");
+  await fresh.page.goto(appLink);
+  const app = await waitDone(fresh.page);
+  await fresh.page.screenshot({ path: path.join(config.artifacts, "app-mode.png") });
+  await fresh.context.close();
+  return { link, ...result, restored, app };
+});
+
+await scenario("appUi", async () => {
+  // App mode runs on the page's thread: Python builds the UI through the js module.
+  await page.evaluate(() => window.wasmfarm.setCode(
+    "import js\nbox = js.document.getElementById('app')\nbox.innerHTML = '<h1 id=\"made\">Built by Python</h1>'\nprint('ui ready')\n"));
+  await page.fill("#requirements", "");
+  await page.evaluate(() => window.wasmfarm.share());
+  const appLink = await page.getAttribute("#app-link", "href");
+  const fresh = await browser();
+  await fresh.page.goto(appLink);
+  const result = await waitDone(fresh.page);
+  const heading = await fresh.page.locator("#made").textContent().catch(() => null);
+  await fresh.page.screenshot({ path: path.join(config.artifacts, "app-ui.png") });
+  await fresh.context.close();
+  return { ...result, heading };
+});
+
+await scenario("secret", async () => {
+  await page.fill("#secret-name", "API_TOKEN");
+  await page.fill("#secret-value", "s3cr3t-value");
+  await page.click("#add-secret");
+  await page.evaluate(() => window.wasmfarm.setCode('import os\nprint("token", os.environ["API_TOKEN"])\n'));
+  const result = await runAndWait(page);
+  const link = await page.evaluate(() => window.wasmfarm.share());
+  const decoded = await page.evaluate((l) => window.wasmfarm.decodeState(new URL(l).hash), link);
+  return { ...result, link, decoded: JSON.stringify(decoded), listed: await page.locator("#secret-list").innerText() };
+});
+
+await scenario("stop", async () => {
+  await page.evaluate(() => window.wasmfarm.setCode("n = 0\nwhile True:\n    n += 1\n"));
+  await page.click("#run");
+  await page.waitForFunction(() => document.querySelector("#status").textContent.startsWith("running"));
+  await page.waitForTimeout(500);
+  const started = Date.now();
+  await page.click("#stop");
+  await page.waitForFunction(() => !document.querySelector("#status").textContent.startsWith("running"), null,
+                             { timeout: 10000 });
+  const stopMs = Date.now() - started;
+  const afterStop = { status: await status(page), output: await output(page) };
+  await page.evaluate(() => window.wasmfarm.setCode('print("still usable")\n'));
+  return { stopMs, afterStop, next: await runAndWait(page) };
+});
+
+await scenario("proxy", async () => {
+  await page.evaluate((target) => window.wasmfarm.setCode(
+    "from pyodide.http import pyfetch\n" +
+    `r = await pyfetch("${target}echo")\n` +
+    'print("proxied", r.status, (await r.json())["path"])\n' +
+    'r = await pyfetch("http://169.254.169.254/latest/meta-data/")\n' +
+    'print("metadata", r.status, (await r.json())["error"])\n' +
+    'r = await pyfetch("http://127.0.0.1:9/")\n' +
+    'print("loopback", r.status)\n'), config.proxyTarget);
+  return runAndWait(page);
+});
+
+await first.context.close();
+process.stdout.write(JSON.stringify(found) + "\n");

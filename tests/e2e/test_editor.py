@@ -1,0 +1,129 @@
+"""The editor and app mode in Debian's Chromium, on the mirror's own runtime, lock and proxy."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.conftest import CACHE
+from tests.e2e.conftest import Mirror
+from tests.support.loopback import LoopbackServer, send
+from tests.support.server import serve_process
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+SCENARIOS = Path(__file__).parent / "browser" / "editor_scenarios.mjs"
+ARTIFACTS = Path(__file__).parents[2] / "artifacts"
+
+
+class Echo(BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        send(self, 200, json.dumps({"path": self.path}).encode(), "application/json")
+
+
+@pytest.fixture(scope="module")
+def findings(mirror_server: Mirror, node: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    ARTIFACTS.mkdir(exist_ok=True)
+    with LoopbackServer(Echo) as target:
+        allowed = target.url.removeprefix("http://").rstrip("/")
+        # A second server process on the same data: with the proxy allowlisting the local target (the only sites a
+        # test may reach are on loopback, which the proxy refuses unless an operator allowlists them).
+        with serve_process(
+            mirror_server.data_dir, env={"WASMFARM_PROXY_ALLOW_HOSTS": json.dumps([allowed])}
+        ) as url:
+            config = tmp_path_factory.mktemp("editor") / "config.json"
+            config.write_text(
+                json.dumps(
+                    {
+                        "playwright": str(CACHE / "node" / "node_modules" / "playwright-core"),
+                        "url": url,
+                        "proxyTarget": target.url,
+                        "artifacts": str(ARTIFACTS),
+                    }
+                )
+            )
+            result = subprocess.run(
+                [node, str(SCENARIOS), str(config)], capture_output=True, text=True, timeout=600
+            )
+            lines = result.stdout.strip().splitlines()
+            assert lines, f"the scenarios printed nothing; stderr:\n{result.stderr[-3000:]}"
+            data = json.loads(lines[-1])
+            data["url"] = url
+            yield data
+
+
+def test_typed_code_with_a_mirrored_wasm_package_runs(findings: dict) -> None:
+    typed = findings["typed"]
+    assert "error" not in typed, typed
+    assert typed["status"].startswith("done"), typed
+    assert "unpacked 42" in typed["output"]
+    assert typed["code"].startswith("import msgpack\n")
+
+
+def test_share_link_restores_and_runs_in_a_fresh_browser(findings: dict) -> None:
+    shared = findings["shared"]
+    assert "error" not in shared, shared
+    assert "#v1." in shared["link"]
+    assert shared["restored"]["requirements"] == "msgpack"
+    assert shared["restored"]["code"].startswith("import msgpack")
+    assert "unpacked 42" in shared["output"]
+    assert "unpacked 42" in shared["app"]["output"]  # app mode runs the same fragment full page
+
+
+def test_app_mode_lets_python_build_the_page(findings: dict) -> None:
+    app = findings["appUi"]
+    assert "error" not in app, app
+    assert app["heading"] == "Built by Python"
+    assert "ui ready" in app["output"]
+
+
+def test_secret_reaches_os_environ_but_not_the_link(findings: dict) -> None:
+    secret = findings["secret"]
+    assert "error" not in secret, secret
+    assert "token s3cr3t-value" in secret["output"]
+    assert "s3cr3t" not in secret["link"] and "s3cr3t" not in secret["decoded"]
+    assert "API_TOKEN" in secret["listed"] and "s3cr3t" not in secret["listed"]
+
+
+def test_stop_interrupts_an_infinite_loop(findings: dict) -> None:
+    stop = findings["stop"]
+    assert "error" not in stop, stop
+    assert stop["stopMs"] < 2000, stop
+    assert "KeyboardInterrupt" in stop["afterStop"]["output"] or stop["afterStop"]["status"].startswith(
+        "stopped"
+    )
+    assert "still usable" in stop["next"]["output"]
+    assert findings["isolated"] is True  # COOP/COEP: the interrupt buffer path, not only the worker restart
+
+
+def test_python_fetches_through_the_proxy(findings: dict) -> None:
+    proxy = findings["proxy"]
+    assert "error" not in proxy, proxy
+    assert "proxied 200 /echo" in proxy["output"]
+    assert "metadata 403 ProxyRefused" in proxy["output"]
+    assert "loopback 403" in proxy["output"]
+
+
+def test_no_request_leaves_the_mirror(findings: dict) -> None:
+    origin = urlsplit(findings["url"])
+    off = [
+        u
+        for u in findings["requests"]
+        if urlsplit(u).scheme in ("http", "https") and urlsplit(u).netloc != origin.netloc
+    ]
+    assert off == []
+    assert any("/proxy?url=" in u for u in findings["requests"])  # the fetches above went through the proxy
+
+
+def test_screenshots_are_saved(findings: dict) -> None:
+    assert findings["errors"] == []
+    for name in ("editor.png", "app-mode.png", "app-ui.png"):
+        assert (ARTIFACTS / name).stat().st_size > 2_000  # a rendered page, not an empty image
