@@ -17,8 +17,8 @@ import farm
 from farm.context import Farm
 from farm.errors import FarmError, UploadTooLarge
 from farm.settings import Settings
-from index_server.errors import error_body, error_headers, status_for
 from index_server.editor import mount_editor
+from index_server.errors import error_body, error_headers, status_for
 from index_server.locking import lock_router
 from index_server.proxy import mount_proxy
 from index_server.static_index import Message, Receive, Scope, Send, StaticIndex

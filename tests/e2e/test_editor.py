@@ -22,10 +22,10 @@ ARTIFACTS = Path(__file__).parents[2] / "artifacts"
 
 
 class Echo(BaseHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         send(self, 200, json.dumps({"path": self.path}).encode(), "application/json")
 
 
