@@ -4,7 +4,16 @@
 const CACHE = "wasmfarm-v1";
 const IMMUTABLE = [/\/pyodide\/[^/]+\/(?!pyodide-lock\.json)[^/]+$/, /\/files\//];
 
-self.addEventListener("install", () => self.skipWaiting());
+const RUNTIMES = new URL(self.location.href).searchParams.getAll("runtime");
+const CORE = ["pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json"];
+const SHELL = ["./", "app", "runner/editor.css", "runner/editor/editor.js", "runner/editor/worker.js",
+               "runner/editor/pyodide_host.js"];
+
+self.addEventListener("install", (event) => {
+  // The first visit precaches the editor and each runtime's core files; wheels are cached as they are used.
+  const urls = [...SHELL, ...RUNTIMES.flatMap((r) => CORE.map((f) => `pyodide/${r}/${f}`))];
+  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(urls)).then(() => self.skipWaiting()));
+});
 self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
 
 self.addEventListener("fetch", (event) => {

@@ -66,6 +66,7 @@ def test_typed_code_with_a_mirrored_wasm_package_runs(findings: dict) -> None:
     assert typed["status"].startswith("done"), typed
     assert "unpacked 42" in typed["output"]
     assert typed["code"].startswith("import msgpack\n")
+    assert typed["shareBoxVisible"]
 
 
 def test_share_link_restores_and_runs_in_a_fresh_browser(findings: dict) -> None:
@@ -110,6 +111,12 @@ def test_python_fetches_through_the_proxy(findings: dict) -> None:
     assert "proxied 200 /echo" in proxy["output"]
     assert "metadata 403 ProxyRefused" in proxy["output"]
     assert "loopback 403" in proxy["output"]
+
+
+def test_works_offline_after_the_first_visit(findings: dict) -> None:
+    offline = findings["offline"]
+    assert "error" not in offline, offline
+    assert "offline ok (3, 14)" in offline["output"]
 
 
 def test_no_request_leaves_the_mirror(findings: dict) -> None:

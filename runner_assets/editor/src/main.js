@@ -297,7 +297,8 @@ async function main() {
     setCode: (code) => view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: code } }),
   };
   if ("serviceWorker" in navigator && config.serviceWorker) {
-    navigator.serviceWorker.register(config.serviceWorker, { scope: config.scope }).catch(() => {});
+    const worker = `${config.serviceWorker}?${config.runtimes.map((r) => `runtime=${encodeURIComponent(r)}`).join("&")}`;
+    navigator.serviceWorker.register(worker, { scope: config.scope }).catch(() => {});
   }
   setStatus("ready");
   if (restored || appMode) await run();

@@ -58,7 +58,11 @@ await scenario("typed", async () => {
   await page.keyboard.press("Delete");
   await page.keyboard.type('import msgpack\ndata = msgpack.packb({"answer": 42})\nprint("unpacked", msgpack.unpackb(data)["answer"])\n');
   await page.keyboard.press("Control+Enter");
-  return { ...(await waitDone(page)), code: await page.evaluate(() => window.wasmfarm.code()) };
+  const result = await waitDone(page);
+  await page.click("#share"); // the button shows the link box
+  await page.waitForFunction(() => document.querySelector("#share-link").value.includes("#v1."));
+  return { ...result, code: await page.evaluate(() => window.wasmfarm.code()),
+           shareBoxVisible: await page.isVisible("#share-box") };
 });
 await page.screenshot({ path: path.join(config.artifacts, "editor.png") });
 
@@ -129,6 +133,18 @@ await scenario("proxy", async () => {
     'r = await pyfetch("http://127.0.0.1:9/")\n' +
     'print("loopback", r.status)\n'), config.proxyTarget);
   return runAndWait(page);
+});
+
+await scenario("offline", async () => {
+  // After the first visit the service worker serves the editor, runtime and wheels: cut the network and reload.
+  await page.evaluate(() => navigator.serviceWorker.ready);
+  await first.context.setOffline(true);
+  await page.reload();
+  await page.waitForFunction(() => window.wasmfarm !== undefined && document.body.dataset.status === "ready");
+  await page.evaluate(() => window.wasmfarm.setCode('import sys\nprint("offline ok", sys.version_info[:2])\n'));
+  const result = await runAndWait(page);
+  await first.context.setOffline(false);
+  return result;
 });
 
 await first.context.close();
