@@ -1,5 +1,5 @@
 # The two commands of the README. Everything else is a step they run.
-.PHONY: serve test bootstrap lint unit bench bench-lock
+.PHONY: serve test bootstrap lint unit bench bench-lock bench-editor
 
 serve: bootstrap  ## set up and run the server (SQLite and files under the data directory)
 	bash ci/build-assets.sh
@@ -29,3 +29,8 @@ bench-lock: bootstrap  ## lockfile generation, server-side locking, Chromium boo
 	bash ci/bench-deps.sh
 	bash ci/test-assets.sh
 	.venv/bin/python -m tests.bench.lock_bench $(ARGS)
+
+bench-editor: bootstrap  ## editor cold/warm start against a bare boot; server lock against micropip
+	bash ci/test-assets.sh
+	bash ci/build-assets.sh
+	.venv/bin/python -m tests.bench.editor_bench $(ARGS)

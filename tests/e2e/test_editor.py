@@ -116,7 +116,10 @@ def test_python_fetches_through_the_proxy(findings: dict) -> None:
 def test_works_offline_after_the_first_visit(findings: dict) -> None:
     offline = findings["offline"]
     assert "error" not in offline, offline
-    assert "offline ok (3, 14)" in offline["output"]
+    assert "offline ok (3, 14) 7 {}" in offline["output"]
+    assert (
+        offline["boot"]["fromSnapshot"] is True
+    )  # booted from the memory snapshot, and `js` calls still work
 
 
 def test_no_request_leaves_the_mirror(findings: dict) -> None:

@@ -27,6 +27,7 @@ let running = null;
 // Output ----------------------------------------------------------------------------------------------------------
 
 function out(kind, text) {
+  window.wasmfarmFirstOutput ??= performance.now(); // ms since navigation: what the benchmark reads
   const line = document.createElement(kind === "html" ? "div" : "pre");
   line.className = `out-${kind}`;
   if (kind === "html") line.innerHTML = text;
@@ -97,7 +98,10 @@ async function ensureWorker() {
   const w = startWorker();
   await new Promise((resolve, reject) => {
     w.onmessage = ({ data }) => {
-      if (data.type === "booted") resolve();
+      if (data.type === "booted") {
+        handle(data);
+        resolve();
+      }
       else if (data.type === "error") reject(new Error(data.text));
       else handle(data);
     };
@@ -109,7 +113,10 @@ async function ensureWorker() {
 }
 
 function handle(data) {
-  if (data.type === "booted") return;
+  if (data.type === "booted") {
+    window.wasmfarmBoot = { ms: data.ms, fromSnapshot: data.fromSnapshot };
+    return;
+  }
   if (data.type === "stdout" || data.type === "stderr") out(data.type, data.text);
   else if (data.type === "html") out("html", data.data);
   else if (data.type === "image") outImage(data.data, data.mime);

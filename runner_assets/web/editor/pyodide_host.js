@@ -58,18 +58,63 @@ def _patch_matplotlib():
     plt.show = show
 `;
 
-export function createHost(post) {
+// A memory snapshot of a freshly booted interpreter, kept in Cache Storage: later visits boot from it in a fraction
+// of the time (Python's initialisation is the bulk of a boot). Pyodide's snapshot API is experimental, so any failure
+// drops the snapshot and boots normally.
+const SNAPSHOTS = "wasmfarm-snapshots";
+
+async function cachedSnapshot(key) {
+  try {
+    const hit = await (await caches.open(SNAPSHOTS)).match(key);
+    return hit ? new Uint8Array(await hit.arrayBuffer()) : null;
+  } catch {
+    return null;
+  }
+}
+
+async function storeSnapshot(key, bytes) {
+  try {
+    await (await caches.open(SNAPSHOTS)).put(key, new Response(bytes, { headers: { "Content-Type": "application/octet-stream" } }));
+  } catch {
+    // storage full or unavailable: the next visit boots normally
+  }
+}
+
+async function loadFromSnapshot(loadPyodide, options, key) {
+  const snapshot = await cachedSnapshot(key);
+  if (!snapshot) return null;
+  try {
+    return await loadPyodide({ ...options, _loadSnapshot: snapshot });
+  } catch {
+    await caches.open(SNAPSHOTS).then((cache) => cache.delete(key)).catch(() => {});
+    return null;
+  }
+}
+
+// In snapshot-making mode Pyodide wraps JS objects for serialisation, which breaks ordinary calls into `js`: the
+// user's interpreter never runs in it. A throwaway interpreter makes the snapshot instead, after the first run.
+async function makeSnapshotLater(loadPyodide, options, key) {
+  try {
+    const spare = await loadPyodide({ ...options, _makeSnapshot: true });
+    await storeSnapshot(key, spare.makeMemorySnapshot());
+  } catch {
+    // no snapshot this time; the next visit boots normally
+  }
+}
+
+export function createHost(post, { snapshots = false } = {}) {
   let pyodide = null;
+  let pendingSnapshot = null; // made after the first run, when the user is reading output
 
   async function boot({ runtime, lock, interruptBuffer }) {
     const started = performance.now();
     const base = `${origin}/pyodide/${runtime}/`;
     const { loadPyodide } = await import(base + "pyodide.mjs");
-    pyodide = await loadPyodide({
-      indexURL: base,
-      packageBaseUrl: base,
-      lockFileContents: lock ? JSON.stringify(lock) : undefined,
-    });
+    const options = { indexURL: base, packageBaseUrl: base, lockFileContents: lock ? JSON.stringify(lock) : undefined };
+    const snapshotKey = `${base}__snapshot__`;
+    const restored = snapshots ? await loadFromSnapshot(loadPyodide, options, snapshotKey) : null;
+    pyodide = restored ?? (await loadPyodide(options));
+    if (snapshots && !restored) pendingSnapshot = () => makeSnapshotLater(loadPyodide, options, snapshotKey);
     if (interruptBuffer) pyodide.setInterruptBuffer(interruptBuffer);
     pyodide.setStdout({ batched: (text) => post({ type: "stdout", text }) });
     pyodide.setStderr({ batched: (text) => post({ type: "stderr", text }) });
@@ -83,7 +128,7 @@ export function createHost(post) {
       if (failures.length) throw new Error(`could not load: ${failures.join("; ")}`);
     }
     await pyodide.runPythonAsync(PRELUDE);
-    post({ type: "booted", ms: performance.now() - started });
+    post({ type: "booted", ms: performance.now() - started, fromSnapshot: Boolean(restored) });
   }
 
   async function run({ files, main, env }) {
@@ -98,6 +143,8 @@ export function createHost(post) {
       await pyodide.runPythonAsync(files[main], { filename: main });
       await pyodide.runPythonAsync("_patch_matplotlib()\nimport sys\n'matplotlib.pyplot' in sys.modules and __import__('matplotlib.pyplot').pyplot.show()");
       post({ type: "done", ok: true, ms: performance.now() - started });
+      if (pendingSnapshot) setTimeout(pendingSnapshot, 500);
+      pendingSnapshot = null;
     } catch (err) {
       post({ type: "error", text: String(err && err.message ? err.message : err) });
       post({ type: "done", ok: false, ms: performance.now() - started });

@@ -2,7 +2,7 @@
 import { createHost, routeThroughProxy } from "./pyodide_host.js";
 
 routeThroughProxy(self);
-const host = createHost((message) => postMessage(message));
+const host = createHost((message) => postMessage(message), { snapshots: true });
 
 self.onmessage = async ({ data }) => {
   try {

@@ -141,10 +141,11 @@ await scenario("offline", async () => {
   await first.context.setOffline(true);
   await page.reload();
   await page.waitForFunction(() => window.wasmfarm !== undefined && document.body.dataset.status === "ready");
-  await page.evaluate(() => window.wasmfarm.setCode('import sys\nprint("offline ok", sys.version_info[:2])\n'));
+  await page.evaluate(() => window.wasmfarm.setCode(
+    'import sys, js\nprint("offline ok", sys.version_info[:2], js.Math.max(2, 7), js.JSON.stringify(js.Object.new()))\n'));
   const result = await runAndWait(page);
   await first.context.setOffline(false);
-  return result;
+  return { ...result, boot: await page.evaluate(() => window.wasmfarmBoot) };
 });
 
 await first.context.close();
