@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from packaging.utils import NormalizedName, canonicalize_name
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -91,41 +91,51 @@ class Catalog:
 
         Same name with other content: FileConflict, since a published file never changes.
         """
-        existing = self.file(new.filename)
-        if existing is not None:
-            return self._same_or_conflict(existing, new), False
-        try:
-            with self.session() as session:
-                project = self._project_for_update(session, new.project, new.display_name)
-                assert project.id is not None
-                row = DistFile(
-                    project_id=project.id,
-                    filename=new.filename,
-                    version=new.version,
-                    kind=new.kind,
-                    tags=new.tags,
-                    sha256=new.sha256,
-                    size=new.size,
-                    requires_python=new.requires_python,
-                    origin=new.origin,
-                    upstream_url=new.upstream_url,
-                    core_metadata=new.core_metadata,
-                    metadata_sha256=new.metadata_sha256,
-                    yanked=new.yanked,
-                    yanked_reason=new.yanked_reason,
-                    import_names=new.import_names,
-                )
-                project.serial += 1
-                session.add(row)
-                session.add(project)
-                session.commit()
-                return row, True
-        except IntegrityError:
-            # Another writer added the same filename between our check and our insert.
+        for _attempt in range(5):
             existing = self.file(new.filename)
-            if existing is None:
-                raise
-            return self._same_or_conflict(existing, new), False
+            if existing is not None:
+                return self._same_or_conflict(existing, new), False
+            try:
+                return self._insert(new), True
+            except IntegrityError:
+                # Another writer added this filename, or created this project, between our check and our insert:
+                # look again (the project exists now; the file may too).
+                continue
+        raise FileConflict(f"{new.filename!r}: concurrent writers kept colliding; try again")
+
+    def _insert(self, new: NewFile) -> DistFile:
+        with self.session() as session:
+            project = self._project_for_update(session, new.project, new.display_name)
+            assert project.id is not None
+            row = DistFile(
+                project_id=project.id,
+                filename=new.filename,
+                version=new.version,
+                kind=new.kind,
+                tags=new.tags,
+                sha256=new.sha256,
+                size=new.size,
+                requires_python=new.requires_python,
+                origin=new.origin,
+                upstream_url=new.upstream_url,
+                core_metadata=new.core_metadata,
+                metadata_sha256=new.metadata_sha256,
+                yanked=new.yanked,
+                yanked_reason=new.yanked_reason,
+                import_names=new.import_names,
+            )
+            session.add(row)
+            session.flush()
+            self._bump_serial(session, project.id)
+            session.commit()
+            return row
+
+    @staticmethod
+    def _bump_serial(session: Session, project_id: int) -> None:
+        """Atomically, in SQL: concurrent writers must never lose an increment, or a page would not re-render."""
+        session.execute(
+            update(Project).where(col(Project.id) == project_id).values(serial=Project.serial + 1)
+        )
 
     @staticmethod
     def _same_or_conflict(existing: DistFile, new: NewFile) -> DistFile:
@@ -155,10 +165,8 @@ class Catalog:
             if row.yanked == yanked and (row.yanked_reason or None) == reason:
                 return False
             row.yanked, row.yanked_reason = yanked, reason
-            project = session.get(Project, row.project_id)
-            assert project is not None
-            project.serial += 1
-            session.add_all([row, project])
+            session.add(row)
+            self._bump_serial(session, row.project_id)
             session.commit()
             return True
 

@@ -113,6 +113,16 @@ def test_python_fetches_through_the_proxy(findings: dict) -> None:
     assert "loopback 403" in proxy["output"]
 
 
+def test_rich_output_tracebacks_and_unresolvable_requirements(findings: dict) -> None:
+    rich = findings["rich"]
+    assert "error" not in rich, rich
+    assert rich["cell"] == "cell"  # an object's _repr_html_ rendered as HTML
+    assert "before error" in rich["output"]
+    assert 'File "main.py", line 6' in rich["output"] and "ZeroDivisionError" in rich["output"]
+    explained = rich["unresolvable"]["output"]
+    assert "nothing-like-it (requested directly): this mirror has no such project" in explained
+
+
 def test_works_offline_after_the_first_visit(findings: dict) -> None:
     offline = findings["offline"]
     assert "error" not in offline, offline

@@ -81,3 +81,17 @@ def test_runtime_views_filter_files(farm: Farm, tmp_path: Path, cached_wheels: P
     assert "demo-1.0-cp313" not in runtime_view and "demo-1.1-py3" in runtime_view
     assert (www / "r" / "314.0.7" / "simple" / "msgpack" / "index.json").is_file()
     assert "msgpack" in (www / "r" / "314.0.7" / "simple" / "index.html").read_text()
+
+
+def test_concurrent_first_files_of_a_new_project(farm: Farm, tmp_path: Path) -> None:
+    """Parallel mirror downloads of one new project: each file lands once, the project once, no error."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    wheels = [make_wheel(tmp_path / str(i), "fresh", f"1.{i}") for i in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda p: ingest_path(farm, p, Origin.MIRRORED.value), wheels))
+    assert all(r.created for r in results)
+    assert farm.catalog.project_names() == ["fresh"]
+    project = farm.catalog.project("fresh")
+    assert len(farm.catalog.project_files(project.id or 0)) == 8
+    assert project.serial == 8

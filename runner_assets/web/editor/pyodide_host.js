@@ -7,13 +7,24 @@
 
 const origin = globalThis.location.origin;
 
-// Cross-origin fetches (pyodide.http.pyfetch, js fetch) go through the server's CORS proxy.
+const proxied = (url) => `${origin}/proxy?url=${encodeURIComponent(url.href)}`;
+
+// Cross-origin fetches (pyodide.http.pyfetch, js fetch) and XMLHttpRequests (requests through pyodide-http's patch)
+// go through the server's CORS proxy.
 export function routeThroughProxy(scope) {
+  if (scope.XMLHttpRequest) {
+    const open = scope.XMLHttpRequest.prototype.open;
+    scope.XMLHttpRequest.prototype.open = function (method, url, ...rest) {
+      const target = new URL(url, origin);
+      const rewritten = target.origin !== origin && /^https?:$/.test(target.protocol) ? proxied(target) : url;
+      return open.call(this, method, rewritten, ...rest);
+    };
+  }
   const realFetch = scope.fetch.bind(scope);
   scope.fetch = (input, init) => {
     const url = new URL(typeof input === "string" ? input : input.url, origin);
     if (url.origin !== origin && /^https?:$/.test(url.protocol)) {
-      return realFetch(`${origin}/proxy?url=${encodeURIComponent(url.href)}`, { method: init?.method ?? "GET" });
+      return realFetch(proxied(url), { method: init?.method ?? "GET" });
     }
     return realFetch(input, init);
   };

@@ -135,6 +135,19 @@ await scenario("proxy", async () => {
   return runAndWait(page);
 });
 
+await scenario("rich", async () => {
+  await page.fill("#requirements", "");
+  await page.evaluate(() => window.wasmfarm.setCode(
+    "class Table:\n    def _repr_html_(self):\n        return '<table id=\"rich\"><tr><td>cell</td></tr></table>'\n" +
+    "display(Table())\nprint('before error')\n1 / 0\n"));
+  const result = await runAndWait(page);
+  const cell = await page.locator("#output #rich td").textContent().catch(() => null);
+  await page.fill("#requirements", "nothing-like-it");
+  const unresolvable = await runAndWait(page);
+  await page.fill("#requirements", "");
+  return { ...result, cell, unresolvable };
+});
+
 await scenario("offline", async () => {
   // After the first visit the service worker serves the editor, runtime and wheels: cut the network and reload.
   await page.evaluate(() => navigator.serviceWorker.ready);
