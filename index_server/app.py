@@ -91,7 +91,7 @@ class WasmfarmApp:
             if "//" in path:
                 path = _SLASHES.sub("/", path)
                 scope = dict(scope, path=path, raw_path=path.encode())
-            if StaticIndex.handles(path) and scope["method"] != "POST":
+            if StaticIndex.handles(path) and scope["method"] != "POST" and "/lock/" not in path:
                 await self.static(scope, receive, send)
                 return
             if scope["method"] == "POST":

@@ -6,12 +6,12 @@ import json
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from farm.context import Farm
 from farm.errors import InvalidDistribution, NotFound
 from farm.mirror.mirror import parse_requirements
-from farm.runtime.locking import lock_requirements, pylock_toml
+from farm.runtime.locking import canonical, keep_lock, kept_lock, lock_requirements, pylock_toml
 from farm.runtime.target import target_for
 
 CORS = {"Access-Control-Allow-Origin": "*"}
@@ -33,7 +33,21 @@ def lock_router(farm: Farm) -> APIRouter:
         if fmt == "pylock":
             body = pylock_toml(files, target_for(runtime), farm.settings.resolved_public_url)
             return Response(body, media_type="application/toml", headers=CORS)
-        return JSONResponse(lock_, headers=CORS)
+        digest = await run_in_threadpool(keep_lock, lock_, farm.blobs)
+        return Response(
+            canonical(lock_),
+            media_type="application/json",
+            headers={**CORS, "X-Lock-Digest": digest, "Access-Control-Expose-Headers": "X-Lock-Digest"},
+        )
+
+    @router.get("/r/{runtime}/lock/{digest}", summary="A lock this server made before, by its sha256")
+    async def kept(runtime: str, digest: str) -> Response:
+        data = await run_in_threadpool(kept_lock, digest, farm.blobs)
+        return Response(
+            data,
+            media_type="application/json",
+            headers={**CORS, "X-Lock-Digest": digest, "Cache-Control": "public, max-age=31536000, immutable"},
+        )
 
     return router
 

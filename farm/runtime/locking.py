@@ -6,6 +6,7 @@ program can ``loadPackage`` it whole, with no resolution in the browser.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,12 +14,14 @@ import tomli_w
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from farm.errors import NotFound
 from farm.index.simple_index import file_path
 from farm.mirror.resolver import resolve
 from farm.mirror.upstream import UpstreamFile, UpstreamProject
 from farm.runtime.lockfile import closure, entry, requires_dist
 from farm.runtime.publish import LockPublisher, validate_lock
 from farm.runtime.target import RuntimeTarget, target_for
+from farm.store.blobs import BlobStore
 from farm.store.models import DistFile
 
 
@@ -73,6 +76,30 @@ def lock_requirements(
     validate_lock(lock, f"lock for {', '.join(str(r) for r in requirements)}")
     files = [source.rows[p["file_name"]] for p in lock["packages"].values() if p["file_name"] in source.rows]
     return lock, files
+
+
+def canonical(lock: dict[str, Any]) -> bytes:
+    return json.dumps(lock, sort_keys=True, separators=(",", ":")).encode()
+
+
+def keep_lock(lock: dict[str, Any], blobs: BlobStore) -> str:
+    """Keep a lock under its sha256, so a shared app can load exactly it later (its files never change)."""
+    return blobs.put_bytes(canonical(lock))
+
+
+def kept_lock(digest: str, blobs: BlobStore) -> bytes:
+    try:
+        path = blobs.path_for(digest)
+    except ValueError:
+        path = None
+    if path is None or not path.is_file():
+        raise NotFound(f"no lock with digest {digest!r} is kept here; resolve the requirements again")
+    data = path.read_bytes()
+    try:
+        json.loads(data)["packages"]
+    except (ValueError, KeyError, TypeError):
+        raise NotFound(f"{digest!r} is not a lock") from None
+    return data
 
 
 def pylock_toml(files: Sequence[DistFile], target: RuntimeTarget, base_url: str) -> str:

@@ -74,6 +74,7 @@ def test_share_link_restores_and_runs_in_a_fresh_browser(findings: dict) -> None
     assert "error" not in shared, shared
     assert "#v1." in shared["link"]
     assert shared["restored"]["requirements"] == "msgpack"
+    assert shared["restored"]["lockSource"] == "digest"  # the exact lock the link was made with
     assert shared["restored"]["code"].startswith("import msgpack")
     assert "unpacked 42" in shared["output"]
     assert "unpacked 42" in shared["app"]["output"]  # app mode runs the same fragment full page

@@ -165,6 +165,12 @@ def test_server_side_lock(runtime: Runtime) -> None:
         runtime.url + f"r/{V}/lock", content=b"colorname<2.1\n", headers={"Content-Type": "text/plain"}
     )
     assert text.json()["packages"]["colorname"]["version"] == "2.0"
+    digest = response.headers["x-lock-digest"]
+    assert hashlib.sha256(response.content).hexdigest() == digest
+    kept = httpx.get(runtime.url + f"r/{V}/lock/{digest}")  # a shared app gets exactly this lock back later
+    assert kept.status_code == 200 and kept.content == response.content
+    assert httpx.get(runtime.url + f"r/{V}/lock/{'0' * 64}").status_code == 404
+    assert httpx.get(runtime.url + f"r/{V}/lock/not-a-digest").status_code == 404
     pylock = httpx.post(runtime.url + f"r/{V}/lock", json={"requirements": ["greet"], "format": "pylock"})
     assert pylock.headers["content-type"].startswith("application/toml")
     assert 'lock-version = "1.0"' in pylock.text and "colorname-2.1-py3-none-any.whl" in pylock.text

@@ -50,6 +50,17 @@ function setStatus(text) {
 
 // Worker -----------------------------------------------------------------------------------------------------------
 
+async function keptLock(runtime, digest) {
+  // A shared app first asks for exactly the lock it was made with: it keeps working when the mirror changes.
+  try {
+    const response = await fetch(`r/${runtime}/lock/${digest}`);
+    if (response.ok) return response.json();
+  } catch {
+    // offline: fall through to the cached lock
+  }
+  return null;
+}
+
 async function serverLock(runtime, requirements) {
   const lines = requirements.split("\n").map((l) => l.split("#")[0].trim()).filter(Boolean);
   const key = `wasmfarm.lock.${runtime}.${lines.join(",")}`;
@@ -67,8 +78,8 @@ async function serverLock(runtime, requirements) {
   }
   const body = await response.json();
   if (!response.ok) throw new Error(body.message ?? `lock failed: HTTP ${response.status}`);
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(JSON.stringify(body)));
-  state.lockDigest = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  state.lockDigest = response.headers.get("X-Lock-Digest");
+  window.wasmfarmLockSource = "resolved";
   localStorage.setItem(key, JSON.stringify(body));
   return body;
 }
@@ -85,7 +96,9 @@ async function ensureWorker() {
   const wanted = { runtime: state.runtime, requirements: state.requirements.trim() };
   if ((worker || pageHost) && booted && booted.runtime === wanted.runtime && booted.requirements === wanted.requirements) return;
   setStatus("locking requirements…");
-  const lock = await serverLock(wanted.runtime, wanted.requirements);
+  const pinned = state.pinnedLock ? await keptLock(wanted.runtime, state.pinnedLock) : null;
+  if (pinned) window.wasmfarmLockSource = "digest";
+  const lock = pinned ?? (await serverLock(wanted.runtime, wanted.requirements));
   setStatus(`booting Pyodide ${wanted.runtime}…`);
   if (appMode) {
     const { createHost, routeThroughProxy } = await import(new URL("pyodide_host.js", import.meta.url).href);
@@ -186,8 +199,11 @@ function restart(message = "restarted") {
 // Files, editor, state ---------------------------------------------------------------------------------------------
 
 function saveCurrent() {
+  if (view && state.files[state.current] !== view.state.doc.toString()) state.pinnedLock = null; // edited: re-lock
   if (view) state.files[state.current] = view.state.doc.toString();
-  state.requirements = $("requirements")?.value ?? state.requirements;
+  const requirements = $("requirements")?.value ?? state.requirements;
+  if (requirements !== state.requirements) state.pinnedLock = null;
+  state.requirements = requirements;
   state.runtime = $("runtime")?.value ?? state.runtime;
 }
 
@@ -264,7 +280,7 @@ async function restoreFromFragment() {
   try {
     const shared = await decodeState(location.hash);
     if (!shared) return false;
-    Object.assign(state, shared, { current: shared.main });
+    Object.assign(state, shared, { current: shared.main, pinnedLock: shared.lockDigest ?? null });
     return true;
   } catch (err) {
     out("error", `this link could not be opened: ${err.message}`);

@@ -72,7 +72,8 @@ await scenario("shared", async () => {
   await fresh.page.goto(link);
   const result = await waitDone(fresh.page);
   const restored = { code: await fresh.page.evaluate(() => window.wasmfarm.code()),
-                     requirements: await fresh.page.inputValue("#requirements") };
+                     requirements: await fresh.page.inputValue("#requirements"),
+                     lockSource: await fresh.page.evaluate(() => window.wasmfarmLockSource) };
   const appLink = await page.getAttribute("#app-link", "href");
   await fresh.page.goto(appLink);
   const app = await waitDone(fresh.page);
