@@ -39,6 +39,10 @@ class PermissionDenied(FarmError):
     """The token is valid but its scope does not allow the action."""
 
 
+class RecipeInvalid(FarmError):
+    """A recipe (meta.yaml) is malformed or inconsistent; the message lists every problem with file:line."""
+
+
 class UnknownRuntime(NotFound):
     """A Pyodide runtime version wasmfarm has no target description for."""
 

@@ -10,6 +10,7 @@ from farm import __version__
 from farm.cli.common import configure_logging
 from farm.cli.mirror_cmd import mirror
 from farm.cli.pages_cmd import nginx_config, render
+from farm.cli.recipes_cmd import recipes
 from farm.cli.runtime_cmd import explain, lock, runtime
 from farm.cli.token_cmd import token
 
@@ -41,6 +42,7 @@ cli.add_command(nginx_config)
 cli.add_command(runtime)
 cli.add_command(lock)
 cli.add_command(explain)
+cli.add_command(recipes)
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""Recipes: the pyodide-recipes ``meta.yaml`` format, its linter, and the dependency graph between recipes."""

@@ -1,0 +1,196 @@
+"""Loading and linting recipes: every problem at once, each with file:line, the field, and what to write instead."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from packaging.utils import canonicalize_name
+from pydantic import BaseModel, ValidationError
+
+from farm.errors import RecipeInvalid
+from farm.recipe.spec import Recipe
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: Path
+    line: int
+    field: str
+    message: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}"
+        text = f"{where}: {self.field + ': ' if self.field else ''}{self.message}"
+        return f"{text} ({self.hint})" if self.hint else text
+
+
+@dataclass(frozen=True)
+class LoadedRecipe:
+    path: Path  # the meta.yaml
+    recipe: Recipe
+
+    @property
+    def name(self) -> str:
+        return canonicalize_name(self.recipe.package.name)
+
+    @property
+    def directory(self) -> Path:
+        return self.path.parent
+
+
+def _positions(node: yaml.Node | None, prefix: Loc = ()) -> dict[Loc, int]:
+    """Line of every key (and list item) in a YAML document, by its path."""
+    lines: dict[Loc, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            path = (*prefix, str(key.value))
+            lines[path] = key.start_mark.line + 1
+            lines.update(_positions(value, path))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            path = (*prefix, index)
+            lines[path] = item.start_mark.line + 1
+            lines.update(_positions(item, path))
+    return lines
+
+
+def _line(lines: dict[Loc, int], loc: Loc) -> int:
+    for end in range(len(loc), 0, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return 1
+
+
+def _model_for(loc: Loc) -> type[BaseModel] | None:
+    model: type[BaseModel] = Recipe
+    for part in loc:
+        field = next((f for n, f in model.model_fields.items() if part in (n, f.alias)), None)
+        annotation = getattr(field, "annotation", None) if field else None
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+        else:
+            return model if part == loc[-1] else None
+    return model
+
+
+def _hint(error: Any) -> str:
+    loc: Loc = tuple(error["loc"])
+    if error["type"] == "extra_forbidden" and loc:
+        model = _model_for(loc[:-1]) if len(loc) > 1 else Recipe
+        if model is None:
+            return ""
+        known = [f.alias or n for n, f in model.model_fields.items()]
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        return f"did you mean {close[0]!r}?" if close else f"allowed here: {', '.join(known)}"
+    if error["type"] == "missing":
+        return f"add '{loc[-1]}:'"
+    if error["type"] == "literal_error":
+        return f"use one of {error.get('ctx', {}).get('expected', '')}"
+    return ""
+
+
+def load_recipe(path: Path) -> tuple[LoadedRecipe | None, list[Problem]]:
+    """Parse one meta.yaml; return the recipe (or None) and every problem found in it."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        return None, [Problem(path, 1, "", f"cannot read: {exc.strerror}")]
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else 1
+        return None, [
+            Problem(path, line, "", f"not valid YAML: {exc.problem}", "check the indentation and quoting")
+        ]
+    if not isinstance(data, dict):
+        return None, [
+            Problem(path, 1, "", "a recipe is a YAML mapping with 'package:' and 'source:' sections")
+        ]
+    lines = _positions(node)
+    try:
+        recipe = Recipe.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc: Loc = tuple(error["loc"])
+            message = str(error["msg"]).removeprefix("Value error, ")
+            problems.append(
+                Problem(path, _line(lines, loc), "/".join(str(p) for p in loc), message, _hint(error))
+            )
+        return None, problems
+    loaded = LoadedRecipe(path, recipe)
+    return loaded, _file_problems(loaded, lines)
+
+
+def _file_problems(loaded: LoadedRecipe, lines: dict[Loc, int]) -> list[Problem]:
+    """What the spec cannot see: the directory name, and files the recipe refers to."""
+    problems = []
+    recipe, path = loaded.recipe, loaded.path
+    if canonicalize_name(path.parent.name) != loaded.name:
+        problems.append(
+            Problem(
+                path,
+                _line(lines, ("package", "name")),
+                "package/name",
+                f"{recipe.package.name!r} does not match the recipe directory {path.parent.name!r}",
+                f"rename the directory to recipes/{loaded.name}/",
+            )
+        )
+    for index, patch in enumerate(recipe.source.patches):
+        if not (path.parent / patch).is_file():
+            problems.append(
+                Problem(
+                    path,
+                    _line(lines, ("source", "patches", index)),
+                    f"source/patches/{index}",
+                    f"patch {patch!r} does not exist",
+                    f"add {path.parent / patch}",
+                )
+            )
+    for index, (source, _destination) in enumerate(recipe.source.extras):
+        if not (path.parent / source).exists():
+            problems.append(
+                Problem(
+                    path,
+                    _line(lines, ("source", "extras", index)),
+                    f"source/extras/{index}",
+                    f"extra file {source!r} does not exist",
+                    f"add {path.parent / source}",
+                )
+            )
+    if recipe.source.path is not None and not (path.parent / recipe.source.path).is_dir():
+        problems.append(
+            Problem(
+                path,
+                _line(lines, ("source", "path")),
+                "source/path",
+                f"source directory {recipe.source.path!r} does not exist",
+            )
+        )
+    return problems
+
+
+def load_recipes(root: Path) -> tuple[list[LoadedRecipe], list[Problem]]:
+    """Every recipe under ``root`` (``<root>/<name>/meta.yaml``) and every problem in any of them."""
+    recipes, problems = [], []
+    for meta in sorted(root.glob("*/meta.yaml")):
+        loaded, found = load_recipe(meta)
+        problems += found
+        if loaded is not None:
+            recipes.append(loaded)
+    return recipes, problems
+
+
+def raise_for(problems: Iterable[Problem]) -> None:
+    problems = list(problems)
+    if problems:
+        raise RecipeInvalid(f"{len(problems)} problem(s):\n" + "\n".join(f"  {p}" for p in problems))
