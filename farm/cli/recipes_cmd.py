@@ -7,11 +7,14 @@ from pathlib import Path
 
 import click
 
-from farm.cli.common import reports_errors
+from farm.cli.common import reports_errors, settings_from
 from farm.errors import RecipeInvalid
+from farm.mirror.upstream import UpstreamIndex
 from farm.recipe.graph import build_order
-from farm.recipe.loader import load_recipes
+from farm.recipe.loader import load_recipe, load_recipes
+from farm.recipe.skeleton import write_skeleton
 from farm.recipe.spec import Recipe
+from farm.store.blobs import BlobStore
 
 DEFAULT_RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
@@ -44,3 +47,42 @@ def lint(directory: Path) -> None:
 def schema() -> None:
     """Print the JSON Schema of meta.yaml (docs/recipe-schema.json is this output)."""
     click.echo(json.dumps(Recipe.model_json_schema(by_alias=True), indent=2, sort_keys=True))
+
+
+@recipes.command("new")
+@click.argument("project")
+@click.option("--version", default=None, help="Version to take (default: the newest with an sdist).")
+@click.option("--upstream", default=None, help="Index to read (default: setting upstream_index).")
+@click.option(
+    "--recipes-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_RECIPES,
+    help="Where recipes live.",
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing recipe.")
+@click.pass_context
+@reports_errors
+def new(
+    ctx: click.Context,
+    project: str,
+    version: str | None,
+    upstream: str | None,
+    recipes_dir: Path,
+    force: bool,
+) -> None:
+    """Write recipes/<project>/meta.yaml from the upstream index's newest sdist (URL, sha256, imports, run
+    requirements), then lint it."""
+    settings = settings_from(ctx, upstream_index=upstream)
+    index = UpstreamIndex(settings.upstream_index, timeout=settings.http_timeout)
+    try:
+        made = write_skeleton(index, BlobStore(settings.blob_dir), project, recipes_dir, version, force)
+    finally:
+        index.close()
+    loaded, problems = load_recipe(made.path)
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    click.echo(
+        f"wrote {made.path} ({made.name} {made.version}; imports: {', '.join(made.imports) or 'none found'})"
+    )
+    if problems or loaded is None:
+        raise SystemExit(1)
