@@ -43,7 +43,3 @@ cli.add_command(runtime)
 cli.add_command(lock)
 cli.add_command(explain)
 cli.add_command(recipes)
-
-
-def main() -> None:
-    cli()

@@ -149,8 +149,7 @@ class Publisher:
         self.on_change: list[Callable[[], None]] = []  # e.g. regenerating the runtimes' lockfiles
 
     def refresh(self, names: Iterable[str]) -> None:
-        projects = {p.name: p for p in self.catalog.all_projects() if p.name in set(names)}
-        self._render(list(projects.values()))
+        self._render(self.catalog.projects_named(names))
 
     def refresh_stale(self) -> int:
         """Render what changed since the last render (all of it when the URL or the runtimes changed)."""

@@ -23,6 +23,7 @@ from farm.errors import FarmError, InvalidDistribution, NotFound, UpstreamIntegr
 from farm.mirror.resolver import installable_versions, resolve
 from farm.mirror.upstream import UpstreamFile, UpstreamIndex, iter_requirement_lines
 from farm.runtime.target import RuntimeTarget
+from farm.store.ingest import verify_sha256
 from farm.store.models import Origin
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,8 @@ class Mirror:
         with self.farm.blobs.writer() as writer:
             self.upstream.download(file, writer)
             writer.finish()
-            _verify(file, writer.sha256)
+            if file.sha256:
+                verify_sha256(writer.sha256, file.sha256, file.url)
             return writer.commit()
 
     # Fetching -----------------------------------------------------------------------------------------------
@@ -231,11 +233,3 @@ class Mirror:
                 seen.add(file.filename)
                 if self.farm.catalog.set_yanked(file.filename, file.yanked, file.yanked_reason):
                     report.yanks_updated += 1
-
-
-def _verify(file: UpstreamFile, digest: str) -> None:
-    if file.sha256 and digest != file.sha256.lower():
-        raise UpstreamIntegrityError(
-            f"sha256 mismatch for {file.url}: the index advertises {file.sha256}, the file hashes to {digest}; "
-            "nothing was stored"
-        )

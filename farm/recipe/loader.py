@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,6 @@ import yaml
 from packaging.utils import canonicalize_name
 from pydantic import BaseModel, ValidationError
 
-from farm.errors import RecipeInvalid
 from farm.recipe.spec import Recipe
 
 Loc = tuple[str | int, ...]
@@ -188,9 +186,3 @@ def load_recipes(root: Path) -> tuple[list[LoadedRecipe], list[Problem]]:
         if loaded is not None:
             recipes.append(loaded)
     return recipes, problems
-
-
-def raise_for(problems: Iterable[Problem]) -> None:
-    problems = list(problems)
-    if problems:
-        raise RecipeInvalid(f"{len(problems)} problem(s):\n" + "\n".join(f"  {p}" for p in problems))

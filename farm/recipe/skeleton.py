@@ -19,6 +19,7 @@ from packaging.version import Version
 from farm.errors import FileConflict, InvalidDistribution, NotFound
 from farm.mirror.upstream import UpstreamFile, UpstreamIndex
 from farm.store.blobs import BlobStore
+from farm.store.ingest import verify_sha256
 
 
 @dataclass(frozen=True)
@@ -92,10 +93,7 @@ def write_skeleton(
     with blobs.writer() as writer:
         index.download(sdist, writer)
         writer.finish()
-        if writer.sha256 != sdist.sha256:
-            raise InvalidDistribution(
-                f"{sdist.url}: sha256 {writer.sha256} differs from the index's {sdist.sha256}"
-            )
+        verify_sha256(writer.sha256, sdist.sha256, sdist.url)
         pkg_info, imports = _read_sdist(writer.path, sdist.filename)
     fields, _ = parse_email(pkg_info)
     name = str(fields.get("name") or project)

@@ -14,7 +14,7 @@ from farm.errors import InvalidDistribution
 from farm.index.pages import write_page
 from farm.runtime.distribution import RuntimeStore
 from farm.runtime.lockfile import LockBuild, build_lock
-from farm.runtime.target import RuntimeTarget, target_for
+from farm.runtime.target import target_for
 from farm.store.blobs import BlobStore
 from farm.store.catalog import Catalog
 
@@ -87,7 +87,3 @@ def essential_requirements(upstream_lock: dict[str, object]) -> list[str]:
         names.add(name)
         todo.extend(packages[name].get("depends", []))
     return sorted(f"{packages[n]['name']}=={packages[n]['version']}" for n in names)
-
-
-def targets_installed(runtimes: RuntimeStore) -> list[RuntimeTarget]:
-    return [target_for(r.version) for r in runtimes.installed()]

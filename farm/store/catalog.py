@@ -49,10 +49,6 @@ class Catalog:
         with self.session() as session:
             return session.exec(select(DistFile).where(DistFile.filename == filename)).first()
 
-    def file_by_sha256(self, sha256: str) -> DistFile | None:
-        with self.session() as session:
-            return session.exec(select(DistFile).where(DistFile.sha256 == sha256)).first()
-
     def project(self, name: str) -> Project:
         normalized = canonicalize_name(name)
         with self.session() as session:
@@ -75,6 +71,10 @@ class Catalog:
     def project_names(self) -> list[str]:
         with self.session() as session:
             return list(session.exec(select(Project.name).order_by(col(Project.name))))
+
+    def projects_named(self, names: Iterable[str]) -> list[Project]:
+        with self.session() as session:
+            return list(session.exec(select(Project).where(col(Project.name).in_(list(names)))))
 
     def stale_projects(self) -> list[Project]:
         with self.session() as session:

@@ -21,6 +21,16 @@ from farm.store.catalog import Catalog, NewFile
 from farm.store.models import DistFile
 
 
+def verify_sha256(digest: str, expected: str, source: str) -> None:
+    """The one check of a download against the hash its index advertised."""
+    if digest != expected.lower():
+        raise UpstreamIntegrityError(
+            f"sha256 mismatch for {source}: the index advertises {expected}, the downloaded file hashes to {digest}; "
+            "nothing was stored. Something altered the file between the upstream and this machine, or the upstream "
+            "index is wrong: check it (and any proxy), then run again"
+        )
+
+
 @dataclass(frozen=True)
 class IngestResult:
     row: DistFile
@@ -48,12 +58,8 @@ class Ingestor:
         """Validate the written file and publish it. ``writer`` must be finished; it is consumed."""
         writer.finish()
         digest = writer.sha256
-        if expected_sha256 is not None and digest != expected_sha256.lower():
-            raise UpstreamIntegrityError(
-                f"sha256 mismatch for {source or filename}: the index advertises {expected_sha256}, the downloaded "
-                f"file hashes to {digest}; nothing was stored. Something altered the file between the upstream "
-                "and this machine, or the upstream index is wrong: check it (and any proxy), then run again"
-            )
+        if expected_sha256 is not None:
+            verify_sha256(digest, expected_sha256, source or filename)
         return self._publish(
             writer.path,
             filename,

@@ -35,26 +35,24 @@ def test_shipped_recipes_are_clean() -> None:
     assert {r.name for r in recipes} >= {"markupsafe", "ujson", "kiwisolver", "pyroaring"}
 
 
-def test_every_problem_is_reported_with_its_line(tmp_path: Path) -> None:
-    path = write(
-        tmp_path,
-        "demo",
-        """\
+MISNAMED = """\
 package:
   name: other-name
   version: "1.0"
 source:
   url: https://example.invalid/demo-1.0.tar.gz
-  sha256: not-a-hash
+  sha256: {sha256}
   patches:
     - patches/missing.patch
-build:
-  cflag: -O2
-  type: shared_librari
-test:
-  imports: [demo]
-""",
+"""
+
+
+def test_every_problem_is_reported_with_its_line(tmp_path: Path) -> None:
+    text = (
+        MISNAMED.format(sha256="not-a-hash")
+        + "build:\n  cflag: -O2\n  type: shared_librari\ntest:\n  imports: [demo]\n"
     )
+    path = write(tmp_path, "demo", text)
     _, problems = load_recipe(path)
     found = {(p.line, p.field): p for p in problems}
     assert (6, "source/sha256") in found and "64 lower-case hex" in found[(6, "source/sha256")].message
@@ -64,22 +62,7 @@ test:
 
 
 def test_file_problems_once_the_spec_is_valid(tmp_path: Path) -> None:
-    path = write(
-        tmp_path,
-        "demo",
-        """\
-package:
-  name: other-name
-  version: "1.0"
-source:
-  url: https://example.invalid/demo-1.0.tar.gz
-  sha256: """
-        + SHA
-        + """
-  patches:
-    - patches/missing.patch
-""",
-    )
+    path = write(tmp_path, "demo", MISNAMED.format(sha256=SHA))
     loaded, problems = load_recipe(path)
     assert loaded is not None
     messages = {(p.line, p.field): p for p in problems}
