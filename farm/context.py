@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from farm.auth.tokens import TokenService
+from farm.build.image import BuilderStore
+from farm.build.state import BuildStates
 from farm.dist.wheel import ArchiveLimits
 from farm.index.pages import PageTree, Publisher
 from farm.runtime.distribution import RuntimeStore
@@ -29,6 +31,8 @@ class Farm:
     tokens: TokenService
     runtimes: RuntimeStore
     locks: LockPublisher
+    builders: BuilderStore
+    builds: BuildStates
 
     @classmethod
     def open(cls, settings: Settings, *, migrate_schema: bool = True) -> Farm:
@@ -56,6 +60,8 @@ class Farm:
             tokens=TokenService(engine),
             runtimes=runtimes,
             locks=locks,
+            builders=BuilderStore(settings.resolved_builder_dir),
+            builds=BuildStates(engine, settings.build_lease_seconds),
         )
 
     def close(self) -> None:

@@ -73,3 +73,11 @@ class ProxyUpstreamError(FarmError):
 
 class RateLimited(FarmError):
     """Too many requests from one client; retry after a moment."""
+
+
+class BuildError(FarmError):
+    """A builder or a build could not be made: a missing tool, a broken image, a failed step."""
+
+
+class BuildFailed(BuildError):
+    """A build ran and failed (compile error, failed check, failed verification): permanent, not retried."""

@@ -95,6 +95,40 @@ class Settings(BaseSettings):
     )
     proxy_timeout: float = Field(default=30.0, description="Seconds a proxied fetch may take in all.")
     proxy_rate_per_minute: int = Field(default=120, description="Proxied requests per client per minute.")
+    recipes_dir: Path = Field(default=Path("recipes"), description="Directory of recipes (<name>/meta.yaml).")
+    builder_dir: Path | None = Field(
+        default=None, description="Where builder images live; default <data_dir>/builders (keep it on a local disk)."
+    )
+    debian_mirror: str = Field(
+        default="http://deb.debian.org/debian", description="Debian archive builder images are made from."
+    )
+    debian_suite: str = Field(default="sid", description="Debian suite of builder images (python3.14 + emscripten).")
+    builder_pip_index: str = Field(
+        default="https://pypi.org/simple/", description="Index pyodide-build is installed from into builder images."
+    )
+    pyodide_build_version: str = Field(default="0.39.2", description="pyodide-build version in builder images.")
+    xbuildenv_metadata_url: str | None = Field(
+        default=None,
+        description="Official builders: pyodide-build's cross-build environment metadata URL "
+        "(PYODIDE_CROSS_BUILD_ENV_METADATA_URL); serve a copy for air-gapped sites.",
+    )
+    build_index_urls: list[str] = Field(
+        default=["https://pypi.org/simple/"],
+        description="Indexes build requirements (setuptools, cython, ...) are prefetched from, first wins.",
+    )
+    build_timeout: float = Field(default=1800.0, description="Wall-clock seconds a build may take before it is killed.")
+    build_memory_bytes: int = Field(default=8 * 1024**3, description="Memory limit of a build.")
+    build_jobs: int = Field(default=1, description="Parallel compile jobs inside one build (PYODIDE_JOBS).")
+    build_attempts: int = Field(
+        default=3, description="Attempts of a build that fails for the farm's reasons (never for a compile error)."
+    )
+    build_lease_seconds: float = Field(
+        default=60.0, description="A running build whose worker has not reported for this long is taken over."
+    )
+    broker_url: str | None = Field(
+        default=None,
+        description="dramatiq broker: redis://... or amqp://...; unset, builds run in the serving/building process.",
+    )
     access_log: Path | None = Field(
         default=None, description="File that receives one line per request (method, path, status, bytes)."
     )
@@ -146,6 +180,10 @@ class Settings(BaseSettings):
     def runtime_dir(self) -> Path:
         """Per-runtime bookkeeping: the upstream lock and the install manifest."""
         return self.data_dir / "runtimes"
+
+    @property
+    def resolved_builder_dir(self) -> Path:
+        return self.builder_dir or self.data_dir / "builders"
 
     @property
     def www_dir(self) -> Path:

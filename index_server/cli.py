@@ -83,3 +83,7 @@ def _install_missing(farm: Farm, versions: list[str]) -> None:
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

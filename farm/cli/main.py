@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from farm import __version__
+from farm.cli.build_cmd import build, build_log, builder, builds, worker
 from farm.cli.common import configure_logging
 from farm.cli.mirror_cmd import mirror
 from farm.cli.pages_cmd import nginx_config, render
@@ -36,6 +37,8 @@ def cli(ctx: click.Context, data_dir: Path | None, verbose: bool) -> None:
 
 
 cli.add_command(mirror)
+for _command in (builder, build, builds, build_log, worker):
+    cli.add_command(_command)
 cli.add_command(token)
 cli.add_command(render)
 cli.add_command(nginx_config)

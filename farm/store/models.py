@@ -83,3 +83,43 @@ class ApiToken(SQLModel, table=True):
     revoked_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
+
+
+class BuildState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (BuildState.SUCCEEDED, BuildState.FAILED, BuildState.CANCELLED)
+
+
+class Build(SQLModel, table=True):
+    """One build of one recipe for one runtime: the source of truth for the build farm's state."""
+
+    __tablename__ = "build"
+
+    id: int | None = Field(default=None, primary_key=True)
+    recipe: str = Field(index=True, max_length=255)  # normalised name
+    version: str = Field(max_length=128)
+    runtime: str = Field(max_length=32)
+    key: str = Field(index=True, max_length=64)  # content-addressed build key
+    builder: str = Field(default="", max_length=64)  # builder image identity
+    state: str = Field(default=BuildState.QUEUED, index=True, max_length=16)
+    step: str = Field(default="", max_length=32)  # prepare | build | check | verify | publish
+    attempts: int = 0
+    worker: str | None = Field(default=None, max_length=255)
+    heartbeat_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    started_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    build_seconds: float | None = None
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    wheel_filename: str | None = Field(default=None, max_length=512)
+    wheel_sha256: str | None = Field(default=None, max_length=64)
+    checks: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # JSON
+    verification: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # JSON
+    published: bool = False

@@ -1,0 +1,134 @@
+"""Checks a built wheel must pass before it may be verified and published.
+
+1. Its tags are the target runtime's (``cp314-cp314-pyemscripten_2026_0_wasm32`` for Pyodide 314).
+2. It carries extension modules when the source compiles any: a build that silently fell back to a pure wheel
+   (a broken toolchain makes markupsafe do exactly that) fails here.
+3. Every import of every ``.so`` resolves: against the runtime's main module (its exports and the JS functions it
+   imports), the other shared objects of the wheel (vendored libraries), or a weak import. ``dylink.0`` "needed"
+   libraries must be in the wheel.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from dataclasses import asdict, dataclass, field
+from functools import cache
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from packaging.utils import parse_wheel_filename
+
+from farm.build import wasm
+from farm.runtime.target import RuntimeTarget
+
+NATIVE_SUFFIXES = (".c", ".cc", ".cpp", ".cxx", ".pyx", ".rs", ".f", ".f90")
+_SKIP_DIRS = {"tests", "test", "testing", "docs", "doc", "examples", "benchmarks", "bench", ".git"}
+# Provided by the dynamic linker itself, not by a module.
+_LINKER = {
+    "memory",
+    "__indirect_function_table",
+    "__memory_base",
+    "__table_base",
+    "__stack_pointer",
+    "__c_longjmp",
+    "__cpp_exception",
+    "__tls_base",
+    "__stack_high",
+    "__stack_low",
+}
+_JS_IDENT = re.compile(rb"\b_?([A-Za-z_][A-Za-z0-9_$]*)\b")
+
+
+@dataclass
+class CheckReport:
+    passed: bool = True
+    results: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, name: str, ok: bool, detail: str) -> None:
+        self.results.append({"check": name, "ok": ok, "detail": detail})
+        self.passed = self.passed and ok
+
+    def failures(self) -> list[str]:
+        return [f"{r['check']}: {r['detail']}" for r in self.results if not r["ok"]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def native_sources(src: Path) -> list[str]:
+    """Source files that a build compiles into extension modules (tests, docs and examples left out)."""
+    found = []
+    for path in src.rglob("*"):
+        rel = path.relative_to(src)
+        if path.suffix.lower() in NATIVE_SUFFIXES and path.is_file() and not _SKIP_DIRS & set(rel.parts[:-1]):
+            found.append(str(rel))
+    return sorted(found)
+
+
+@dataclass(frozen=True)
+class MainModule:
+    """What the runtime provides to side modules."""
+
+    symbols: frozenset[str]
+
+
+@cache
+def main_module(runtime_dir: Path) -> MainModule:
+    data = (runtime_dir / "pyodide.asm.wasm").read_bytes()
+    module = wasm.parse(data, str(runtime_dir / "pyodide.asm.wasm"))
+    symbols = set(module.exports) | {name for _, name, _ in module.imports}
+    # MAIN_MODULE=1 links in every JS library function: the dynamic linker finds them in pyodide.asm.mjs.
+    js = (runtime_dir / "pyodide.asm.mjs").read_bytes()
+    symbols |= {m.decode() for m in _JS_IDENT.findall(js)}
+    return MainModule(frozenset(symbols))
+
+
+def check_wheel(
+    wheel: Path, target: RuntimeTarget, runtime_dir: Path, sources: list[str], *, library: bool = False
+) -> CheckReport:
+    report = CheckReport()
+    _, _, _, tags = parse_wheel_filename(wheel.name)
+    wanted = target.tags[0]
+    tag_text = ".".join(sorted(str(t) for t in tags))
+    report.add("tag", wanted in tags, f"{tag_text} (the target's is {wanted})")
+    with zipfile.ZipFile(wheel) as zf:
+        objects = {n: zf.read(n) for n in zf.namelist() if n.endswith(".so") or ".so." in PurePosixPath(n).name}
+    extensions = [n for n in objects if target_ext(n)]
+    if sources:
+        report.add(
+            "extension modules",
+            bool(extensions) or (library and bool(objects)),
+            f"{len(extensions)} extension module(s): {', '.join(sorted(extensions)) or 'none'}; the source compiles "
+            f"{len(sources)} file(s) ({', '.join(sources[:5])}{', ...' if len(sources) > 5 else ''})"
+            + ("" if extensions else ": the build fell back to a pure wheel"),
+        )
+    provided = main_module(runtime_dir).symbols
+    parsed = {name: wasm.parse(data, f"{wheel.name}/{name}") for name, data in objects.items()}
+    vendored = set().union(*(m.exports for m in parsed.values())) if parsed else set()
+    basenames = {PurePosixPath(n).name for n in objects}
+    unresolved: list[str] = []
+    for name, module in sorted(parsed.items()):
+        for mod, symbol, _kind in module.imports:
+            if symbol in _LINKER or (mod, symbol) in module.weak_imports:
+                continue
+            if symbol not in provided and symbol not in vendored:
+                unresolved.append(f"{name}: {mod}.{symbol}")
+        unresolved += [f"{name}: needs {lib}" for lib in module.needed if lib not in basenames]
+    if objects:
+        report.add(
+            "imports resolve",
+            not unresolved,
+            "every import of "
+            f"{len(objects)} shared object(s) resolves"
+            if not unresolved
+            else f"{len(unresolved)} unresolved: {'; '.join(unresolved[:10])}",
+        )
+    return report
+
+
+def target_ext(name: str) -> bool:
+    base = PurePosixPath(name).name
+    return base.endswith((".cpython-314-wasm32-emscripten.so", ".abi3.so")) or (
+        base.endswith(".so") and not base.startswith("lib")
+    )

@@ -1,0 +1,224 @@
+"""The build farm's jobs: dramatiq actors for build, verify and publish, over Redis, RabbitMQ or an in-process broker.
+
+``broker_url`` unset: a stub broker and a worker thread in this process (``wasmfarm serve``, ``wasmfarm build``),
+no broker service needed. ``redis://`` or ``amqp://``: ``wasmfarm worker`` processes on any machine that shares the
+database, the broker and the data directory split the work. Messages only say "advance build N"; the database says
+whether that still needs doing (see ``farm.build.state``), so duplicates and redeliveries are harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dramatiq
+from dramatiq.brokers.stub import StubBroker
+
+from farm.build.image import BuilderStore
+from farm.build.runner import BuildLog, BuildOutput, BuildRequest, run_build, verify_and_publish
+from farm.build.state import BUILD, BUILT, PUBLISH, VERIFIED, VERIFY, BuildStates
+from farm.errors import BuildError, BuildFailed, FarmError
+from farm.recipe.graph import dependencies
+from farm.recipe.loader import load_recipes
+from farm.store.models import BuildState
+
+log = logging.getLogger(__name__)
+QUEUE = "wasmfarm-builds"
+
+
+def make_broker(url: str | None) -> dramatiq.Broker:
+    if not url:
+        return StubBroker()
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        from dramatiq.brokers.redis import RedisBroker
+
+        return RedisBroker(url=url, heartbeat_timeout=15_000, dead_message_ttl=86_400_000)
+    if url.startswith(("amqp://", "amqps://")):
+        from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+        return RabbitmqBroker(url=url)
+    raise FarmError(f"broker_url {url!r}: use redis://host:port/db or amqp://user:pass@host:port/vhost")
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+@dataclass
+class BuildFarm:
+    """Executes the steps of builds; the actors call into it."""
+
+    farm: Any  # farm.context.Farm
+    states: BuildStates
+    builders: BuilderStore
+
+    def work_dir(self, build_id: int) -> Path:
+        return self.farm.settings.data_dir / "builds" / str(build_id)
+
+    def log_path(self, build_id: int) -> Path:
+        return self.work_dir(build_id) / "build.log"
+
+    def _request(self, build_id: int) -> BuildRequest:
+        build = self.states.get(build_id)
+        if build is None:
+            raise BuildFailed(f"build {build_id} does not exist")
+        recipes, problems = load_recipes(self.farm.settings.recipes_dir)
+        recipe = next((r for r in recipes if r.name == build.recipe), None)
+        if recipe is None:
+            raise BuildFailed(f"recipe {build.recipe!r} is not in {self.farm.settings.recipes_dir} any more")
+        libraries = []
+        for dep in sorted(dependencies(recipe, {r.name for r in recipes})):
+            dep_recipe = next(r for r in recipes if r.name == dep)
+            latest = [b for b in self.states.list(recipe=dep, limit=20) if b.runtime == build.runtime]
+            done = next((b for b in latest if b.state == BuildState.SUCCEEDED), None)
+            if done is None:
+                if any(not BuildState(b.state).finished for b in latest):
+                    raise DependencyPending(dep)
+                raise BuildFailed(f"{recipe.name} needs recipe {dep}, which has no successful build for {build.runtime}")
+            if dep_recipe.recipe.is_library and done.wheel_sha256:
+                libraries.append(self.farm.blobs.path_for(done.wheel_sha256))
+        image = self.builders.load(build.builder)
+        return BuildRequest(build_id, recipe, build.runtime, image, self.work_dir(build_id), libraries)
+
+    def _heartbeat(self, build_id: int, worker: str) -> Callable[[], None]:
+        stop = threading.Event()
+        interval = max(self.states.lease.total_seconds() / 4, 0.5)
+
+        def beat() -> None:
+            while not stop.wait(interval):
+                self.states.heartbeat(build_id, worker)
+
+        threading.Thread(target=beat, daemon=True, name=f"heartbeat-{build_id}").start()
+        return stop.set
+
+    def advance(self, build_id: int, step: str, send: Callable[..., None]) -> None:
+        worker = worker_name()
+        if not self.states.claim(build_id, step, worker):
+            log.info("build %s: step %s is not mine to run (done, running elsewhere, or cancelled)", build_id, step)
+            return
+        stop = self._heartbeat(build_id, worker)
+        build_log = BuildLog(self.log_path(build_id))
+        try:
+            self._run_step(build_id, step, build_log, send)
+        except DependencyPending as exc:
+            build_log(f"# waiting for {exc} to be built first")
+            self.states.requeue(build_id, step)
+            self.states.update(build_id, attempts=max((self.states.get(build_id) or _NoBuild).attempts - 1, 0))
+            send(build_id, step, delay=2000)
+        except BuildFailed as exc:
+            build_log(f"# FAILED: {exc}")
+            self.states.finish(build_id, BuildState.FAILED, error=str(exc), worker=worker)
+        except Exception as exc:  # the farm's fault: retried a few times
+            build_log(f"# error (will retry): {exc}\n{traceback.format_exc()}")
+            build = self.states.get(build_id)
+            if build is not None and build.attempts < self.farm.settings.build_attempts:
+                self.states.requeue(build_id, step)
+                send(build_id, step if step != BUILD else BUILD)
+            else:
+                self.states.finish(build_id, BuildState.FAILED, error=f"{type(exc).__name__}: {exc}")
+        finally:
+            stop()
+            build_log.close()
+
+    def _run_step(self, build_id: int, step: str, build_log: BuildLog, send: Callable[..., None]) -> None:
+        request = self._request(build_id)
+        if step == BUILD:
+            build_log(f"# attempt by {worker_name()}")
+            out = run_build(self.farm, request, build_log, lambda s: build_log(f"# step: {s}"))
+            assert out.artifact is not None
+            sha = self.farm.blobs.put_stream(out.artifact.open("rb"))[0]
+            values = {"wheel_filename": out.artifact.name, "wheel_sha256": sha, "checks": out.checks}
+            self.states.update(build_id, build_seconds=round(out.build_seconds, 2), **values)
+            if request.recipe.recipe.is_library:
+                self.states.finish(build_id, BuildState.SUCCEEDED)
+                return
+            self.states.update(build_id, step=BUILT)
+            send(build_id, VERIFY)
+        elif step == VERIFY:
+            build = self.states.get(build_id)
+            assert build is not None and build.wheel_filename and build.wheel_sha256
+            out = BuildOutput(artifact=self._artifact(request, build.wheel_filename, build.wheel_sha256))
+            try:
+                verify_and_publish(self.farm, request, out, build_log, lambda s: build_log(f"# step: {s}"), publish=False)
+            finally:
+                self.states.update(build_id, verification=out.verification)
+            self.states.update(build_id, step=VERIFIED)
+            send(build_id, PUBLISH)
+        elif step == PUBLISH:
+            build = self.states.get(build_id)
+            assert build is not None and build.wheel_filename and build.wheel_sha256
+            out = BuildOutput(artifact=self._artifact(request, build.wheel_filename, build.wheel_sha256))
+            verify_and_publish(self.farm, request, out, build_log, lambda s: build_log(f"# step: {s}"), verify=False)
+            self.states.finish(build_id, BuildState.SUCCEEDED, published=True)
+
+    def _artifact(self, request: BuildRequest, filename: str, sha256: str) -> Path:
+        """The built wheel under its own name (the blob store names files by hash)."""
+        path = request.work / "out" / filename
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(self.farm.blobs.path_for(sha256).read_bytes())
+        return path
+
+
+class _NoBuild:
+    attempts = 1
+
+
+class DependencyPending(Exception):
+    """A recipe this build needs is still being built: try again shortly (not an attempt)."""
+
+
+class Jobs:
+    """The actors, bound to one broker."""
+
+    def __init__(self, build_farm: BuildFarm, broker: dramatiq.Broker) -> None:
+        self.build_farm = build_farm
+        self.broker = broker
+        self.actors = {
+            step: dramatiq.actor(
+                self._bind(step), broker=broker, actor_name=f"wasmfarm_{step}", queue_name=QUEUE, max_retries=0,
+                time_limit=int(build_farm.farm.settings.build_timeout * 1000) + 600_000,
+            )
+            for step in (BUILD, VERIFY, PUBLISH)
+        }
+
+    def _bind(self, step: str) -> Callable[[int], None]:
+        def run(build_id: int) -> None:
+            self.build_farm.advance(build_id, step, self.send)
+
+        run.__name__ = f"wasmfarm_{step}"
+        return run
+
+    def send(self, build_id: int, step: str, delay: int | None = None) -> None:
+        self.actors[step].send_with_options(args=(build_id,), delay=delay)
+
+    def recover(self) -> int:
+        """Re-send every queued build and every running build whose worker died (start of a worker)."""
+        found = self.build_farm.states.recoverable()
+        for build_id, step in found:
+            self.send(build_id, step)
+        return len(found)
+
+    def worker(self, threads: int = 1) -> dramatiq.Worker:
+        return dramatiq.Worker(self.broker, worker_threads=threads, worker_timeout=500)
+
+    def drain(self, until: Callable[[], bool], poll: float = 0.5) -> None:
+        """Embedded mode: run a worker in this process until ``until()`` holds."""
+        worker = self.worker()
+        worker.start()
+        try:
+            while not until():
+                time.sleep(poll)
+        finally:
+            worker.stop()
+
+
+__all__ = ["BUILD", "BUILT", "VERIFIED", "BuildFarm", "Jobs", "make_broker"]

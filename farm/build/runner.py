@@ -1,0 +1,259 @@
+"""One build, start to finish: source, build requirements, ``pyodide build`` in the sandbox, checks, verification
+in Pyodide, publication. Each step raises ``BuildFailed`` (permanent: a compile error is not retried) or
+``BuildError`` (the farm's fault: retried). Work and log live under ``<data_dir>/builds/<id>/``; a failed build keeps
+its wheel and log there for inspection.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tarfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from farm.build import checks, sandbox, source, wheelhouse
+from farm.build import verify as verifier
+from farm.build.image import BuilderImage
+from farm.errors import BuildFailed
+from farm.recipe.loader import LoadedRecipe
+from farm.runtime.target import target_for
+from farm.store.models import Origin
+
+SOURCE_DATE_EPOCH = "315532800"  # 1980-01-01, the earliest a zip can say
+Progress = Callable[[str], None]
+
+
+@dataclass
+class BuildOutput:
+    artifact: Path | None = None  # the wheel, or a library's install tree as .tar.gz
+    build_seconds: float = 0.0
+    checks: dict[str, Any] = field(default_factory=dict)
+    verification: dict[str, Any] = field(default_factory=dict)
+    published_sha256: str | None = None
+
+
+class BuildLog:
+    """The build's log, appended line by line (the web page and `wasmfarm build-log` read it while it grows)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._handle = path.open("a", buffering=1, encoding="utf-8")
+
+    def __call__(self, line: str) -> None:
+        self._handle.write(line + "\n")
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+@dataclass
+class BuildRequest:
+    build_id: int
+    recipe: LoadedRecipe
+    runtime: str
+    image: BuilderImage
+    work: Path
+    libraries: list[Path]  # .tar.gz install trees of static_library recipes this one needs
+
+
+def run_build(farm: Any, request: BuildRequest, log: BuildLog, step: Callable[[str], None]) -> BuildOutput:
+    settings = farm.settings
+    recipe = request.recipe
+    spec = recipe.recipe
+    out = BuildOutput()
+    work = request.work
+    if work.exists():
+        shutil.rmtree(work / "src", ignore_errors=True)
+        shutil.rmtree(work / "out", ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
+    limits = sandbox.Limits(settings.build_timeout, settings.build_memory_bytes)
+    mounts = [sandbox.Mount(work, "/work", writable=True)]
+
+    step("prepare")
+    log(f"# {recipe.name} {spec.package.version} for Pyodide {request.runtime} in builder {request.image.identity}")
+    archive = source.fetch(recipe, farm.blobs, settings.http_timeout)
+    build_dir = source.unpack(recipe, archive, work)
+    src_in = "/work/" + str(build_dir.relative_to(work))
+    native = checks.native_sources(build_dir)
+    deps = work / "deps"
+    shutil.rmtree(deps, ignore_errors=True)
+    deps.mkdir()
+    for library in request.libraries:
+        with tarfile.open(library) as tar:
+            tar.extractall(deps, filter="data")
+
+    env = {
+        **request.image.build_env(),
+        "SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH,
+        "PIP_NO_INDEX": "1",
+        "PIP_FIND_LINKS": "/work/wheelhouse",
+        "WASM_LIBRARY_DIR": "/work/deps",
+        "PKG_CONFIG_PATH": "/work/deps/lib/pkgconfig",
+        "PYODIDE_JOBS": str(settings.build_jobs),
+        "CFLAGS": f"{spec.build.cflags} -I/work/deps/include".strip(),
+        "CXXFLAGS": f"{spec.build.cxxflags} -I/work/deps/include".strip(),
+        "LDFLAGS": f"{spec.build.ldflags} -L/work/deps/lib".strip(),
+    }
+    prelude = ""
+    for patch in spec.source.patches:
+        prelude += f"patch -p1 --batch --forward < /work/patches/{Path(patch).name}\n"
+    if spec.build.script:
+        prelude += spec.build.script + "\n"
+
+    started = time.monotonic()
+    if recipe.recipe.is_library:
+        step("build")
+        prefix = work / "prefix"
+        shutil.rmtree(prefix, ignore_errors=True)
+        prefix.mkdir()
+        env["WASM_LIBRARY_DIR"] = "/work/prefix"
+        _sandboxed(request.image, ["/bin/bash", "-eo", "pipefail", "-c", prelude], mounts, env, src_in, log, limits)
+        out.build_seconds = time.monotonic() - started
+        files = sorted(p for p in prefix.rglob("*") if p.is_file())
+        if not files:
+            raise BuildFailed(f"{recipe.path}: the library build installed nothing into $WASM_LIBRARY_DIR")
+        artifact = work / "out" / f"{recipe.name}-{spec.package.version}-library.tar.gz"
+        artifact.parent.mkdir(exist_ok=True)
+        with tarfile.open(artifact, "w:gz") as tar:
+            for path in files:
+                info = tar.gettarinfo(str(path), str(path.relative_to(prefix)))
+                info.mtime, info.uid, info.gid = int(SOURCE_DATE_EPOCH), 0, 0
+                with path.open("rb") as handle:
+                    tar.addfile(info, handle)
+        out.artifact = artifact
+        out.checks = {"passed": True, "results": [{"check": "library", "ok": True, "detail": f"{len(files)} files"}]}
+        return out
+
+    step("requirements")
+    index_urls = [*settings.build_index_urls]
+    wheelhouse.prefetch(request.image, work, src_in, index_urls, log, limits)
+
+    step("build")
+    argv = ["/opt/pyodide-build/bin/pyodide", "build", src_in, "--outdir", "/work/out"]
+    exports = spec.build.exports
+    argv += ["--exports", ",".join(exports) if isinstance(exports, list) else exports]
+    for flag in spec.build.backend_flags.split():
+        argv += ["-C", flag]
+    script = (prelude + " ".join(_q(a) for a in argv)) if prelude else None
+    command = ["/bin/bash", "-eo", "pipefail", "-c", script] if script else argv
+    _sandboxed(request.image, command, mounts, env, src_in, log, limits)
+    out.build_seconds = time.monotonic() - started
+    wheels = sorted((work / "out").glob("*.whl"))
+    if len(wheels) != 1:
+        raise BuildFailed(f"pyodide build produced {len(wheels)} wheels in /work/out, expected one")
+    out.artifact = wheels[0]
+
+    step("check")
+    target = target_for(request.runtime)
+    report = checks.check_wheel(out.artifact, target, farm.runtimes.path(request.runtime), native)
+    out.checks = report.as_dict()
+    for result in report.results:
+        log(f"# check {result['check']}: {'ok' if result['ok'] else 'FAILED'}: {result['detail']}")
+    if not report.passed:
+        raise BuildFailed("the wheel failed its checks: " + "; ".join(report.failures()))
+    return out
+
+
+def verify_and_publish(
+    farm: Any,
+    request: BuildRequest,
+    out: BuildOutput,
+    log: BuildLog,
+    step: Progress,
+    *,
+    verify: bool = True,
+    publish: bool = True,
+) -> None:
+    recipe = request.recipe
+    if recipe.recipe.is_library or out.artifact is None:
+        return
+    if verify:
+        _verify(farm, request, out, log, step)
+    if publish:
+        _publish(farm, request, out, log, step)
+
+
+def _verify(farm: Any, request: BuildRequest, out: BuildOutput, log: BuildLog, step: Progress) -> None:
+    recipe = request.recipe
+    assert out.artifact is not None
+    step("verify")
+    test_file = recipe.directory / f"test_{recipe.directory.name}.py"
+    result = verifier.verify(
+        out.artifact,
+        runtime=request.runtime,
+        www=farm.settings.www_dir,
+        blobs=farm.blobs,
+        runner_assets=farm.settings.runner_assets_dir,
+        imports=list(recipe.recipe.test.imports),
+        test_source=test_file.read_text() if test_file.is_file() else None,
+    )
+    out.verification = result.report
+    for line in result.report.get("log", []):
+        log(f"[pyodide] {line}")
+    log(f"# verification: {'ok' if result.ok else 'FAILED'} {json.dumps(result.report.get('imports', {}))}")
+    if not result.ok:
+        raise BuildFailed("verification in Pyodide failed: " + "; ".join(result.failures()))
+
+
+
+def _publish(farm: Any, request: BuildRequest, out: BuildOutput, log: BuildLog, step: Progress) -> None:
+    recipe = request.recipe
+    assert out.artifact is not None
+    step("publish")
+    wheel = out.artifact
+    for build_number in range(0, 1000):
+        name = wheel.name if build_number == 0 else _with_build_tag(wheel.name, build_number)
+        existing = farm.catalog.file(name)
+        if existing is not None and existing.sha256 != _sha256(wheel):
+            continue  # an earlier build of another key holds this name: the next build number
+        with farm.blobs.writer() as writer, wheel.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                writer.write(chunk)
+            ingested = farm.ingestor.ingest(writer, name, Origin.BUILT.value)
+        break
+    farm.publisher.refresh([recipe.name])
+    out.published_sha256 = ingested.row.sha256
+    log(f"# published {ingested.row.filename} ({ingested.row.sha256})")
+
+
+def _with_build_tag(filename: str, number: int) -> str:
+    """``name-1.0-cp314-...whl`` -> ``name-1.0-<n>-cp314-...whl``: a rebuild of the same version with other inputs
+    (a new patch) gets a PEP 427 build number instead of clashing with the file already published."""
+    name, version, *tags = filename[: -len(".whl")].split("-")
+    return "-".join([name, version, str(number), *tags[-3:]]) + ".whl"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _sandboxed(
+    image: BuilderImage,
+    argv: list[str],
+    mounts: list[sandbox.Mount],
+    env: dict[str, str],
+    cwd: str,
+    log: Callable[[str], None],
+    limits: sandbox.Limits,
+) -> None:
+    log(f"$ {' '.join(argv)}")
+    outcome = sandbox.run(sandbox.command_line(image.rootfs, argv, mounts=mounts, env=env, cwd=cwd), log, limits)
+    if outcome.timed_out:
+        raise BuildFailed(f"the build exceeded its {limits.wall_seconds:.0f} s limit and was killed")
+    if outcome.returncode != 0:
+        tail = "\n".join(outcome.tail[-20:])
+        raise BuildFailed(f"the build failed (exit {outcome.returncode}); last lines of the log:\n{tail}")
+
+
+def _q(text: str) -> str:
+    return "'" + text.replace("'", "'\"'\"'") + "'"

@@ -1,0 +1,135 @@
+"""Build state in the database, the source of truth: what is queued, who runs what, what came out.
+
+A build moves ``queued -> running (steps) -> succeeded | failed | cancelled``. Each job claims its step with one
+conditional UPDATE, so two workers (or a duplicate message) never run the same step twice. A running build carries a
+heartbeat; one whose heartbeat is older than the lease belonged to a worker that died (``kill -9``) and is handed
+back to the queue at the step it was in.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, or_, update
+from sqlmodel import Session, col, select
+
+from farm.store.models import Build, BuildState
+
+# Steps in order; each job claims the step after the one that finished.
+BUILD, BUILT, VERIFY, VERIFIED, PUBLISH = "build", "built", "verify", "verified", "publish"
+_AFTER = {BUILD: "", VERIFY: BUILT, PUBLISH: VERIFIED}
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class BuildStates:
+    def __init__(self, engine: Engine, lease_seconds: float) -> None:
+        self.engine = engine
+        self.lease = timedelta(seconds=lease_seconds)
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    def get(self, build_id: int) -> Build | None:
+        with self.session() as session:
+            return session.get(Build, build_id)
+
+    def create(self, recipe: str, version: str, runtime: str, key: str, builder: str) -> Build:
+        with self.session() as session:
+            build = Build(recipe=recipe, version=version, runtime=runtime, key=key, builder=builder)
+            session.add(build)
+            session.commit()
+            session.refresh(build)
+            return build
+
+    def succeeded_for_key(self, key: str) -> Build | None:
+        with self.session() as session:
+            query = select(Build).where(Build.key == key, Build.state == BuildState.SUCCEEDED).limit(1)
+            return session.exec(query).first()
+
+    def active_for_key(self, key: str) -> Build | None:
+        with self.session() as session:
+            query = select(Build).where(
+                Build.key == key, col(Build.state).in_([BuildState.QUEUED, BuildState.RUNNING])
+            )
+            return session.exec(query.limit(1)).first()
+
+    def list(self, limit: int = 200, recipe: str | None = None) -> list[Build]:
+        with self.session() as session:
+            query = select(Build).order_by(col(Build.id).desc()).limit(limit)
+            if recipe:
+                query = query.where(Build.recipe == recipe)
+            return list(session.exec(query))
+
+    def claim(self, build_id: int, step: str, worker: str) -> bool:
+        """Take ``step`` of the build: from the step before it, or from a worker whose lease ran out."""
+        stale = now() - self.lease
+        previous = _AFTER[step]
+        fresh = (
+            (Build.state == BuildState.QUEUED)
+            if step == BUILD
+            else ((Build.state == BuildState.RUNNING) & (Build.step == previous))
+        )
+        dead = (Build.state == BuildState.RUNNING) & (Build.step == step) & (col(Build.heartbeat_at) < stale)
+        values: dict[str, Any] = {"state": BuildState.RUNNING, "step": step, "worker": worker, "heartbeat_at": now()}
+        if step == BUILD:
+            values["attempts"] = Build.attempts + 1
+            values["started_at"] = now()
+        with self.session() as session:
+            result = session.execute(
+                update(Build).where(col(Build.id) == build_id, or_(fresh, dead)).values(**values)
+            )
+            session.commit()
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def heartbeat(self, build_id: int, worker: str, step: str | None = None) -> None:
+        values: dict[str, Any] = {"heartbeat_at": now()}
+        if step:
+            values["step"] = step
+        with self.session() as session:
+            session.execute(
+                update(Build).where(col(Build.id) == build_id, Build.worker == worker).values(**values)
+            )
+            session.commit()
+
+    def update(self, build_id: int, **values: Any) -> None:
+        for key in ("checks", "verification"):
+            if key in values and not isinstance(values[key], str | None):
+                values[key] = json.dumps(values[key])
+        with self.session() as session:
+            session.execute(update(Build).where(col(Build.id) == build_id).values(**values))
+            session.commit()
+
+    def finish(self, build_id: int, state: BuildState, **values: Any) -> None:
+        self.update(build_id, state=state, finished_at=now(), **values)
+
+    def requeue(self, build_id: int, step: str) -> None:
+        """Back to the state before ``step`` (after a crash or a retriable error)."""
+        if step == BUILD:
+            self.update(build_id, state=BuildState.QUEUED, step="", worker=None)
+        else:
+            self.update(build_id, state=BuildState.RUNNING, step=_AFTER[step], worker=None, heartbeat_at=None)
+
+    def recoverable(self) -> list[tuple[int, str]]:
+        """(build, step to send) for every queued build and every running one whose worker went silent."""
+        stale = now() - self.lease
+        found: list[tuple[int, str]] = []
+        with self.session() as session:
+            for build in session.exec(
+                select(Build).where(col(Build.state).in_([BuildState.QUEUED, BuildState.RUNNING]))
+            ):
+                assert build.id is not None
+                if build.state == BuildState.QUEUED:
+                    found.append((build.id, BUILD))
+                elif build.heartbeat_at is None or _aware(build.heartbeat_at) < stale:
+                    step = {BUILT: VERIFY, VERIFIED: PUBLISH, VERIFY: VERIFY, PUBLISH: PUBLISH}.get(build.step, BUILD)
+                    found.append((build.id, step))
+        return found
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

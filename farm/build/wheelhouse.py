@@ -1,0 +1,132 @@
+"""Build requirements, prefetched into a local wheelhouse so the build itself runs with the network cut.
+
+Two download steps run in the image with network (``pip download --only-binary=:all:``: wheels only, so no code of
+the package runs while the network is up): the static ``build-system.requires`` first, then whatever the backend
+asks for when asked (``get_requires_for_build_wheel``; pyroaring's setup.py asks for cython that way), which is
+asked inside the sandbox with the network cut. Indexes: the farm's own first, then the upstream build index.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+
+from farm.build import sandbox
+from farm.build.image import VENV, BuilderImage
+from farm.errors import BuildError, BuildFailed
+
+DEFAULT_REQUIRES = ["setuptools>=40.8.0"]
+
+_ASK = """
+import json, os, sys, tomllib
+from pyproject_hooks import BuildBackendHookCaller, default_subprocess_runner
+src = sys.argv[1]
+try:
+    build_system = tomllib.load(open(os.path.join(src, "pyproject.toml"), "rb")).get("build-system", {})
+except FileNotFoundError:
+    build_system = {}
+backend = build_system.get("build-backend", "setuptools.build_meta:__legacy__")
+def runner(cmd, cwd=None, extra_environ=None):
+    env = dict(extra_environ or {}, PYTHONPATH="/tmp/reqenv")
+    default_subprocess_runner(cmd, cwd=cwd, extra_environ=env)
+caller = BuildBackendHookCaller(src, backend, build_system.get("backend-path"), runner=runner,
+                                python_executable="/usr/bin/python3.14")
+print("WASMFARM-REQUIRES " + json.dumps(caller.get_requires_for_build_wheel({})))
+"""
+
+
+def static_requires(src: Path) -> list[str]:
+    pyproject = src / "pyproject.toml"
+    if not pyproject.is_file():
+        return list(DEFAULT_REQUIRES)
+    try:
+        data = tomllib.loads(pyproject.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise BuildFailed(f"{pyproject}: not valid TOML ({exc})") from exc
+    requires = data.get("build-system", {}).get("requires")
+    return [str(r) for r in requires] if isinstance(requires, list) else list(DEFAULT_REQUIRES)
+
+
+def prefetch(
+    image: BuilderImage,
+    work: Path,
+    src_in_sandbox: str,
+    index_urls: list[str],
+    log: Callable[[str], None],
+    limits: sandbox.Limits,
+) -> list[str]:
+    """Fill ``work/wheelhouse``; return every requirement fetched."""
+    wheelhouse = work / "wheelhouse"
+    wheelhouse.mkdir(exist_ok=True)
+    mounts = [sandbox.Mount(work, "/work", writable=True)]
+    requires = static_requires(work / src_in_sandbox.removeprefix("/work/"))
+    _download(image, mounts, requires, index_urls, log, limits)
+    log(f"# asking the build backend for its build requirements (network cut)")
+    lines: list[str] = []
+
+    def capture(line: str) -> None:
+        lines.append(line)
+        log(line)
+
+    script = (
+        f"{VENV}/bin/pip install -q --no-index --find-links /work/wheelhouse --target /tmp/reqenv "
+        + " ".join(_quote(r) for r in requires)
+        + f"\n{VENV}/bin/python -c {_quote(_ASK)} {src_in_sandbox}"
+    )
+    outcome = sandbox.run(
+        sandbox.command_line(image.rootfs, ["/bin/sh", "-ec", script], mounts=mounts, cwd=src_in_sandbox),
+        capture,
+        limits,
+    )
+    asked = next((json.loads(x.split(" ", 1)[1]) for x in lines if x.startswith("WASMFARM-REQUIRES ")), None)
+    if outcome.returncode != 0 or asked is None:
+        raise BuildFailed(
+            "the build backend could not say what it needs to build (get_requires_for_build_wheel failed):\n"
+            + "\n".join(outcome.tail[-15:])
+        )
+    extra = [r for r in asked if r not in requires]
+    if extra:
+        _download(image, mounts, extra, index_urls, log, limits)
+    return requires + extra
+
+
+def _download(
+    image: BuilderImage,
+    mounts: list[sandbox.Mount],
+    requirements: list[str],
+    index_urls: list[str],
+    log: Callable[[str], None],
+    limits: sandbox.Limits,
+) -> None:
+    if not requirements:
+        return
+    indexes = [f"--index-url={index_urls[0]}", *(f"--extra-index-url={u}" for u in index_urls[1:])]
+    argv = [
+        f"{VENV}/bin/pip",
+        "download",
+        "--disable-pip-version-check",
+        "--only-binary=:all:",
+        "--dest=/work/wheelhouse",
+        "--find-links=/work/wheelhouse",
+        *indexes,
+        *requirements,
+    ]
+    log(f"# prefetching build requirements: {' '.join(requirements)}")
+    outcome = sandbox.run(
+        sandbox.command_line(
+            image.rootfs, argv, mounts=mounts, network=True, env={"PIP_CERT": "/etc/ssl/certs/ca-certificates.crt"}
+        ),
+        log,
+        limits,
+    )
+    if outcome.returncode != 0:
+        raise BuildError(
+            f"could not fetch the build requirements {requirements} from {', '.join(index_urls)}:\n"
+            + "\n".join(outcome.tail[-10:])
+        )
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "'\"'\"'") + "'"

@@ -1,0 +1,253 @@
+"""``wasmfarm builder``, ``build``, ``builds``, ``build-log`` and ``worker``: the build farm from the command line."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+from farm.build.image import ImageSpec
+from farm.build.jobs import BuildFarm, Jobs, make_broker
+from farm.build.plan import check_recipes, plan, select
+from farm.cli.common import data_dir_option, reports_errors, settings_from
+from farm.context import Farm
+from farm.errors import FarmError, NotFound
+from farm.recipe.loader import load_recipes
+from farm.store.models import BuildState
+
+
+@click.group()
+def builder() -> None:
+    """Builder images: root filesystems with python3.14, emscripten, pyodide-build and a cross-build environment."""
+
+
+@builder.command("create")
+@click.option("--runtime", "runtime_version", default=None, help="Target runtime (default: the first configured).")
+@click.option("--kind", type=click.Choice(["registry", "official"]), default="registry", show_default=True)
+@click.option("--metadata-url", default=None, help="official: pyodide-build's xbuildenv metadata URL.")
+@click.option("--force", is_flag=True, help="Make a new image even if one with the same spec exists.")
+@data_dir_option
+@click.pass_context
+@reports_errors
+def builder_create(
+    ctx: click.Context, runtime_version: str | None, kind: str, metadata_url: str | None, force: bool, data_dir: Path | None
+) -> None:
+    """Make a builder image from Debian's archive and PyPI (about 2 minutes), or reuse the one made before."""
+    farm = Farm.open(settings_from(ctx, data_dir=data_dir))
+    settings = farm.settings
+    runtime = runtime_version or settings.runtimes[0]
+    if not farm.runtimes.is_installed(runtime):
+        raise NotFound(f"runtime {runtime} is not installed; `wasmfarm runtime add {runtime}` first")
+    spec = ImageSpec(
+        runtime=runtime,
+        kind=kind,  # type: ignore[arg-type]
+        suite=settings.debian_suite,
+        debian_mirror=settings.debian_mirror,
+        pip_index=settings.builder_pip_index,
+        pyodide_build=settings.pyodide_build_version,
+        metadata_url=metadata_url or settings.xbuildenv_metadata_url,
+        force=force,
+    )
+    image = farm.builders.create(spec, farm.runtimes.path(runtime), lambda m: click.echo(f"  {m}", err=True))
+    click.echo(image.identity)
+
+
+@builder.command("list")
+@data_dir_option
+@click.pass_context
+@reports_errors
+def builder_list(ctx: click.Context, data_dir: Path | None) -> None:
+    """Builder images: identity, kind, runtime, created, packages."""
+    farm = Farm.open(settings_from(ctx, data_dir=data_dir))
+    for image in farm.builders.list():
+        m = image.manifest
+        click.echo(
+            f"{image.identity}\t{image.kind}\t{image.runtime}\t{m.get('created_at', '')}\t"
+            f"{len(m.get('debian', []))} debs\t{len(m.get('python', []))} python dists"
+        )
+
+
+@builder.command("export")
+@click.argument("identity")
+@click.argument("output", type=click.Path(dir_okay=False, path_type=Path))
+@data_dir_option
+@click.pass_context
+@reports_errors
+def builder_export(ctx: click.Context, identity: str, output: Path, data_dir: Path | None) -> None:
+    """Write the image as one .tar.zst (for an air-gapped site: `wasmfarm builder import` there)."""
+    farm = Farm.open(settings_from(ctx, data_dir=data_dir))
+    click.echo(farm.builders.export(identity, output))
+
+
+@builder.command("import")
+@click.argument("tarball", type=click.Path(dir_okay=False, path_type=Path))
+@data_dir_option
+@click.pass_context
+@reports_errors
+def builder_import(ctx: click.Context, tarball: Path, data_dir: Path | None) -> None:
+    """Import an exported image; its manifest must hash to its identity."""
+    farm = Farm.open(settings_from(ctx, data_dir=data_dir))
+    click.echo(farm.builders.import_(tarball).identity)
+
+
+@builder.command("remove")
+@click.argument("identity")
+@data_dir_option
+@click.pass_context
+@reports_errors
+def builder_remove(ctx: click.Context, identity: str, data_dir: Path | None) -> None:
+    """Delete a builder image."""
+    Farm.open(settings_from(ctx, data_dir=data_dir)).builders.remove(identity)
+
+
+def _jobs(farm: Farm) -> Jobs:
+    return Jobs(BuildFarm(farm, farm.builds, farm.builders), make_broker(farm.settings.broker_url))
+
+
+@click.command("build")
+@click.argument("names", nargs=-1)
+@click.option("--changed", is_flag=True, help="Every recipe whose build key has no successful build.")
+@click.option("--all", "everything", is_flag=True, help="Every recipe (built ones are cache hits).")
+@click.option("--force", is_flag=True, help="Build the named recipes even when their key was built before.")
+@click.option("--runtime", "runtime_version", default=None, help="Target runtime (default: the first configured).")
+@click.option("--recipes", "recipes_dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--no-wait", is_flag=True, help="Queue and return (a worker elsewhere builds).")
+@data_dir_option
+@click.pass_context
+@reports_errors
+def build(
+    ctx: click.Context,
+    names: tuple[str, ...],
+    changed: bool,
+    everything: bool,
+    force: bool,
+    runtime_version: str | None,
+    recipes_dir: Path | None,
+    no_wait: bool,
+    data_dir: Path | None,
+) -> None:
+    """Build recipes into wheels for a runtime, verify them in Pyodide and publish them; show live progress.
+
+    With no broker configured the builds run in this process; with broker_url set, workers (`wasmfarm worker`)
+    run them and this command follows their progress.
+    """
+    if bool(names) + changed + everything != 1:
+        raise click.UsageError("give recipe NAMES, --changed or --all")
+    farm = Farm.open(settings_from(ctx, data_dir=data_dir, recipes_dir=recipes_dir))
+    runtime = runtime_version or farm.settings.runtimes[0]
+    recipes, problems = load_recipes(farm.settings.recipes_dir)
+    check_recipes(problems)
+    image = farm.builders.for_runtime(runtime)
+    chosen = select(recipes, names, everything or changed)
+    planned = plan(recipes, chosen, image, runtime, farm.builds, force=force)
+    jobs = _jobs(farm)
+    pending = [p for p in planned if p.build_id is not None]
+    cached = len(planned) - len(pending)
+    click.echo(f"{len(planned)} recipe(s): {len(pending)} to build, {cached} unchanged (cache hits)", err=True)
+    for item in planned:
+        if item.status == "queued" and item.build_id is not None:
+            jobs.send(item.build_id, "build")
+    if not pending or (no_wait and farm.settings.broker_url):
+        for item in pending:
+            click.echo(f"queued {item.recipe}: build {item.build_id}")
+        return
+    ids = [p.build_id for p in pending if p.build_id is not None]
+    shown: dict[int, str] = {}
+
+    def done() -> bool:
+        finished = True
+        for build_id in ids:
+            row = farm.builds.get(build_id)
+            assert row is not None
+            status = f"{row.state} {row.step}".strip()
+            if shown.get(build_id) != status:
+                shown[build_id] = status
+                click.echo(f"  {row.recipe:<24} build {build_id:<5} {status}", err=True)
+            finished = finished and BuildState(row.state).finished
+        return finished
+
+    if farm.settings.broker_url:
+        while not done():
+            time.sleep(1)
+    else:
+        jobs.drain(done)
+    failed = [farm.builds.get(i) for i in ids]
+    bad = [b for b in failed if b is not None and b.state != BuildState.SUCCEEDED]
+    for row in bad:
+        click.secho(f"{row.recipe}: build {row.id} {row.state}: {row.error}", fg="red", err=True)
+    if bad:
+        raise SystemExit(1)
+
+
+@click.command("builds")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", default=50, show_default=True)
+@data_dir_option
+@click.pass_context
+@reports_errors
+def builds(ctx: click.Context, as_json: bool, limit: int, data_dir: Path | None) -> None:
+    """Recent builds: id, recipe, version, runtime, state, attempts, worker, seconds, wheel."""
+    farm = Farm.open(settings_from(ctx, data_dir=data_dir))
+    rows = farm.builds.list(limit=limit)
+    if as_json:
+        click.echo(json.dumps([r.model_dump(mode="json") for r in rows], indent=2))
+        return
+    for r in rows:
+        click.echo(
+            f"{r.id}\t{r.recipe}\t{r.version}\t{r.runtime}\t{r.state}\t{r.step}\tattempts={r.attempts}\t"
+            f"{r.worker or '-'}\t{r.build_seconds or '-'}\t{r.wheel_filename or '-'}"
+        )
+
+
+@click.command("build-log")
+@click.argument("build_id", type=int)
+@click.option("--follow", "-f", is_flag=True, help="Keep printing until the build finishes.")
+@data_dir_option
+@click.pass_context
+@reports_errors
+def build_log(ctx: click.Context, build_id: int, follow: bool, data_dir: Path | None) -> None:
+    """Print a build's log."""
+    farm = Farm.open(settings_from(ctx, data_dir=data_dir))
+    row = farm.builds.get(build_id)
+    if row is None:
+        raise NotFound(f"no build {build_id}; `wasmfarm builds` lists them")
+    path = farm.settings.data_dir / "builds" / str(build_id) / "build.log"
+    offset = 0
+    while True:
+        if path.is_file():
+            with path.open("rb") as handle:
+                handle.seek(offset)
+                chunk = handle.read()
+                offset += len(chunk)
+                click.echo(chunk.decode("utf-8", "replace"), nl=False)
+        row = farm.builds.get(build_id)
+        if not follow or row is None or BuildState(row.state).finished:
+            break
+        time.sleep(1)
+
+
+@click.command("worker")
+@click.option("--threads", default=1, show_default=True, help="Builds this worker runs at once.")
+@data_dir_option
+@click.pass_context
+@reports_errors
+def worker(ctx: click.Context, threads: int, data_dir: Path | None) -> None:
+    """Run a build worker against the configured broker (broker_url), database and data directory."""
+    farm = Farm.open(settings_from(ctx, data_dir=data_dir))
+    if not farm.settings.broker_url:
+        raise FarmError("`wasmfarm worker` needs broker_url (redis://... or amqp://...); without one, builds run "
+                        "inside `wasmfarm serve` and `wasmfarm build`")
+    jobs = _jobs(farm)
+    recovered = jobs.recover()
+    click.echo(f"worker started; {recovered} unfinished build(s) handed back to the queue", err=True)
+    instance = jobs.worker(threads)
+    instance.start()
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        instance.stop()
