@@ -8,6 +8,7 @@ serve: bootstrap  ## set up and run the server (SQLite and files under the data 
 test: bootstrap  ## set up and run every check: lint, types, unit, integration (SQLite + PostgreSQL), e2e
 	bash ci/services.sh
 	bash ci/test-assets.sh
+	bash ci/builder-assets.sh
 	bash ci/build-assets.sh
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .

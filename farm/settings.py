@@ -97,16 +97,22 @@ class Settings(BaseSettings):
     proxy_rate_per_minute: int = Field(default=120, description="Proxied requests per client per minute.")
     recipes_dir: Path = Field(default=Path("recipes"), description="Directory of recipes (<name>/meta.yaml).")
     builder_dir: Path | None = Field(
-        default=None, description="Where builder images live; default <data_dir>/builders (keep it on a local disk)."
+        default=None,
+        description="Where builder images live; default <data_dir>/builders (keep it on a local disk).",
     )
     debian_mirror: str = Field(
         default="http://deb.debian.org/debian", description="Debian archive builder images are made from."
     )
-    debian_suite: str = Field(default="sid", description="Debian suite of builder images (python3.14 + emscripten).")
-    builder_pip_index: str = Field(
-        default="https://pypi.org/simple/", description="Index pyodide-build is installed from into builder images."
+    debian_suite: str = Field(
+        default="sid", description="Debian suite of builder images (python3.14 + emscripten)."
     )
-    pyodide_build_version: str = Field(default="0.39.2", description="pyodide-build version in builder images.")
+    builder_pip_index: str = Field(
+        default="https://pypi.org/simple/",
+        description="Index pyodide-build is installed from into builder images.",
+    )
+    pyodide_build_version: str = Field(
+        default="0.39.2", description="pyodide-build version in builder images."
+    )
     xbuildenv_metadata_url: str | None = Field(
         default=None,
         description="Official builders: pyodide-build's cross-build environment metadata URL "
@@ -116,11 +122,14 @@ class Settings(BaseSettings):
         default=["https://pypi.org/simple/"],
         description="Indexes build requirements (setuptools, cython, ...) are prefetched from, first wins.",
     )
-    build_timeout: float = Field(default=1800.0, description="Wall-clock seconds a build may take before it is killed.")
+    build_timeout: float = Field(
+        default=1800.0, description="Wall-clock seconds a build may take before it is killed."
+    )
     build_memory_bytes: int = Field(default=8 * 1024**3, description="Memory limit of a build.")
     build_jobs: int = Field(default=1, description="Parallel compile jobs inside one build (PYODIDE_JOBS).")
     build_attempts: int = Field(
-        default=3, description="Attempts of a build that fails for the farm's reasons (never for a compile error)."
+        default=3,
+        description="Attempts of a build that fails for the farm's reasons (never for a compile error).",
     )
     build_lease_seconds: float = Field(
         default=60.0, description="A running build whose worker has not reported for this long is taken over."

@@ -93,7 +93,9 @@ def check_wheel(
     tag_text = ".".join(sorted(str(t) for t in tags))
     report.add("tag", wanted in tags, f"{tag_text} (the target's is {wanted})")
     with zipfile.ZipFile(wheel) as zf:
-        objects = {n: zf.read(n) for n in zf.namelist() if n.endswith(".so") or ".so." in PurePosixPath(n).name}
+        objects = {
+            n: zf.read(n) for n in zf.namelist() if n.endswith(".so") or ".so." in PurePosixPath(n).name
+        }
     extensions = [n for n in objects if target_ext(n)]
     if sources:
         report.add(
@@ -119,8 +121,7 @@ def check_wheel(
         report.add(
             "imports resolve",
             not unresolved,
-            "every import of "
-            f"{len(objects)} shared object(s) resolves"
+            f"every import of {len(objects)} shared object(s) resolves"
             if not unresolved
             else f"{len(unresolved)} unresolved: {'; '.join(unresolved[:10])}",
         )

@@ -48,7 +48,8 @@ _WARM_C = "int f(int x) { return x + 1; }\n"
 _WARM_CXX = (
     "#include <stdexcept>\n#include <string>\n#include <vector>\n"
     "int g(int x) { try { if (x) throw std::runtime_error(std::to_string(x)); } "
-    "catch (const std::exception& e) { return (int)std::string(e.what()).size(); } return std::vector<int>(3).size(); }\n"
+    "catch (const std::exception& e) { return (int)std::string(e.what()).size(); } "
+    "return std::vector<int>(3).size(); }\n"
 )
 
 
@@ -108,13 +109,19 @@ class BuilderStore:
         try:
             manifest = json.loads((root / "manifest.json").read_text())
         except (OSError, ValueError) as exc:
-            raise NotFound(f"no builder image {identity!r} in {self.root}; see `wasmfarm builder list`") from exc
+            raise NotFound(
+                f"no builder image {identity!r} in {self.root}; see `wasmfarm builder list`"
+            ) from exc
         if identity_of(manifest) != identity:
             raise BuildError(
                 f"{root}/manifest.json does not hash to {identity}: the image was altered; remove it and "
                 "run `wasmfarm builder create`"
             )
-        for needed in (f"rootfs{VENV}/bin/pyodide", f"rootfs{XBUILDENV_PATH}/xbuildenv", "rootfs/usr/bin/emcc"):
+        for needed in (
+            f"rootfs{VENV}/bin/pyodide",
+            f"rootfs{XBUILDENV_PATH}/xbuildenv",
+            "rootfs/usr/bin/emcc",
+        ):
             if not os.path.lexists(root / needed):  # symlinks inside point into the rootfs, not the host
                 raise BuildError(f"builder image {identity} is incomplete ({needed} missing); recreate it")
         (root / "rootfs" / "work").mkdir(exist_ok=True)  # the mount point of every build's work directory
@@ -151,7 +158,9 @@ class BuilderStore:
             _run_host(["tar", "--zstd", "-xf", str(tarball), "-C", str(staging)])
             entries = [p for p in staging.iterdir()]
             if len(entries) != 1 or not (entries[0] / "manifest.json").is_file():
-                raise BuildError(f"{tarball}: not a builder image export (one <identity>/manifest.json expected)")
+                raise BuildError(
+                    f"{tarball}: not a builder image export (one <identity>/manifest.json expected)"
+                )
             manifest = json.loads((entries[0] / "manifest.json").read_text())
             identity = identity_of(manifest)
             if entries[0].name != identity:
@@ -225,7 +234,9 @@ class ImageSpec:
 
 
 class _Creator:
-    def __init__(self, spec: ImageSpec, staging: Path, runtime_dir: Path, progress: Callable[[str], None]) -> None:
+    def __init__(
+        self, spec: ImageSpec, staging: Path, runtime_dir: Path, progress: Callable[[str], None]
+    ) -> None:
         self.spec = spec
         self.staging = staging
         self.rootfs = staging / "rootfs"
@@ -235,7 +246,9 @@ class _Creator:
 
     def create(self) -> dict[str, Any]:
         if os.geteuid() != 0:
-            raise BuildError("creating a builder image needs root (debootstrap, chroot ownership); run as root")
+            raise BuildError(
+                "creating a builder image needs root (debootstrap, chroot ownership); run as root"
+            )
         if not shutil.which("debootstrap"):
             raise BuildError("debootstrap is not installed: apt-get install debootstrap")
         try:
@@ -260,7 +273,9 @@ class _Creator:
         self.progress(title)
         self.log.write(f"$ {' '.join(argv)}\n")
         self.log.flush()
-        outcome = sandbox.run(argv, self._log_line, sandbox.Limits(wall_seconds=3600, memory_bytes=16 * 1024**3))
+        outcome = sandbox.run(
+            argv, self._log_line, sandbox.Limits(wall_seconds=3600, memory_bytes=16 * 1024**3)
+        )
         if outcome.returncode != 0:
             tail = "\n".join(outcome.tail[-15:])
             raise BuildError(f"{title} failed (exit {outcome.returncode}); see {self.log.name}:\n{tail}")
@@ -315,11 +330,15 @@ class _Creator:
         env = {"PYODIDE_XBUILDENV_PATH": XBUILDENV_PATH}
         if self.spec.kind == "official":
             if not self.spec.metadata_url:
-                raise BuildError("an official builder needs --metadata-url (pyodide-build's xbuildenv metadata)")
+                raise BuildError(
+                    "an official builder needs --metadata-url (pyodide-build's xbuildenv metadata)"
+                )
             env["PYODIDE_CROSS_BUILD_ENV_METADATA_URL"] = self.spec.metadata_url
             self._step(
                 f"pyodide xbuildenv install {self.spec.runtime} (metadata {self.spec.metadata_url})",
-                self._in_root(f"{VENV}/bin/pyodide xbuildenv install {self.spec.runtime}", network=True, env=env),
+                self._in_root(
+                    f"{VENV}/bin/pyodide xbuildenv install {self.spec.runtime}", network=True, env=env
+                ),
             )
             installed = sorted((self.rootfs / XBUILDENV_PATH.lstrip("/")).glob("*/xbuildenv/pyodide-root"))
             return hashlib.sha256("\n".join(str(p) for p in installed).encode()).hexdigest()
@@ -328,7 +347,9 @@ class _Creator:
         xbuildenv.assemble(self.runtime_dir, self.spec.runtime, self.rootfs / "usr/include", tarball)
         self._step(
             "pyodide xbuildenv install (offline, from the assembled tarball)",
-            self._in_root(f"{VENV}/bin/pyodide xbuildenv install --url file:///opt/wasmfarm/{tarball.name}", env=env),
+            self._in_root(
+                f"{VENV}/bin/pyodide xbuildenv install --url file:///opt/wasmfarm/{tarball.name}", env=env
+            ),
         )
         return _sha256(tarball)
 
@@ -352,7 +373,9 @@ class _Creator:
 
 # Debian's /usr/bin/emnm resolves its script relative to the directory it is called from, which fails when
 # pyodide-build calls it by name (exports: pyinit); call the script by its absolute path instead.
-_EMNM = '#!/bin/sh\nunset _PYTHON_SYSCONFIGDATA_NAME\nexec python3 -E /usr/share/emscripten/tools/emnm.py "$@"\n'
+_EMNM = (
+    '#!/bin/sh\nunset _PYTHON_SYSCONFIGDATA_NAME\nexec python3 -E /usr/share/emscripten/tools/emnm.py "$@"\n'
+)
 
 
 def _fixups(rootfs: Path) -> None:
@@ -364,9 +387,11 @@ def _fixups(rootfs: Path) -> None:
 
 
 def _run_host(argv: list[str]) -> None:
-    result = subprocess.run(argv, capture_output=True, text=True, check=False)  # noqa: S603
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise BuildError(f"{' '.join(argv)} failed (exit {result.returncode}): {result.stderr.strip()[-2000:]}")
+        raise BuildError(
+            f"{' '.join(argv)} failed (exit {result.returncode}): {result.stderr.strip()[-2000:]}"
+        )
 
 
 def _sha256(path: Path) -> str:

@@ -25,7 +25,7 @@ from dramatiq.brokers.stub import StubBroker
 from farm.build.image import BuilderStore
 from farm.build.runner import BuildLog, BuildOutput, BuildRequest, run_build, verify_and_publish
 from farm.build.state import BUILD, BUILT, PUBLISH, VERIFIED, VERIFY, BuildStates
-from farm.errors import BuildError, BuildFailed, FarmError
+from farm.errors import BuildFailed, FarmError
 from farm.recipe.graph import dependencies
 from farm.recipe.loader import load_recipes
 from farm.store.models import BuildState
@@ -40,7 +40,7 @@ def make_broker(url: str | None) -> dramatiq.Broker:
     if url.startswith(("redis://", "rediss://", "unix://")):
         from dramatiq.brokers.redis import RedisBroker
 
-        return RedisBroker(url=url, heartbeat_timeout=15_000, dead_message_ttl=86_400_000)
+        return RedisBroker(url=url, heartbeat_timeout=15_000, dead_message_ttl=86_400_000)  # type: ignore[no-untyped-call]
     if url.startswith(("amqp://", "amqps://")):
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
@@ -61,7 +61,7 @@ class BuildFarm:
     builders: BuilderStore
 
     def work_dir(self, build_id: int) -> Path:
-        return self.farm.settings.data_dir / "builds" / str(build_id)
+        return Path(self.farm.settings.data_dir) / "builds" / str(build_id)
 
     def log_path(self, build_id: int) -> Path:
         return self.work_dir(build_id) / "build.log"
@@ -70,19 +70,21 @@ class BuildFarm:
         build = self.states.get(build_id)
         if build is None:
             raise BuildFailed(f"build {build_id} does not exist")
-        recipes, problems = load_recipes(self.farm.settings.recipes_dir)
+        recipes, _problems = load_recipes(self.farm.settings.recipes_dir)
         recipe = next((r for r in recipes if r.name == build.recipe), None)
         if recipe is None:
             raise BuildFailed(f"recipe {build.recipe!r} is not in {self.farm.settings.recipes_dir} any more")
         libraries = []
         for dep in sorted(dependencies(recipe, {r.name for r in recipes})):
             dep_recipe = next(r for r in recipes if r.name == dep)
-            latest = [b for b in self.states.list(recipe=dep, limit=20) if b.runtime == build.runtime]
+            latest = [b for b in self.states.recent(recipe=dep, limit=20) if b.runtime == build.runtime]
             done = next((b for b in latest if b.state == BuildState.SUCCEEDED), None)
             if done is None:
                 if any(not BuildState(b.state).finished for b in latest):
                     raise DependencyPending(dep)
-                raise BuildFailed(f"{recipe.name} needs recipe {dep}, which has no successful build for {build.runtime}")
+                raise BuildFailed(
+                    f"{recipe.name} needs recipe {dep}, which has no successful build for {build.runtime}"
+                )
             if dep_recipe.recipe.is_library and done.wheel_sha256:
                 libraries.append(self.farm.blobs.path_for(done.wheel_sha256))
         image = self.builders.load(build.builder)
@@ -102,7 +104,9 @@ class BuildFarm:
     def advance(self, build_id: int, step: str, send: Callable[..., None]) -> None:
         worker = worker_name()
         if not self.states.claim(build_id, step, worker):
-            log.info("build %s: step %s is not mine to run (done, running elsewhere, or cancelled)", build_id, step)
+            log.info(
+                "build %s: step %s is not mine to run (done, running elsewhere, or cancelled)", build_id, step
+            )
             return
         stop = self._heartbeat(build_id, worker)
         build_log = BuildLog(self.log_path(build_id))
@@ -111,12 +115,14 @@ class BuildFarm:
         except DependencyPending as exc:
             build_log(f"# waiting for {exc} to be built first")
             self.states.requeue(build_id, step)
-            self.states.update(build_id, attempts=max((self.states.get(build_id) or _NoBuild).attempts - 1, 0))
+            self.states.update(
+                build_id, attempts=max((self.states.get(build_id) or _NoBuild).attempts - 1, 0)
+            )
             send(build_id, step, delay=2000)
         except BuildFailed as exc:
             build_log(f"# FAILED: {exc}")
             self.states.finish(build_id, BuildState.FAILED, error=str(exc), worker=worker)
-        except Exception as exc:  # the farm's fault: retried a few times
+        except Exception as exc:  # noqa: BLE001 - the farm's fault (not the recipe's): retried a few times
             build_log(f"# error (will retry): {exc}\n{traceback.format_exc()}")
             build = self.states.get(build_id)
             if build is not None and build.attempts < self.farm.settings.build_attempts:
@@ -147,7 +153,9 @@ class BuildFarm:
             assert build is not None and build.wheel_filename and build.wheel_sha256
             out = BuildOutput(artifact=self._artifact(request, build.wheel_filename, build.wheel_sha256))
             try:
-                verify_and_publish(self.farm, request, out, build_log, lambda s: build_log(f"# step: {s}"), publish=False)
+                verify_and_publish(
+                    self.farm, request, out, build_log, lambda s: build_log(f"# step: {s}"), publish=False
+                )
             finally:
                 self.states.update(build_id, verification=out.verification)
             self.states.update(build_id, step=VERIFIED)
@@ -156,8 +164,12 @@ class BuildFarm:
             build = self.states.get(build_id)
             assert build is not None and build.wheel_filename and build.wheel_sha256
             out = BuildOutput(artifact=self._artifact(request, build.wheel_filename, build.wheel_sha256))
-            verify_and_publish(self.farm, request, out, build_log, lambda s: build_log(f"# step: {s}"), verify=False)
-            self.states.finish(build_id, BuildState.SUCCEEDED, published=True)
+            verify_and_publish(
+                self.farm, request, out, build_log, lambda s: build_log(f"# step: {s}"), verify=False
+            )
+            self.states.finish(
+                build_id, BuildState.SUCCEEDED, published=True, wheel_filename=out.published_filename
+            )
 
     def _artifact(self, request: BuildRequest, filename: str, sha256: str) -> Path:
         """The built wheel under its own name (the blob store names files by hash)."""
@@ -183,8 +195,12 @@ class Jobs:
         self.build_farm = build_farm
         self.broker = broker
         self.actors = {
-            step: dramatiq.actor(
-                self._bind(step), broker=broker, actor_name=f"wasmfarm_{step}", queue_name=QUEUE, max_retries=0,
+            step: dramatiq.actor(  # type: ignore[call-overload]
+                self._bind(step),
+                broker=broker,
+                actor_name=f"wasmfarm_{step}",
+                queue_name=QUEUE,
+                max_retries=0,
                 time_limit=int(build_farm.farm.settings.build_timeout * 1000) + 600_000,
             )
             for step in (BUILD, VERIFY, PUBLISH)

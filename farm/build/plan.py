@@ -31,13 +31,14 @@ def select(recipes: Sequence[LoadedRecipe], names: Sequence[str], everything: bo
     known = {r.name for r in recipes if not r.recipe.package.disabled}
     if everything:
         return known
-    wanted = {canonicalize_name(n) for n in names}
+    wanted: set[str] = {canonicalize_name(n) for n in names}
     missing = sorted(wanted - {r.name for r in recipes})
     if missing:
         raise NotFound(f"no recipe named {', '.join(missing)} (recipes are the directories with a meta.yaml)")
     # A named recipe brings the recipes it depends on (they are cache hits when built already).
     edges = graph(recipes)
-    closure, todo = set(), list(wanted)
+    closure: set[str] = set()
+    todo: list[str] = list(wanted)
     while todo:
         name = todo.pop()
         if name not in closure:
@@ -80,5 +81,6 @@ def plan(
 def check_recipes(problems: Sequence[object]) -> None:
     if problems:
         raise RecipeInvalid(
-            "the recipes have problems; fix them first (`wasmfarm recipes lint`):\n" + "\n".join(map(str, problems))
+            "the recipes have problems; fix them first (`wasmfarm recipes lint`):\n"
+            + "\n".join(map(str, problems))
         )

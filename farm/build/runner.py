@@ -35,6 +35,7 @@ class BuildOutput:
     checks: dict[str, Any] = field(default_factory=dict)
     verification: dict[str, Any] = field(default_factory=dict)
     published_sha256: str | None = None
+    published_filename: str | None = None
 
 
 class BuildLog:
@@ -76,30 +77,9 @@ def run_build(farm: Any, request: BuildRequest, log: BuildLog, step: Callable[[s
     mounts = [sandbox.Mount(work, "/work", writable=True)]
 
     step("prepare")
-    log(f"# {recipe.name} {spec.package.version} for Pyodide {request.runtime} in builder {request.image.identity}")
-    archive = source.fetch(recipe, farm.blobs, settings.http_timeout)
-    build_dir = source.unpack(recipe, archive, work)
+    build_dir, native = _prepare(farm, request, log)
     src_in = "/work/" + str(build_dir.relative_to(work))
-    native = checks.native_sources(build_dir)
-    deps = work / "deps"
-    shutil.rmtree(deps, ignore_errors=True)
-    deps.mkdir()
-    for library in request.libraries:
-        with tarfile.open(library) as tar:
-            tar.extractall(deps, filter="data")
-
-    env = {
-        **request.image.build_env(),
-        "SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH,
-        "PIP_NO_INDEX": "1",
-        "PIP_FIND_LINKS": "/work/wheelhouse",
-        "WASM_LIBRARY_DIR": "/work/deps",
-        "PKG_CONFIG_PATH": "/work/deps/lib/pkgconfig",
-        "PYODIDE_JOBS": str(settings.build_jobs),
-        "CFLAGS": f"{spec.build.cflags} -I/work/deps/include".strip(),
-        "CXXFLAGS": f"{spec.build.cxxflags} -I/work/deps/include".strip(),
-        "LDFLAGS": f"{spec.build.ldflags} -L/work/deps/lib".strip(),
-    }
+    env = _environment(request, settings)
     prelude = ""
     for patch in spec.source.patches:
         prelude += f"patch -p1 --batch --forward < /work/patches/{Path(patch).name}\n"
@@ -109,39 +89,14 @@ def run_build(farm: Any, request: BuildRequest, log: BuildLog, step: Callable[[s
     started = time.monotonic()
     if recipe.recipe.is_library:
         step("build")
-        prefix = work / "prefix"
-        shutil.rmtree(prefix, ignore_errors=True)
-        prefix.mkdir()
-        env["WASM_LIBRARY_DIR"] = "/work/prefix"
-        _sandboxed(request.image, ["/bin/bash", "-eo", "pipefail", "-c", prelude], mounts, env, src_in, log, limits)
-        out.build_seconds = time.monotonic() - started
-        files = sorted(p for p in prefix.rglob("*") if p.is_file())
-        if not files:
-            raise BuildFailed(f"{recipe.path}: the library build installed nothing into $WASM_LIBRARY_DIR")
-        artifact = work / "out" / f"{recipe.name}-{spec.package.version}-library.tar.gz"
-        artifact.parent.mkdir(exist_ok=True)
-        with tarfile.open(artifact, "w:gz") as tar:
-            for path in files:
-                info = tar.gettarinfo(str(path), str(path.relative_to(prefix)))
-                info.mtime, info.uid, info.gid = int(SOURCE_DATE_EPOCH), 0, 0
-                with path.open("rb") as handle:
-                    tar.addfile(info, handle)
-        out.artifact = artifact
-        out.checks = {"passed": True, "results": [{"check": "library", "ok": True, "detail": f"{len(files)} files"}]}
-        return out
+        return _build_library(request, prelude, mounts, env, src_in, log, limits, started)
 
     step("requirements")
     index_urls = [*settings.build_index_urls]
     wheelhouse.prefetch(request.image, work, src_in, index_urls, log, limits)
 
     step("build")
-    argv = ["/opt/pyodide-build/bin/pyodide", "build", src_in, "--outdir", "/work/out"]
-    exports = spec.build.exports
-    argv += ["--exports", ",".join(exports) if isinstance(exports, list) else exports]
-    for flag in spec.build.backend_flags.split():
-        argv += ["-C", flag]
-    script = (prelude + " ".join(_q(a) for a in argv)) if prelude else None
-    command = ["/bin/bash", "-eo", "pipefail", "-c", script] if script else argv
+    command = _build_command(request, src_in, prelude)
     _sandboxed(request.image, command, mounts, env, src_in, log, limits)
     out.build_seconds = time.monotonic() - started
     wheels = sorted((work / "out").glob("*.whl"))
@@ -157,6 +112,93 @@ def run_build(farm: Any, request: BuildRequest, log: BuildLog, step: Callable[[s
         log(f"# check {result['check']}: {'ok' if result['ok'] else 'FAILED'}: {result['detail']}")
     if not report.passed:
         raise BuildFailed("the wheel failed its checks: " + "; ".join(report.failures()))
+    return out
+
+
+def _prepare(farm: Any, request: BuildRequest, log: Callable[[str], None]) -> tuple[Path, list[str]]:
+    """Source unpacked (and its native sources listed, for the pure-fallback check), libraries of dependencies."""
+    recipe, work = request.recipe, request.work
+    log(
+        f"# {recipe.name} {recipe.recipe.package.version} for Pyodide {request.runtime} in builder "
+        f"{request.image.identity}"
+    )
+    archive = source.fetch(recipe, farm.blobs, farm.settings.http_timeout)
+    build_dir = source.unpack(recipe, archive, work)
+    deps = work / "deps"
+    shutil.rmtree(deps, ignore_errors=True)
+    deps.mkdir()
+    for library in request.libraries:
+        with tarfile.open(library) as tar:
+            tar.extractall(deps, filter="data")
+    return build_dir, checks.native_sources(build_dir)
+
+
+def _build_command(request: BuildRequest, src_in: str, prelude: str) -> list[str]:
+    spec = request.recipe.recipe
+    argv = ["/opt/pyodide-build/bin/pyodide", "build", src_in, "--outdir", "/work/out"]
+    exports = spec.build.exports
+    argv += ["--exports", ",".join(exports) if isinstance(exports, list) else exports]
+    for flag in spec.build.backend_flags.split():
+        argv += ["-C", flag]
+    if not prelude:
+        return argv
+    return ["/bin/bash", "-eo", "pipefail", "-c", prelude + " ".join(_q(a) for a in argv)]
+
+
+def _environment(request: BuildRequest, settings: Any) -> dict[str, str]:
+    """The build's environment inside the sandbox: the image's toolchain settings, reproducibility, the offline
+    wheelhouse, the libraries of its dependencies, and the recipe's flags."""
+    spec = request.recipe.recipe
+    return {
+        **request.image.build_env(),
+        "SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH,
+        "PIP_NO_INDEX": "1",
+        "PIP_FIND_LINKS": "/work/wheelhouse",
+        "WASM_LIBRARY_DIR": "/work/deps",
+        "PKG_CONFIG_PATH": "/work/deps/lib/pkgconfig",
+        "PYODIDE_JOBS": str(settings.build_jobs),
+        "CFLAGS": f"{spec.build.cflags} -I/work/deps/include".strip(),
+        "CXXFLAGS": f"{spec.build.cxxflags} -I/work/deps/include".strip(),
+        "LDFLAGS": f"{spec.build.ldflags} -L/work/deps/lib".strip(),
+    }
+
+
+def _build_library(
+    request: BuildRequest,
+    prelude: str,
+    mounts: list[sandbox.Mount],
+    env: dict[str, str],
+    src_in: str,
+    log: Callable[[str], None],
+    limits: sandbox.Limits,
+    started: float,
+) -> BuildOutput:
+    """A static library: its script installs into $WASM_LIBRARY_DIR, which is packed for its dependents."""
+    recipe, spec, work, out = request.recipe, request.recipe.recipe, request.work, BuildOutput()
+    prefix = work / "prefix"
+    shutil.rmtree(prefix, ignore_errors=True)
+    prefix.mkdir()
+    env["WASM_LIBRARY_DIR"] = "/work/prefix"
+    _sandboxed(
+        request.image, ["/bin/bash", "-eo", "pipefail", "-c", prelude], mounts, env, src_in, log, limits
+    )
+    out.build_seconds = time.monotonic() - started
+    files = sorted(p for p in prefix.rglob("*") if p.is_file())
+    if not files:
+        raise BuildFailed(f"{recipe.path}: the library build installed nothing into $WASM_LIBRARY_DIR")
+    artifact = work / "out" / f"{recipe.name}-{spec.package.version}-library.tar.gz"
+    artifact.parent.mkdir(exist_ok=True)
+    with tarfile.open(artifact, "w:gz") as tar:
+        for path in files:
+            info = tar.gettarinfo(str(path), str(path.relative_to(prefix)))
+            info.mtime, info.uid, info.gid = int(SOURCE_DATE_EPOCH), 0, 0
+            with path.open("rb") as handle:
+                tar.addfile(info, handle)
+    out.artifact = artifact
+    out.checks = {
+        "passed": True,
+        "results": [{"check": "library", "ok": True, "detail": f"{len(files)} files"}],
+    }
     return out
 
 
@@ -201,7 +243,6 @@ def _verify(farm: Any, request: BuildRequest, out: BuildOutput, log: BuildLog, s
         raise BuildFailed("verification in Pyodide failed: " + "; ".join(result.failures()))
 
 
-
 def _publish(farm: Any, request: BuildRequest, out: BuildOutput, log: BuildLog, step: Progress) -> None:
     recipe = request.recipe
     assert out.artifact is not None
@@ -219,6 +260,7 @@ def _publish(farm: Any, request: BuildRequest, out: BuildOutput, log: BuildLog, 
         break
     farm.publisher.refresh([recipe.name])
     out.published_sha256 = ingested.row.sha256
+    out.published_filename = ingested.row.filename
     log(f"# published {ingested.row.filename} ({ingested.row.sha256})")
 
 
@@ -247,7 +289,9 @@ def _sandboxed(
     limits: sandbox.Limits,
 ) -> None:
     log(f"$ {' '.join(argv)}")
-    outcome = sandbox.run(sandbox.command_line(image.rootfs, argv, mounts=mounts, env=env, cwd=cwd), log, limits)
+    outcome = sandbox.run(
+        sandbox.command_line(image.rootfs, argv, mounts=mounts, env=env, cwd=cwd), log, limits
+    )
     if outcome.timed_out:
         raise BuildFailed(f"the build exceeded its {limits.wall_seconds:.0f} s limit and was killed")
     if outcome.returncode != 0:

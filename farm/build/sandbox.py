@@ -55,7 +55,9 @@ class Outcome:
 def bwrap_path() -> str:
     found = shutil.which("bwrap")
     if not found:
-        raise BuildError("bubblewrap (bwrap) is not installed; builds run only inside it: apt-get install bubblewrap")
+        raise BuildError(
+            "bubblewrap (bwrap) is not installed; builds run only inside it: apt-get install bubblewrap"
+        )
     return found
 
 
@@ -71,7 +73,7 @@ def command_line(
 ) -> list[str]:
     """The bwrap invocation; ``network=True`` only for download steps (pip download of wheels, no code run)."""
     cmd = [bwrap_path(), "--bind" if writable_root else "--ro-bind", str(rootfs), "/"]
-    cmd += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/run"]
+    cmd += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/run"]  # noqa: S108 - in the sandbox
     cmd += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent"]
     cmd += ["--new-session", "--hostname", "wasmfarm-builder"]
     if network:
@@ -83,7 +85,7 @@ def command_line(
     for mount in mounts:
         cmd += ["--bind" if mount.writable else "--ro-bind", str(mount.source), mount.target]
     cmd += ["--clearenv"]
-    base = {"PATH": SANDBOX_PATH, "HOME": "/tmp", "LANG": "C.UTF-8", "TMPDIR": "/tmp"}
+    base = {"PATH": SANDBOX_PATH, "HOME": "/tmp", "LANG": "C.UTF-8", "TMPDIR": "/tmp"}  # noqa: S108
     for key, value in {**base, **(env or {})}.items():
         cmd += ["--setenv", key, value]
     cmd += ["--chdir", cwd, "--", *argv]
@@ -147,7 +149,7 @@ def run(
             resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
 
     started = time.monotonic()
-    proc = subprocess.Popen(  # noqa: S603 - argv built by command_line, no shell
+    proc = subprocess.Popen(
         list(cmd),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,

@@ -58,7 +58,9 @@ def unpack(recipe: LoadedRecipe, archive: Path | None, dest: Path) -> Path:
         shutil.copytree(recipe.directory / source.path, src, symlinks=False)
     elif source.url and source.url.endswith(".zip"):
         with zipfile.ZipFile(archive) as zf:
-            _unpack_members(zf.namelist(), lambda name, target: target.write_bytes(zf.read(name)), src, recipe)
+            _unpack_members(
+                zf.namelist(), lambda name, target: target.write_bytes(zf.read(name)), src, recipe
+            )
     elif source.url and source.url.endswith(".whl"):
         raise BuildError(f"{recipe.path}: source/url is a wheel; there is nothing to build")
     else:

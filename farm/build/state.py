@@ -12,7 +12,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, or_, update
+from sqlalchemy import Engine, and_, or_, update
 from sqlmodel import Session, col, select
 
 from farm.store.models import Build, BuildState
@@ -58,7 +58,7 @@ class BuildStates:
             )
             return session.exec(query.limit(1)).first()
 
-    def list(self, limit: int = 200, recipe: str | None = None) -> list[Build]:
+    def recent(self, limit: int = 200, recipe: str | None = None) -> list[Build]:
         with self.session() as session:
             query = select(Build).order_by(col(Build.id).desc()).limit(limit)
             if recipe:
@@ -69,13 +69,19 @@ class BuildStates:
         """Take ``step`` of the build: from the step before it, or from a worker whose lease ran out."""
         stale = now() - self.lease
         previous = _AFTER[step]
+        state, step_col = col(Build.state), col(Build.step)
         fresh = (
-            (Build.state == BuildState.QUEUED)
+            (state == BuildState.QUEUED)
             if step == BUILD
-            else ((Build.state == BuildState.RUNNING) & (Build.step == previous))
+            else and_(state == BuildState.RUNNING, step_col == previous)
         )
-        dead = (Build.state == BuildState.RUNNING) & (Build.step == step) & (col(Build.heartbeat_at) < stale)
-        values: dict[str, Any] = {"state": BuildState.RUNNING, "step": step, "worker": worker, "heartbeat_at": now()}
+        dead = and_(state == BuildState.RUNNING, step_col == step, col(Build.heartbeat_at) < stale)
+        values: dict[str, Any] = {
+            "state": BuildState.RUNNING,
+            "step": step,
+            "worker": worker,
+            "heartbeat_at": now(),
+        }
         if step == BUILD:
             values["attempts"] = Build.attempts + 1
             values["started_at"] = now()
@@ -92,7 +98,7 @@ class BuildStates:
             values["step"] = step
         with self.session() as session:
             session.execute(
-                update(Build).where(col(Build.id) == build_id, Build.worker == worker).values(**values)
+                update(Build).where(col(Build.id) == build_id, col(Build.worker) == worker).values(**values)
             )
             session.commit()
 
@@ -126,7 +132,9 @@ class BuildStates:
                 if build.state == BuildState.QUEUED:
                     found.append((build.id, BUILD))
                 elif build.heartbeat_at is None or _aware(build.heartbeat_at) < stale:
-                    step = {BUILT: VERIFY, VERIFIED: PUBLISH, VERIFY: VERIFY, PUBLISH: PUBLISH}.get(build.step, BUILD)
+                    step = {BUILT: VERIFY, VERIFIED: PUBLISH, VERIFY: VERIFY, PUBLISH: PUBLISH}.get(
+                        build.step, BUILD
+                    )
                     found.append((build.id, step))
         return found
 

@@ -46,7 +46,7 @@ def _handler(www: Path, blobs: BlobStore) -> type[SimpleHTTPRequestHandler]:
             return
 
         def translate_path(self, path: str) -> str:
-            parts = path.split("?")[0].split("/")
+            parts = path.split("?", maxsplit=1)[0].split("/")
             if len(parts) == 5 and parts[1] == "files" and len(parts[3]) == 64:  # /files/<aa>/<sha256>/<name>
                 return str(blobs.path_for(parts[3]))
             return super().translate_path(path)
@@ -79,7 +79,9 @@ def verify(
 ) -> Verification:
     node = shutil.which("node")
     if node is None:
-        raise BuildError("node is not installed: verification runs the wheel in Pyodide under Node (apt-get install nodejs)")
+        raise BuildError(
+            "node is not installed: verification runs the wheel in Pyodide under Node (apt-get install nodejs)"
+        )
     runtime_dir = www / "pyodide" / runtime
     if not (runtime_dir / "pyodide.mjs").is_file():
         raise BuildError(f"runtime {runtime} is not installed; `wasmfarm runtime add {runtime}` adds it")
@@ -95,7 +97,7 @@ def verify(
         }
         (Path(tmp) / "config.json").write_text(json.dumps(config))
         try:
-            result = subprocess.run(  # noqa: S603
+            result = subprocess.run(
                 [node, str(runner_assets / "node" / SCRIPT), str(Path(tmp) / "config.json")],
                 capture_output=True,
                 text=True,

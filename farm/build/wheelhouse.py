@@ -63,7 +63,7 @@ def prefetch(
     mounts = [sandbox.Mount(work, "/work", writable=True)]
     requires = static_requires(work / src_in_sandbox.removeprefix("/work/"))
     _download(image, mounts, requires, index_urls, log, limits)
-    log(f"# asking the build backend for its build requirements (network cut)")
+    log("# asking the build backend for its build requirements (network cut)")
     lines: list[str] = []
 
     def capture(line: str) -> None:
@@ -116,7 +116,11 @@ def _download(
     log(f"# prefetching build requirements: {' '.join(requirements)}")
     outcome = sandbox.run(
         sandbox.command_line(
-            image.rootfs, argv, mounts=mounts, network=True, env={"PIP_CERT": "/etc/ssl/certs/ca-certificates.crt"}
+            image.rootfs,
+            argv,
+            mounts=mounts,
+            network=True,
+            env={"PIP_CERT": "/etc/ssl/certs/ca-certificates.crt"},
         ),
         log,
         limits,

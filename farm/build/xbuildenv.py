@@ -146,7 +146,9 @@ def assemble(runtime_dir: Path, pyodide_version: str, include_dir: Path, out: Pa
             tar.add(runtime_dir / name, f"{root}/dist/{name}", filter=_normalise)
         for path in sorted(headers.rglob("*")):
             if path.is_file() and path.name != "pyconfig.h":
-                tar.add(path, f"{install}/include/python{minor}/{path.relative_to(headers)}", filter=_normalise)
+                tar.add(
+                    path, f"{install}/include/python{minor}/{path.relative_to(headers)}", filter=_normalise
+                )
         pyconfig = wasm_pyconfig(host_pyconfig.read_text(), facts.build_time_vars)
         _add_bytes(tar, f"{install}/include/python{minor}/pyconfig.h", pyconfig.encode())
         _add_bytes(tar, f"{install}/sysconfigdata/{SYSCONFIG_NAME}.py", facts.sysconfig_source.encode())

@@ -24,7 +24,9 @@ def builder() -> None:
 
 
 @builder.command("create")
-@click.option("--runtime", "runtime_version", default=None, help="Target runtime (default: the first configured).")
+@click.option(
+    "--runtime", "runtime_version", default=None, help="Target runtime (default: the first configured)."
+)
 @click.option("--kind", type=click.Choice(["registry", "official"]), default="registry", show_default=True)
 @click.option("--metadata-url", default=None, help="official: pyodide-build's xbuildenv metadata URL.")
 @click.option("--force", is_flag=True, help="Make a new image even if one with the same spec exists.")
@@ -32,7 +34,12 @@ def builder() -> None:
 @click.pass_context
 @reports_errors
 def builder_create(
-    ctx: click.Context, runtime_version: str | None, kind: str, metadata_url: str | None, force: bool, data_dir: Path | None
+    ctx: click.Context,
+    runtime_version: str | None,
+    kind: str,
+    metadata_url: str | None,
+    force: bool,
+    data_dir: Path | None,
 ) -> None:
     """Make a builder image from Debian's archive and PyPI (about 2 minutes), or reuse the one made before."""
     farm = Farm.open(settings_from(ctx, data_dir=data_dir))
@@ -111,7 +118,9 @@ def _jobs(farm: Farm) -> Jobs:
 @click.option("--changed", is_flag=True, help="Every recipe whose build key has no successful build.")
 @click.option("--all", "everything", is_flag=True, help="Every recipe (built ones are cache hits).")
 @click.option("--force", is_flag=True, help="Build the named recipes even when their key was built before.")
-@click.option("--runtime", "runtime_version", default=None, help="Target runtime (default: the first configured).")
+@click.option(
+    "--runtime", "runtime_version", default=None, help="Target runtime (default: the first configured)."
+)
 @click.option("--recipes", "recipes_dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 @click.option("--no-wait", is_flag=True, help="Queue and return (a worker elsewhere builds).")
 @data_dir_option
@@ -145,7 +154,9 @@ def build(
     jobs = _jobs(farm)
     pending = [p for p in planned if p.build_id is not None]
     cached = len(planned) - len(pending)
-    click.echo(f"{len(planned)} recipe(s): {len(pending)} to build, {cached} unchanged (cache hits)", err=True)
+    click.echo(
+        f"{len(planned)} recipe(s): {len(pending)} to build, {cached} unchanged (cache hits)", err=True
+    )
     for item in planned:
         if item.status == "queued" and item.build_id is not None:
             jobs.send(item.build_id, "build")
@@ -190,7 +201,7 @@ def build(
 def builds(ctx: click.Context, as_json: bool, limit: int, data_dir: Path | None) -> None:
     """Recent builds: id, recipe, version, runtime, state, attempts, worker, seconds, wheel."""
     farm = Farm.open(settings_from(ctx, data_dir=data_dir))
-    rows = farm.builds.list(limit=limit)
+    rows = farm.builds.recent(limit=limit)
     if as_json:
         click.echo(json.dumps([r.model_dump(mode="json") for r in rows], indent=2))
         return
@@ -237,8 +248,10 @@ def worker(ctx: click.Context, threads: int, data_dir: Path | None) -> None:
     """Run a build worker against the configured broker (broker_url), database and data directory."""
     farm = Farm.open(settings_from(ctx, data_dir=data_dir))
     if not farm.settings.broker_url:
-        raise FarmError("`wasmfarm worker` needs broker_url (redis://... or amqp://...); without one, builds run "
-                        "inside `wasmfarm serve` and `wasmfarm build`")
+        raise FarmError(
+            "`wasmfarm worker` needs broker_url (redis://... or amqp://...); without one, builds run "
+            "inside `wasmfarm serve` and `wasmfarm build`"
+        )
     jobs = _jobs(farm)
     recovered = jobs.recover()
     click.echo(f"worker started; {recovered} unfinished build(s) handed back to the queue", err=True)

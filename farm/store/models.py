@@ -112,10 +112,18 @@ class Build(SQLModel, table=True):
     step: str = Field(default="", max_length=32)  # prepare | build | check | verify | publish
     attempts: int = 0
     worker: str | None = Field(default=None, max_length=255)
-    heartbeat_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
-    started_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
-    finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    heartbeat_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+    started_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    finished_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
     build_seconds: float | None = None
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     wheel_filename: str | None = Field(default=None, max_length=512)

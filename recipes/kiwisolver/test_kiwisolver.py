@@ -5,12 +5,13 @@ def test_solver_and_cpp_exceptions() -> None:
     import kiwisolver
 
     x = kiwisolver.Variable("x")
+    constraint = x >= 10
     solver = kiwisolver.Solver()
-    solver.addConstraint(x >= 10)
+    solver.addConstraint(constraint)
     solver.updateVariables()
     assert x.value() == 10
     try:
-        solver.addConstraint(x >= 10)  # a duplicate constraint: raised as a C++ exception, caught in Python
+        solver.addConstraint(constraint)  # the same constraint again: a C++ exception, caught in Python
     except kiwisolver.DuplicateConstraint:
         return
     raise AssertionError("the duplicate constraint was accepted")

@@ -1,0 +1,244 @@
+"""The build farm end to end: the registry-only builder, real pyodide-build runs in bubblewrap, checks,
+verification in Pyodide 314 under Node, publication to the index, micropip installing the built wheels.
+
+Offline: the runtime and micropip come from a fake npm registry and upstream index on loopback, the recipes'
+sdists are seeded into the blob store (they are the real sdists with the recipes' sha256), the build
+requirements come from a loopback index over pinned wheels, and the builder image is the one ``ci/builder-assets.sh``
+made from Debian's archive and PyPI (``wasmfarm builder create`` finds and reuses it here).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from farm.context import Farm
+from farm.settings import Settings
+from tests.conftest import CACHE, PYODIDE_VERSION
+from tests.e2e.conftest import run_in_pyodide
+from tests.support.npm_registry import NpmRegistryServer
+from tests.support.server import serve_process, wasmfarm_command
+from tests.support.upstream import UpstreamServer
+
+pytestmark = pytest.mark.timeout(1200)
+RECIPES = Path(__file__).parents[2] / "recipes"
+SHIPPED = ["markupsafe", "ujson", "kiwisolver", "pyroaring"]  # C, C with C++, C++ with exceptions, Cython C++
+
+
+@dataclass
+class BuildFarmEnv:
+    data_dir: Path
+    recipes: Path
+    env: dict[str, str]
+
+    def run(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*wasmfarm_command(), *args], env=self.env, capture_output=True, text=True, timeout=timeout
+        )
+
+    def builds(self) -> list[dict[str, object]]:
+        result = self.run("builds", "--json", "--limit", "500")
+        assert result.returncode == 0, result.stderr
+        return list(json.loads(result.stdout))
+
+
+def _require_builder_assets() -> None:
+    if not any((CACHE / "builders").glob("*/manifest.json")):
+        pytest.fail(
+            f"no builder image in {CACHE / 'builders'}: `make test` runs ci/builder-assets.sh to make one"
+        )
+
+
+@pytest.fixture(scope="module")
+def build_env(tmp_path_factory: pytest.TempPathFactory, cached_wheels: Path) -> Iterator[BuildFarmEnv]:
+    _require_builder_assets()
+    base = tmp_path_factory.mktemp("buildfarm")
+    upstream_dir = base / "upstream"
+    upstream_dir.mkdir()
+    for wheel in ("micropip-0.11.1-py3-none-any.whl", "packaging-26.1-py3-none-any.whl"):
+        shutil.copy(cached_wheels / wheel, upstream_dir)
+    recipes = base / "recipes"
+    shutil.copytree(RECIPES, recipes)
+    data_dir = base / "data"
+    tarball = CACHE / "npm" / f"pyodide-{PYODIDE_VERSION}.tgz"
+    with (
+        UpstreamServer(upstream_dir) as upstream,
+        UpstreamServer(CACHE / "build-wheels") as build_index,
+        NpmRegistryServer({PYODIDE_VERSION: tarball}) as npm,
+    ):
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("PIP_")},
+            "WASMFARM_DATA_DIR": str(data_dir),
+            "WASMFARM_BUILDER_DIR": str(CACHE / "builders"),
+            "WASMFARM_RECIPES_DIR": str(recipes),
+            "WASMFARM_NPM_REGISTRY": npm.url,
+            "WASMFARM_UPSTREAM_INDEX": upstream.url,
+            "WASMFARM_BUILD_INDEX_URLS": json.dumps([build_index.url]),
+        }
+        farm_env = BuildFarmEnv(data_dir, recipes, env)
+        added = farm_env.run("runtime", "add", PYODIDE_VERSION)
+        assert added.returncode == 0, added.stderr
+        settings = Settings(data_dir=data_dir)
+        farm = Farm.open(settings)
+        for sdist in (CACHE / "sdists").glob("*.tar.gz"):  # the recipes' real sources, as if downloaded
+            with sdist.open("rb") as handle:
+                farm.blobs.put_stream(handle)
+        farm.close()
+        created = farm_env.run("builder", "create", "--runtime", PYODIDE_VERSION)
+        assert created.returncode == 0, created.stderr
+        assert "reusing builder image" in created.stderr  # made by ci/builder-assets.sh, found by its spec
+        yield farm_env
+
+
+def test_builds_verifies_and_publishes_shipped_recipes(
+    build_env: BuildFarmEnv, node: str, pyodide_dir: Path, cached_wheels: Path, tmp_path: Path
+) -> None:
+    result = build_env.run("build", *SHIPPED)
+    assert result.returncode == 0, result.stderr[-4000:]
+    builds = {b["recipe"]: b for b in build_env.builds()}
+    for name in SHIPPED:
+        build = builds[name]
+        assert build["state"] == "succeeded" and build["published"], build
+        assert str(build["wheel_filename"]).endswith("-cp314-cp314-pyemscripten_2026_0_wasm32.whl")
+        checks = json.loads(str(build["checks"]))
+        assert checks["passed"] and {c["check"] for c in checks["results"]} >= {"tag", "extension modules"}
+        verification = json.loads(str(build["verification"]))
+        assert verification["ok"] and all(v == "ok" for v in verification["imports"].values()), verification
+    assert json.loads(str(builds["kiwisolver"]["verification"]))["tests"] == {
+        "test_solver_and_cpp_exceptions": "ok"
+    }
+
+    # The published wheels install with micropip from the farm's own index in a fresh Pyodide.
+    with serve_process(build_env.data_dir) as url:
+        out = run_in_pyodide(
+            node, pyodide_dir, cached_wheels, tmp_path, f"{url}r/{PYODIDE_VERSION}/simple/",
+            ["markupsafe", "ujson", "kiwisolver", "pyroaring"],
+            "import json, markupsafe, ujson, kiwisolver, pyroaring\n"
+            "json.dumps([str(markupsafe.escape('<a>')), ujson.dumps({'a': [1, 2]}), "
+            "len(pyroaring.BitMap(range(10)) & pyroaring.BitMap(range(5, 20))), "
+            "__import__('markupsafe._speedups').__name__])",
+        )  # fmt: skip
+    assert out["ok"], out
+    escaped, dumped, overlap, module = json.loads(str(out["result"]))
+    assert (escaped, dumped, overlap) == ("&lt;a&gt;", '{"a":[1,2]}', 5)
+    assert module == "markupsafe"  # markupsafe._speedups imported: the compiled extension, not the fallback
+    assert set(SHIPPED) <= set(dict(out["installed"]))  # type: ignore[call-overload]
+
+
+def test_changed_builds_nothing_then_only_what_a_patch_touches(build_env: BuildFarmEnv) -> None:
+    first = build_env.run("build", "--changed")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "0 to build" in first.stderr
+    before = len(build_env.builds())
+
+    patch = build_env.recipes / "markupsafe" / "patches" / "0001-version-comment.patch"
+    patch.parent.mkdir(exist_ok=True)
+    patch.write_text(
+        "--- a/src/markupsafe/_native.py\n+++ b/src/markupsafe/_native.py\n@@ -1,3 +1,4 @@\n"
+        "+# patched by wasmfarm's test\n" + _first_lines_of_native()
+    )
+    meta = build_env.recipes / "markupsafe" / "meta.yaml"
+    meta.write_text(
+        meta.read_text().replace(
+            "  sha256:", "  patches:\n    - patches/0001-version-comment.patch\n  sha256:", 1
+        )
+    )
+    second = build_env.run("build", "--changed")
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "1 to build" in second.stderr
+    new = build_env.builds()[: len(build_env.builds()) - before]
+    assert [b["recipe"] for b in new] == ["markupsafe"] and new[0]["state"] == "succeeded"
+    # Same version, other inputs: published under a build number next to the first wheel.
+    assert str(new[0]["wheel_filename"]).startswith("markupsafe-3.0.4-1-cp314")
+    log = build_env.run("build-log", str(new[0]["id"]))
+    assert "patching file src/markupsafe/_native.py" in log.stdout
+
+
+def _first_lines_of_native() -> str:
+    import tarfile
+
+    sdist = CACHE / "sdists" / "markupsafe-3.0.4.tar.gz"
+    with tarfile.open(sdist) as tar:
+        handle = tar.extractfile("markupsafe-3.0.4/src/markupsafe/_native.py")
+        assert handle is not None
+        lines = handle.read().decode().splitlines(keepends=True)[:3]
+    return "".join(" " + line for line in lines)
+
+
+def _in_tree_recipe(root: Path, name: str, setup_py: str, c_source: str, script: str | None = None) -> None:
+    directory = root / name
+    src = directory / "src"
+    (src / name).mkdir(parents=True)
+    (src / name / "__init__.py").write_text("")
+    (src / f"{name}.c").write_text(c_source)
+    (src / "setup.py").write_text(setup_py)
+    (src / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=77"]\nbuild-backend = "setuptools.build_meta"\n'
+    )
+    build = f"build:\n  script: |\n    {script}\n" if script else ""
+    (directory / "meta.yaml").write_text(
+        f"package:\n  name: {name}\n  version: 1.0.0\nsource:\n  path: src\n{build}test:\n  imports:\n    - {name}\n"
+    )
+
+
+_SETUP = (
+    "from setuptools import Extension, setup\n"
+    "setup(name='{name}', version='1.0.0', packages=['{name}'],\n"
+    "      ext_modules=[Extension('{name}._speed', ['{name}.c'], optional={optional})])\n"
+)
+_OK_C = '#include <Python.h>\nstatic struct PyModuleDef m = {PyModuleDef_HEAD_INIT, "_speed"};\nPyMODINIT_FUNC PyInit__speed(void) { return PyModuleDef_Init(&m); }\n'
+
+
+def test_compile_error_pure_fallback_and_network_are_refused(build_env: BuildFarmEnv) -> None:
+    root = build_env.recipes
+    _in_tree_recipe(root, "brokenc", _SETUP.format(name="brokenc", optional=False), "int f( {\n")
+    _in_tree_recipe(
+        root, "fallsback", _SETUP.format(name="fallsback", optional=True), "#error no compiler today\n"
+    )
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    reached: list[bool] = []
+    listener.settimeout(60)
+    threading.Thread(target=lambda: reached.append(bool(listener.accept())), daemon=True).start()
+    probe = (
+        f"python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=5)\" "
+        "&& echo SANDBOX-REACHED-HOST || echo SANDBOX-NETWORK-CUT"
+    )
+    _in_tree_recipe(root, "netprobe", _SETUP.format(name="netprobe", optional=False), _OK_C, script=probe)
+
+    result = build_env.run("build", "brokenc", "fallsback", "netprobe")
+    assert result.returncode == 1
+    builds = {b["recipe"]: b for b in build_env.builds()}
+
+    broken = builds["brokenc"]
+    assert broken["state"] == "failed" and broken["attempts"] == 1  # a compile error is permanent
+    assert "the build failed (exit" in str(broken["error"])  # with the log's tail
+    broken_log = build_env.run("build-log", str(broken["id"])).stdout
+    assert "brokenc.c:1:" in broken_log and "error:" in broken_log
+    fallback = builds["fallsback"]
+    assert fallback["state"] == "failed" and "fell back to a pure wheel" in str(fallback["error"])
+    assert not fallback["published"]
+    # The wheel of the refused build is kept for inspection, and nothing reached the index.
+    assert list(
+        (build_env.data_dir / "builds" / str(fallback["id"]) / "out").glob("fallsback-1.0.0-*.whl")
+    )
+    for name in ("brokenc", "fallsback"):
+        assert not (build_env.data_dir / "www" / "simple" / name).exists()
+
+    probe_lines = build_env.run("build-log", str(builds["netprobe"]["id"])).stdout.splitlines()
+    assert "SANDBOX-NETWORK-CUT" in probe_lines and "SANDBOX-REACHED-HOST" not in probe_lines
+    assert builds["netprobe"]["state"] == "succeeded"  # the probe ran; only the network was missing
+    assert reached == []
+    listener.close()
