@@ -216,15 +216,16 @@ class Jobs:
     def send(self, build_id: int, step: str, delay: int | None = None) -> None:
         self.actors[step].send_with_options(args=(build_id,), delay=delay)
 
-    def recover(self) -> int:
-        """Re-send every queued build and every running build whose worker died (start of a worker)."""
-        found = self.build_farm.states.recoverable()
+    def recover(self, *, stale_only: bool = False) -> int:
+        """Re-send every queued build (at the start of a worker: an in-process broker forgets its messages) and
+        every running build whose worker died."""
+        found = self.build_farm.states.recoverable(stale_only=stale_only)
         for build_id, step in found:
             self.send(build_id, step)
         return len(found)
 
     def worker(self, threads: int = 1) -> dramatiq.Worker:
-        return dramatiq.Worker(self.broker, worker_threads=threads, worker_timeout=500)
+        return dramatiq.Worker(self.broker, worker_threads=threads, worker_timeout=500, queue_prefetch=threads)
 
     def drain(self, until: Callable[[], bool], poll: float = 0.5) -> None:
         """Embedded mode: run a worker in this process until ``until()`` holds."""

@@ -120,7 +120,7 @@ class BuildStates:
         else:
             self.update(build_id, state=BuildState.RUNNING, step=_AFTER[step], worker=None, heartbeat_at=None)
 
-    def recoverable(self) -> list[tuple[int, str]]:
+    def recoverable(self, *, stale_only: bool = False) -> list[tuple[int, str]]:
         """(build, step to send) for every queued build and every running one whose worker went silent."""
         stale = now() - self.lease
         found: list[tuple[int, str]] = []
@@ -130,7 +130,8 @@ class BuildStates:
             ):
                 assert build.id is not None
                 if build.state == BuildState.QUEUED:
-                    found.append((build.id, BUILD))
+                    if not stale_only:
+                        found.append((build.id, BUILD))
                 elif build.heartbeat_at is None or _aware(build.heartbeat_at) < stale:
                     step = {BUILT: VERIFY, VERIFIED: PUBLISH, VERIFY: VERIFY, PUBLISH: PUBLISH}.get(
                         build.step, BUILD

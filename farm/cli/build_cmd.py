@@ -257,9 +257,13 @@ def worker(ctx: click.Context, threads: int, data_dir: Path | None) -> None:
     click.echo(f"worker started; {recovered} unfinished build(s) handed back to the queue", err=True)
     instance = jobs.worker(threads)
     instance.start()
+    lease = farm.settings.build_lease_seconds
     try:
-        while True:
-            time.sleep(3600)
+        while True:  # take over the builds of workers that died (their heartbeat went silent)
+            time.sleep(lease)
+            taken = jobs.recover(stale_only=True)
+            if taken:
+                click.echo(f"took over {taken} build(s) of silent workers", err=True)
     except KeyboardInterrupt:
         pass
     finally:

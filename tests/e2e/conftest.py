@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CACHE, PYODIDE_VERSION
+from tests.e2e.buildfarm import Loopback, loopback_servers
 from tests.support.npm_registry import NpmRegistryServer
 from tests.support.server import serve_process, wasmfarm_command
 from tests.support.upstream import UpstreamServer
@@ -130,3 +131,9 @@ def run_runtime(node: str, config: dict[str, object], tmp_path: Path) -> dict[st
     lines = result.stdout.strip().splitlines()
     assert lines, f"runner printed nothing; stderr:\n{result.stderr[-3000:]}"
     return dict(json.loads(lines[-1]))
+
+
+@pytest.fixture(scope="module")
+def loopback(tmp_path_factory: pytest.TempPathFactory, cached_wheels: Path) -> Iterator[Loopback]:
+    """Upstream index (micropip), build-requirement index and npm registry on loopback, for build-farm tests."""
+    yield from loopback_servers(tmp_path_factory, cached_wheels)

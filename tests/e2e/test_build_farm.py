@@ -10,93 +10,23 @@ made from Debian's archive and PyPI (``wasmfarm builder create`` finds and reuse
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import socket
-import subprocess
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from farm.context import Farm
-from farm.settings import Settings
 from tests.conftest import CACHE, PYODIDE_VERSION
+from tests.e2e.buildfarm import SHIPPED, BuildFarmEnv, Loopback, new_farm
 from tests.e2e.conftest import run_in_pyodide
-from tests.support.npm_registry import NpmRegistryServer
-from tests.support.server import serve_process, wasmfarm_command
-from tests.support.upstream import UpstreamServer
+from tests.support.server import serve_process
 
 pytestmark = pytest.mark.timeout(1200)
-RECIPES = Path(__file__).parents[2] / "recipes"
-SHIPPED = ["markupsafe", "ujson", "kiwisolver", "pyroaring"]  # C, C with C++, C++ with exceptions, Cython C++
-
-
-@dataclass
-class BuildFarmEnv:
-    data_dir: Path
-    recipes: Path
-    env: dict[str, str]
-
-    def run(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*wasmfarm_command(), *args], env=self.env, capture_output=True, text=True, timeout=timeout
-        )
-
-    def builds(self) -> list[dict[str, object]]:
-        result = self.run("builds", "--json", "--limit", "500")
-        assert result.returncode == 0, result.stderr
-        return list(json.loads(result.stdout))
-
-
-def _require_builder_assets() -> None:
-    if not any((CACHE / "builders").glob("*/manifest.json")):
-        pytest.fail(
-            f"no builder image in {CACHE / 'builders'}: `make test` runs ci/builder-assets.sh to make one"
-        )
 
 
 @pytest.fixture(scope="module")
-def build_env(tmp_path_factory: pytest.TempPathFactory, cached_wheels: Path) -> Iterator[BuildFarmEnv]:
-    _require_builder_assets()
-    base = tmp_path_factory.mktemp("buildfarm")
-    upstream_dir = base / "upstream"
-    upstream_dir.mkdir()
-    for wheel in ("micropip-0.11.1-py3-none-any.whl", "packaging-26.1-py3-none-any.whl"):
-        shutil.copy(cached_wheels / wheel, upstream_dir)
-    recipes = base / "recipes"
-    shutil.copytree(RECIPES, recipes)
-    data_dir = base / "data"
-    tarball = CACHE / "npm" / f"pyodide-{PYODIDE_VERSION}.tgz"
-    with (
-        UpstreamServer(upstream_dir) as upstream,
-        UpstreamServer(CACHE / "build-wheels") as build_index,
-        NpmRegistryServer({PYODIDE_VERSION: tarball}) as npm,
-    ):
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("PIP_")},
-            "WASMFARM_DATA_DIR": str(data_dir),
-            "WASMFARM_BUILDER_DIR": str(CACHE / "builders"),
-            "WASMFARM_RECIPES_DIR": str(recipes),
-            "WASMFARM_NPM_REGISTRY": npm.url,
-            "WASMFARM_UPSTREAM_INDEX": upstream.url,
-            "WASMFARM_BUILD_INDEX_URLS": json.dumps([build_index.url]),
-        }
-        farm_env = BuildFarmEnv(data_dir, recipes, env)
-        added = farm_env.run("runtime", "add", PYODIDE_VERSION)
-        assert added.returncode == 0, added.stderr
-        settings = Settings(data_dir=data_dir)
-        farm = Farm.open(settings)
-        for sdist in (CACHE / "sdists").glob("*.tar.gz"):  # the recipes' real sources, as if downloaded
-            with sdist.open("rb") as handle:
-                farm.blobs.put_stream(handle)
-        farm.close()
-        created = farm_env.run("builder", "create", "--runtime", PYODIDE_VERSION)
-        assert created.returncode == 0, created.stderr
-        assert "reusing builder image" in created.stderr  # made by ci/builder-assets.sh, found by its spec
-        yield farm_env
+def build_env(tmp_path_factory: pytest.TempPathFactory, loopback: Loopback) -> BuildFarmEnv:
+    return new_farm(tmp_path_factory.mktemp("buildfarm"), loopback)
 
 
 def test_builds_verifies_and_publishes_shipped_recipes(
@@ -231,9 +161,7 @@ def test_compile_error_pure_fallback_and_network_are_refused(build_env: BuildFar
     assert fallback["state"] == "failed" and "fell back to a pure wheel" in str(fallback["error"])
     assert not fallback["published"]
     # The wheel of the refused build is kept for inspection, and nothing reached the index.
-    assert list(
-        (build_env.data_dir / "builds" / str(fallback["id"]) / "out").glob("fallsback-1.0.0-*.whl")
-    )
+    assert list((build_env.data_dir / "builds" / str(fallback["id"]) / "out").glob("fallsback-1.0.0-*.whl"))
     for name in ("brokenc", "fallsback"):
         assert not (build_env.data_dir / "www" / "simple" / name).exists()
 

@@ -1,0 +1,112 @@
+"""Distributed builds: `wasmfarm worker` processes sharing PostgreSQL, Redis and the data directory.
+
+A worker killed with SIGKILL mid-build: its build is taken over once its heartbeat goes silent and completes once.
+Two workers split a set of recipes and build each exactly once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+
+from tests.conftest import _create_pg_database, _drop_pg_database
+from tests.e2e.buildfarm import SHIPPED, BuildFarmEnv, Loopback, new_farm
+from tests.support.server import wasmfarm_command
+
+pytestmark = [pytest.mark.timeout(1200), pytest.mark.postgres]
+REDIS = "redis://127.0.0.1:6379"
+
+
+@pytest.fixture
+def distributed(tmp_path: Path, loopback: Loopback, postgres_server: str) -> Iterator[BuildFarmEnv]:
+    name, url = _create_pg_database(postgres_server)
+    db = 1 + uuid.uuid4().int % 14  # a Redis database of its own, flushed
+    client = redis.Redis.from_url(f"{REDIS}/{db}")
+    client.flushdb()
+    try:
+        yield new_farm(
+            tmp_path, loopback, database_url=url, broker_url=f"{REDIS}/{db}", build_lease_seconds="4"
+        )
+    finally:
+        client.flushdb()
+        with contextlib.suppress(psycopg.Error):
+            _drop_pg_database(postgres_server, name)
+
+
+@contextlib.contextmanager
+def workers(env: BuildFarmEnv, count: int, logs: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+    procs = []
+    for n in range(count):
+        log = (logs / f"worker-{n}-{time.monotonic_ns()}.log").open("wb")
+        procs.append(
+            subprocess.Popen(
+                [*wasmfarm_command(), "worker"], env=env.env, stdout=log, stderr=log, start_new_session=True
+            )
+        )
+    try:
+        yield procs
+    finally:
+        for proc in procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def test_worker_killed_mid_build_is_taken_over_and_completes_once(
+    distributed: BuildFarmEnv, tmp_path: Path
+) -> None:
+    env = distributed
+    queued = env.run("build", "--no-wait", "pyroaring")
+    assert queued.returncode == 0, queued.stderr
+    with workers(env, 1, tmp_path) as (first,):
+        log = env.data_dir / "builds" / "1" / "build.log"
+        wait_for(lambda: log.is_file() and "pyodide build" in log.read_text(), 120, "the compile to start")
+        os.killpg(first.pid, signal.SIGKILL)  # the worker and its sandbox, mid-compile
+        first.wait(10)
+    [build] = env.builds()
+    assert build["state"] == "running"  # nobody finished it; the database still says who had it
+
+    with workers(env, 1, tmp_path):
+        wait_for(lambda: env.builds()[0]["state"] in ("succeeded", "failed"), 300, "the build to finish")
+    [build] = env.builds()
+    assert build["state"] == "succeeded" and build["attempts"] == 2, build
+    text = log.read_text()
+    assert text.count("# attempt by") == 2 and text.count("# published") == 1
+    with psycopg.connect(str(env.env["WASMFARM_DATABASE_URL"]).replace("+psycopg", "")) as conn:
+        files = conn.execute("SELECT filename FROM dist_file WHERE filename LIKE 'pyroaring-%'").fetchall()
+    assert len(files) == 1
+
+
+def test_two_workers_split_recipes_and_build_each_once(distributed: BuildFarmEnv, tmp_path: Path) -> None:
+    env = distributed
+    with workers(env, 2, tmp_path) as procs:
+        result = env.run("build", *SHIPPED)  # follows the workers' progress until every build finishes
+        assert result.returncode == 0, result.stderr[-3000:]
+    builds = env.builds()
+    assert sorted(b["recipe"] for b in builds) == sorted(SHIPPED)  # one build per recipe
+    assert all(b["state"] == "succeeded" and b["attempts"] == 1 for b in builds), builds
+    pids = {str(b["worker"]).split(":")[1] for b in builds}
+    assert pids == {str(p.pid) for p in procs}  # both workers took a share
