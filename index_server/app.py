@@ -14,9 +14,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 import farm
+from farm.build.jobs import BuildFarm, Jobs, make_broker
 from farm.context import Farm
 from farm.errors import FarmError, UploadTooLarge
 from farm.settings import Settings
+from index_server.builds import builds_router
 from index_server.editor import mount_editor
 from index_server.errors import error_body, error_headers, status_for
 from index_server.locking import lock_router
@@ -39,16 +41,26 @@ def create_app(settings: Settings, farm_: Farm | None = None) -> ASGIApp:
     domain = farm_ or Farm.open(settings)
 
     proxy_lifespan: list[contextlib.AbstractAsyncContextManager[None]] = []
+    jobs = Jobs(BuildFarm(domain, domain.builds, domain.builders), make_broker(settings.broker_url))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         domain.blobs.sweep_temporaries()
         rendered = domain.publisher.refresh_stale()
         log.info("index ready (%d project page sets rendered at start)", rendered)
+        worker = None
+        if not settings.broker_url:  # the embedded default: builds run in this process
+            worker = jobs.worker()
+            worker.start()
+            resumed = jobs.recover()
+            if resumed:
+                log.info("build farm: %d unfinished build(s) resumed", resumed)
         async with contextlib.AsyncExitStack() as stack:
             for context in proxy_lifespan:
                 await stack.enter_async_context(context)
             yield
+        if worker is not None:
+            worker.stop()
         if farm_ is None:
             domain.close()
 
@@ -70,6 +82,7 @@ def create_app(settings: Settings, farm_: Farm | None = None) -> ASGIApp:
         proxy_lifespan.append(proxy)
     api.include_router(upload_router(domain))
     api.include_router(lock_router(domain))
+    api.include_router(builds_router(domain, jobs))
     verify = domain.tokens.verify if settings.require_read_token else None
     static = StaticIndex(settings.www_dir, domain.blobs, settings.runtimes, verify)
     app = WasmfarmApp(static, api, settings.max_upload_bytes + FORM_OVERHEAD, domain)

@@ -225,7 +225,10 @@ class Jobs:
         return len(found)
 
     def worker(self, threads: int = 1) -> dramatiq.Worker:
-        return dramatiq.Worker(self.broker, worker_threads=threads, worker_timeout=500, queue_prefetch=threads)
+        worker = dramatiq.Worker(self.broker, worker_threads=threads, worker_timeout=500)
+        # A build takes minutes: a worker holds only the messages it can run now, so idle workers get the rest.
+        worker.queue_prefetch = threads
+        return worker
 
     def drain(self, until: Callable[[], bool], poll: float = 0.5) -> None:
         """Embedded mode: run a worker in this process until ``until()`` holds."""

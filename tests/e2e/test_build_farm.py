@@ -12,8 +12,10 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import CACHE, PYODIDE_VERSION
@@ -170,3 +172,49 @@ def test_compile_error_pure_fallback_and_network_are_refused(build_env: BuildFar
     assert builds["netprobe"]["state"] == "succeeded"  # the probe ran; only the network was missing
     assert reached == []
     listener.close()
+
+
+def test_build_pages_live_log_and_admin_rebuild_is_byte_identical(build_env: BuildFarmEnv) -> None:
+    [original] = [b for b in build_env.builds() if b["recipe"] == "ujson"]
+    token = build_env.run("token", "create", "--scope", "admin").stdout.splitlines()[0].strip()
+    upload_token = build_env.run("token", "create", "--scope", "upload").stdout.splitlines()[0].strip()
+    with (
+        serve_process(build_env.data_dir, env=build_env.env) as url,
+        httpx.Client(base_url=url, timeout=30) as http,
+    ):
+        listing = http.get("/builds")
+        assert (
+            listing.status_code == 200
+            and f"/builds/{original['id']}" in listing.text
+            and "ujson" in listing.text
+        )
+        page = http.get(f"/builds/{original['id']}")
+        assert "imports resolve" in page.text and "Verification in Pyodide" in page.text
+        assert (
+            http.get(f"/builds/{original['id']}?format=json").json()["wheel_sha256"]
+            == original["wheel_sha256"]
+        )
+        log = http.get(f"/builds/{original['id']}/log", params={"offset": 0})
+        assert "# published ujson-6.1.0" in log.text and int(log.headers["X-Log-Offset"]) == len(log.content)
+        assert http.get(f"/builds/{original['id']}/log", params={"offset": len(log.content)}).text == ""
+
+        assert http.post(f"/builds/{original['id']}/rebuild").status_code == 401
+        denied = http.post(
+            f"/builds/{original['id']}/rebuild", headers={"Authorization": f"Bearer {upload_token}"}
+        )
+        assert denied.status_code == 403
+        accepted = http.post(
+            f"/builds/{original['id']}/rebuild", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert accepted.status_code == 202, accepted.text
+        new_id = accepted.json()["id"]
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:  # the server's embedded worker builds it
+            rebuilt = http.get(f"/builds/{new_id}?format=json").json()
+            if rebuilt["state"] in ("succeeded", "failed"):
+                break
+            time.sleep(1)
+    assert rebuilt["state"] == "succeeded", rebuilt["error"]
+    # SOURCE_DATE_EPOCH and a pinned builder: the rebuild is byte for byte the wheel already published.
+    assert rebuilt["wheel_sha256"] == original["wheel_sha256"]
+    assert rebuilt["wheel_filename"] == original["wheel_filename"]

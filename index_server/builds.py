@@ -1,0 +1,167 @@
+"""``/builds`` and ``/builds/<id>``: the build farm on the web (state, checks, verification, a live log) and
+``POST /builds/<id>/rebuild`` (admin token). JSON at the same URLs with ``?format=json``."""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+
+from farm.build.jobs import Jobs
+from farm.build.state import BUILD
+from farm.context import Farm
+from farm.errors import NotFound
+from farm.store.models import Build, BuildState, TokenScope
+from index_server.auth import token_from_authorization
+
+_STYLE = """
+body{font:14px/1.45 system-ui,sans-serif;margin:2rem;color:#1b1f24}table{border-collapse:collapse}
+td,th{padding:.25rem .6rem;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
+.succeeded{color:#116329}.failed{color:#b3261e}.running,.queued{color:#7a5200}
+pre{background:#f6f8fa;padding:1rem;max-height:60vh;overflow:auto;white-space:pre-wrap}
+"""
+
+
+def _page(title: str, body: str) -> HTMLResponse:
+    return HTMLResponse(
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title>"
+        f"<style>{_STYLE}</style></head><body>{body}</body></html>",
+        headers={
+            "Content-Security-Policy": "default-src 'self'; style-src 'unsafe-inline'; script-src 'self'"
+        },
+    )
+
+
+def _row(build: Build) -> dict[str, Any]:
+    data = build.model_dump(mode="json")
+    for key in ("checks", "verification"):
+        data[key] = json.loads(data[key]) if data[key] else None
+    return data
+
+
+def builds_router(farm: Farm, jobs: Jobs) -> APIRouter:
+    router = APIRouter()
+    states = farm.builds
+
+    def _get(build_id: int) -> Build:
+        build = states.get(build_id)
+        if build is None:
+            raise NotFound(f"no build {build_id}; /builds lists them")
+        return build
+
+    @router.get("/builds", summary="Recent builds")
+    def list_builds(format: str = Query("html"), limit: int = Query(100, le=1000)) -> Response:
+        rows = states.recent(limit=limit)
+        if format == "json":
+            return JSONResponse([_row(b) for b in rows])
+        lines = "".join(
+            f"<tr><td><a href='/builds/{b.id}'>{b.id}</a></td><td>{escape(b.recipe)}</td><td>{escape(b.version)}"
+            f"</td><td>{escape(b.runtime)}</td><td class='{escape(b.state)}'>{escape(b.state)}</td>"
+            f"<td>{escape(b.step)}</td><td>{b.attempts}</td><td>{escape(b.worker or '')}</td>"
+            f"<td>{b.build_seconds or ''}</td><td>{escape(b.wheel_filename or '')}</td></tr>"
+            for b in rows
+        )
+        head = "<tr><th>id</th><th>recipe</th><th>version</th><th>runtime</th><th>state</th><th>step</th>"
+        head += "<th>attempts</th><th>worker</th><th>build s</th><th>wheel</th></tr>"
+        return _page("builds", f"<h1>Builds</h1><table>{head}{lines}</table>")
+
+    @router.get("/builds/{build_id}", summary="One build: state, checks, verification, log")
+    def show_build(build_id: int, format: str = Query("html")) -> Response:
+        build = _get(build_id)
+        if format == "json":
+            return JSONResponse(_row(build))
+        data = _row(build)
+        checks = "".join(
+            f"<tr><td>{escape(c['check'])}</td><td class='{'succeeded' if c['ok'] else 'failed'}'>"
+            f"{'ok' if c['ok'] else 'failed'}</td><td>{escape(c['detail'])}</td></tr>"
+            for c in (data["checks"] or {}).get("results", [])
+        )
+        verification = data["verification"] or {}
+        results = {**verification.get("imports", {}), **verification.get("tests", {})}
+        verified = "".join(
+            f"<tr><td>{escape(name)}</td><td class='{'succeeded' if r == 'ok' else 'failed'}'>"
+            f"{'ok' if r == 'ok' else '<pre>' + escape(r) + '</pre>'}</td></tr>"
+            for name, r in results.items()
+        )
+        facts = "".join(
+            f"<tr><th>{k}</th><td>{escape(str(data[k]))}</td></tr>"
+            for k in ("recipe", "version", "runtime", "state", "step", "attempts", "worker", "builder", "key",
+                      "created_at", "started_at", "finished_at", "build_seconds", "wheel_filename", "error")
+            if data[k] not in (None, "")
+        )  # fmt: skip
+        body = (
+            f"<p><a href='/builds'>all builds</a></p><h1>Build {build.id}: {escape(build.recipe)} "
+            f"{escape(build.version)}</h1><table id='facts' data-build='{build.id}' data-state='{escape(build.state)}'>"
+            f"{facts}</table><h2>Checks</h2><table>{checks or '<tr><td>not yet</td></tr>'}</table>"
+            f"<h2>Verification in Pyodide</h2><table>{verified or '<tr><td>not yet</td></tr>'}</table>"
+            "<h2>Log</h2><pre id='log'></pre>"
+            "<h2>Rebuild</h2><form id='rebuild'><input id='token' type='password' placeholder='admin token' "
+            "autocomplete='off'> <button>Rebuild</button> <span id='rebuild-result'></span></form>"
+            "<script src='/builds-assets/build.js'></script>"
+        )
+        return _page(f"build {build.id}", body)
+
+    @router.get("/builds-assets/build.js", include_in_schema=False)
+    def build_js() -> Response:
+        return Response(_SCRIPT, media_type="text/javascript")
+
+    @router.get("/builds/{build_id}/log", summary="The build's log from a byte offset (poll for a live log)")
+    def build_log(build_id: int, offset: int = Query(0, ge=0)) -> Response:
+        build = _get(build_id)
+        path = farm.settings.data_dir / "builds" / str(build_id) / "build.log"
+        chunk = b""
+        if path.is_file():
+            with path.open("rb") as handle:
+                handle.seek(offset)
+                chunk = handle.read(1 << 20)
+        return PlainTextResponse(
+            chunk.decode("utf-8", "replace"),
+            headers={"X-Log-Offset": str(offset + len(chunk)), "X-Build-State": build.state},
+        )
+
+    @router.post("/builds/{build_id}/rebuild", summary="Build the same recipe again (admin token)")
+    async def rebuild(build_id: int, request: Request) -> JSONResponse:
+        token = token_from_authorization(request.headers.get("authorization"))
+        await run_in_threadpool(farm.tokens.verify, token, TokenScope.ADMIN)
+        old = await run_in_threadpool(_get, build_id)
+        new = await run_in_threadpool(
+            states.create, old.recipe, old.version, old.runtime, old.key, old.builder
+        )
+        assert new.id is not None
+        await run_in_threadpool(jobs.send, new.id, BUILD)
+        return JSONResponse(
+            {"id": new.id, "url": f"/builds/{new.id}", "state": BuildState.QUEUED}, status_code=202
+        )
+
+    return router
+
+
+_SCRIPT = """
+const facts = document.getElementById("facts");
+const id = facts.dataset.build;
+const logBox = document.getElementById("log");
+let offset = 0;
+async function poll() {
+  const response = await fetch(`/builds/${id}/log?offset=${offset}`);
+  const text = await response.text();
+  offset = Number(response.headers.get("X-Log-Offset"));
+  if (text) { logBox.textContent += text; logBox.scrollTop = logBox.scrollHeight; }
+  const state = response.headers.get("X-Build-State");
+  if (state !== facts.dataset.state) { location.reload(); return; }
+  if (state === "queued" || state === "running") setTimeout(poll, 1000);
+}
+poll();
+document.getElementById("rebuild").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const token = document.getElementById("token").value;
+  const response = await fetch(`/builds/${id}/rebuild`, {method: "POST", headers: {Authorization: `Bearer ${token}`}});
+  const body = await response.json();
+  const result = document.getElementById("rebuild-result");
+  if (response.ok) { location.href = body.url; }
+  else { result.textContent = body.message || body.detail || response.status; }
+});
+"""
