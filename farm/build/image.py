@@ -42,7 +42,7 @@ PACKAGES = (
 VENV = "/opt/pyodide-build"
 XBUILDENV_PATH = "/opt/xbuildenv"
 EM_CACHE = "/opt/emcache"
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3  # bump whenever the way an image is made changes: cached images of older layouts are not reused
 
 _WARM_C = "int f(int x) { return x + 1; }\n"
 _WARM_CXX = (
@@ -82,6 +82,7 @@ class BuilderImage:
             "EM_FROZEN_CACHE": "1",
             "SKIP_EMSCRIPTEN_VERSION_CHECK": "1",
             "PYODIDE_SKIP_EMSCRIPTEN_INSTALL": "1",
+            "MESON_CROSS_FILE": f"{VENV}/lib/python3.14/site-packages/pyodide_build/tools/emscripten.meson.cross",
             **dict(self.manifest.get("env", {})),
         }
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from farm.build import checks, sandbox, source, wheelhouse
+from farm.build import checks, sandbox, source, wheelhouse, xbuildenv
 from farm.build import verify as verifier
 from farm.build.image import BuilderImage
 from farm.errors import BuildFailed
@@ -79,7 +79,7 @@ def run_build(farm: Any, request: BuildRequest, log: BuildLog, step: Callable[[s
     step("prepare")
     build_dir, native = _prepare(farm, request, log)
     src_in = "/work/" + str(build_dir.relative_to(work))
-    env = _environment(request, settings)
+    env = _environment(request, settings, farm.runtimes.path(request.runtime))
     prelude = ""
     for patch in spec.source.patches:
         prelude += f"patch -p1 --batch --forward < /work/patches/{Path(patch).name}\n"
@@ -134,21 +134,31 @@ def _prepare(farm: Any, request: BuildRequest, log: Callable[[str], None]) -> tu
 
 
 def _build_command(request: BuildRequest, src_in: str, prelude: str) -> list[str]:
+    """``pyodide build`` after the recipe's patches and script, in one shell; backend flags may name variables of
+    the build environment (``setup-args=--cross-file=${MESON_CROSS_FILE}``, as pyodide-recipes write them)."""
     spec = request.recipe.recipe
-    argv = ["/opt/pyodide-build/bin/pyodide", "build", src_in, "--outdir", "/work/out"]
     exports = spec.build.exports
+    argv = ["/opt/pyodide-build/bin/pyodide", "build", src_in, "--outdir", "/work/out"]
     argv += ["--exports", ",".join(exports) if isinstance(exports, list) else exports]
+    command = " ".join(_q(a) for a in argv)
     for flag in spec.build.backend_flags.split():
-        argv += ["-C", flag]
-    if not prelude:
-        return argv
-    return ["/bin/bash", "-eo", "pipefail", "-c", prelude + " ".join(_q(a) for a in argv)]
+        command += " -C " + _dq(flag)
+    return ["/bin/bash", "-eo", "pipefail", "-c", prelude + "exec " + command]
 
 
-def _environment(request: BuildRequest, settings: Any) -> dict[str, str]:
+def _dq(text: str) -> str:
+    """Double-quoted for bash: ``$VAR`` expands, nothing else does."""
+    return '"' + "".join("\\" + c if c in '"\\`' else c for c in text) + '"'
+
+
+def _environment(request: BuildRequest, settings: Any, runtime_dir: Path) -> dict[str, str]:
     """The build's environment inside the sandbox: the image's toolchain settings, reproducibility, the offline
-    wheelhouse, the libraries of its dependencies, and the recipe's flags."""
+    wheelhouse, the libraries of its dependencies, and the recipe's flags. A library's script compiles with emcc
+    directly, so it gets the runtime's ABI flags (pyodide-build adds them for packages)."""
     spec = request.recipe.recipe
+    abi = ""
+    if spec.is_library:
+        abi = f"{xbuildenv.read_runtime(runtime_dir, request.runtime).configure_cflags} -DEMSCRIPTEN "
     return {
         **request.image.build_env(),
         "SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH,
@@ -157,8 +167,8 @@ def _environment(request: BuildRequest, settings: Any) -> dict[str, str]:
         "WASM_LIBRARY_DIR": "/work/deps",
         "PKG_CONFIG_PATH": "/work/deps/lib/pkgconfig",
         "PYODIDE_JOBS": str(settings.build_jobs),
-        "CFLAGS": f"{spec.build.cflags} -I/work/deps/include".strip(),
-        "CXXFLAGS": f"{spec.build.cxxflags} -I/work/deps/include".strip(),
+        "CFLAGS": f"{abi}{spec.build.cflags} -I/work/deps/include".strip(),
+        "CXXFLAGS": f"{abi}{spec.build.cxxflags} -I/work/deps/include".strip(),
         "LDFLAGS": f"{spec.build.ldflags} -L/work/deps/lib".strip(),
     }
 

@@ -121,7 +121,12 @@ def _jobs(farm: Farm) -> Jobs:
 @click.option(
     "--runtime", "runtime_version", default=None, help="Target runtime (default: the first configured)."
 )
-@click.option("--recipes", "recipes_dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option(
+    "--recipes-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Default: recipes_dir.",
+)
 @click.option("--no-wait", is_flag=True, help="Queue and return (a worker elsewhere builds).")
 @data_dir_option
 @click.pass_context

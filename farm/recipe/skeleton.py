@@ -119,8 +119,11 @@ def write_skeleton(
     about = {"PyPI": f"https://pypi.org/project/{canonicalize_name(name)}"}
     if fields.get("summary"):
         about["summary"] = str(fields["summary"])
-    if fields.get("license_expression") or fields.get("license"):
-        about["license"] = str(fields.get("license_expression") or fields.get("license"))
+    license_text = str(fields.get("license_expression") or fields.get("license") or "").strip()
+    if (
+        license_text and "\n" not in license_text and len(license_text) <= 100
+    ):  # a name, not the license's text
+        about["license"] = license_text
     recipe["about"] = about
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(yaml.safe_dump(recipe, sort_keys=False, allow_unicode=True))

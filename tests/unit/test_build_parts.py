@@ -1,0 +1,210 @@
+"""The build farm's parts that need no builder: the wasm reader, the wheel checks, the build key, build state
+claims, the generated pyconfig.h and the sandbox command line."""
+
+from __future__ import annotations
+
+import zipfile
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from farm.build import checks, sandbox, wasm, xbuildenv
+from farm.build.key import all_keys
+from farm.build.state import BUILD, BUILT, VERIFY, BuildStates, now
+from farm.context import Farm
+from farm.errors import InvalidDistribution
+from farm.recipe.loader import load_recipes
+from farm.runtime.target import target_for
+from farm.store.models import BuildState
+
+
+def _leb(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _name(text: str) -> bytes:
+    return _leb(len(text)) + text.encode()
+
+
+def _section(section_id: int, body: bytes) -> bytes:
+    return bytes([section_id]) + _leb(len(body)) + body
+
+
+def side_module(imports: list[tuple[str, str]], exports: list[str], needed: list[str] = (), weak=()) -> bytes:  # type: ignore[assignment]
+    """A minimal side module: function imports, function exports, a dylink.0 section."""
+    dylink = b""
+    if needed:
+        sub = _leb(len(needed)) + b"".join(_name(n) for n in needed)
+        dylink += bytes([2]) + _leb(len(sub)) + sub
+    if weak:
+        sub = _leb(len(weak)) + b"".join(_name(m) + _name(n) + _leb(1) for m, n in weak)
+        dylink += bytes([4]) + _leb(len(sub)) + sub
+    body = _name("dylink.0") + dylink
+    imported = _leb(len(imports)) + b"".join(_name(m) + _name(n) + b"\x00" + _leb(0) for m, n in imports)
+    exported = _leb(len(exports)) + b"".join(_name(n) + b"\x00" + _leb(i) for i, n in enumerate(exports))
+    return b"\0asm\x01\0\0\0" + _section(0, body) + _section(2, imported) + _section(7, exported)
+
+
+def test_wasm_reader_finds_imports_exports_needed_and_weak() -> None:
+    data = side_module(
+        [("env", "PyLong_FromLong"), ("GOT.mem", "x")], ["PyInit_m"], ["libz.so"], [("env", "w")]
+    )
+    module = wasm.parse(data, "m.so")
+    assert module.is_side_module
+    assert module.imports == [("env", "PyLong_FromLong", 0), ("GOT.mem", "x", 0)]
+    assert (
+        module.exports == {"PyInit_m"}
+        and module.needed == ["libz.so"]
+        and module.weak_imports == {("env", "w")}
+    )
+    with pytest.raises(InvalidDistribution, match="not a WebAssembly module"):
+        wasm.parse(b"\x7fELF....", "m.so")
+    with pytest.raises(InvalidDistribution, match="truncated"):
+        wasm.parse(data[:-3], "m.so")
+
+
+@pytest.fixture
+def fake_runtime(tmp_path: Path) -> Path:
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    main = side_module([("env", "emscripten_date_now")], ["PyLong_FromLong", "PyModuleDef_Init"])
+    (runtime / "pyodide.asm.wasm").write_bytes(main)
+    (runtime / "pyodide.asm.mjs").write_text("function _emscripten_get_now() {}\n")
+    checks.main_module.cache_clear()
+    return runtime
+
+
+def _wheel(path: Path, files: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return path
+
+
+def test_checks_accept_a_resolving_extension_of_the_target(tmp_path: Path, fake_runtime: Path) -> None:
+    so = side_module(
+        [("env", "PyLong_FromLong"), ("env", "emscripten_get_now"), ("env", "helper")], ["PyInit_m"]
+    )
+    lib = side_module([], ["helper"])
+    wheel = _wheel(
+        tmp_path / "m-1.0-cp314-cp314-pyemscripten_2026_0_wasm32.whl",
+        {"m/_m.cpython-314-wasm32-emscripten.so": so, "m.libs/libhelper.so": lib},
+    )
+    report = checks.check_wheel(wheel, target_for("314.0.7"), fake_runtime, ["src/m.c"])
+    assert report.passed, report.results
+
+
+def test_checks_refuse_pure_fallback_wrong_tag_and_unresolved_imports(
+    tmp_path: Path, fake_runtime: Path
+) -> None:
+    pure = _wheel(tmp_path / "m-1.0-py3-none-any.whl", {"m/__init__.py": b""})
+    report = checks.check_wheel(pure, target_for("314.0.7"), fake_runtime, ["src/m.c"])
+    assert not report.passed
+    assert any("fell back to a pure wheel" in f for f in report.failures())
+    assert any(f.startswith("tag:") for f in report.failures())
+
+    so = side_module(
+        [("env", "PyLong_FromLong"), ("env", "gzopen")], ["PyInit_m"], ["libz.so"], [("env", "maybe")]
+    )
+    broken = _wheel(
+        tmp_path / "m-1.0-cp314-cp314-pyemscripten_2026_0_wasm32.whl",
+        {"m/_m.cpython-314-wasm32-emscripten.so": so},
+    )
+    [failure] = checks.check_wheel(broken, target_for("314.0.7"), fake_runtime, ["m.c"]).failures()
+    assert "env.gzopen" in failure and "needs libz.so" in failure and "maybe" not in failure
+
+
+def test_native_sources_ignore_tests_and_docs(tmp_path: Path) -> None:
+    for name in ("src/a.c", "src/b.pyx", "tests/t.c", "docs/x.cpp", "src/m.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    assert checks.native_sources(tmp_path) == ["src/a.c", "src/b.pyx"]
+
+
+def _recipe(root: Path, name: str, host: list[str] = (), patch: str | None = None) -> None:  # type: ignore[assignment]
+    directory = root / name
+    (directory / "src").mkdir(parents=True)
+    (directory / "src" / "x.c").write_text("int x;\n")
+    text = f"package:\n  name: {name}\n  version: '1'\nsource:\n  path: src\n"
+    if host:
+        text += "requirements:\n  host:\n" + "".join(f"    - {h}\n" for h in host)
+    (directory / "meta.yaml").write_text(text)
+
+
+def test_build_key_follows_sources_dependencies_builder_and_runtime(tmp_path: Path) -> None:
+    _recipe(tmp_path, "lib")
+    _recipe(tmp_path, "app", host=["lib"])
+    _recipe(tmp_path, "other")
+    recipes, problems = load_recipes(tmp_path)
+    assert not problems
+    first = all_keys(recipes, "builder-a", "314.0.7")
+    assert all_keys(recipes, "builder-a", "314.0.7") == first  # deterministic
+    (tmp_path / "lib" / "src" / "x.c").write_text("int x = 1;\n")
+    changed = all_keys(load_recipes(tmp_path)[0], "builder-a", "314.0.7")
+    assert changed["lib"] != first["lib"] and changed["app"] != first["app"]  # the dependent follows
+    assert changed["other"] == first["other"]
+    assert all_keys(recipes, "builder-b", "314.0.7")["other"] != first["other"]
+    assert all_keys(recipes, "builder-a", "0.29.5")["other"] != first["other"]
+
+
+def test_a_step_is_claimed_once_and_taken_over_when_its_worker_goes_silent(farm: Farm) -> None:
+    states = BuildStates(farm.engine, lease_seconds=30)
+    build = states.create("m", "1", "314.0.7", "k" * 64, "img")
+    assert build.id is not None
+    assert states.claim(build.id, BUILD, "w1")
+    assert not states.claim(build.id, BUILD, "w2")  # running, heartbeat fresh
+    assert not states.claim(build.id, VERIFY, "w2")  # the build step has not finished
+    states.update(build.id, heartbeat_at=now() - timedelta(seconds=60))  # w1 died
+    assert states.recoverable(stale_only=True) == [(build.id, BUILD)]
+    assert states.claim(build.id, BUILD, "w2")
+    states.update(build.id, step=BUILT)
+    assert states.claim(build.id, VERIFY, "w2") and not states.claim(build.id, VERIFY, "w3")
+    states.finish(build.id, BuildState.SUCCEEDED)
+    row = states.get(build.id)
+    assert row is not None and row.attempts == 2 and row.worker == "w2" and row.state == BuildState.SUCCEEDED
+    assert states.recoverable() == []
+
+
+def test_wasm_pyconfig_maps_sysconfig_values_back_to_defines() -> None:
+    template = (
+        '#define HAVE_FORK 1\n/* #undef HAVE_LIBINTL_H */\n#define SIZEOF_LONG 8\n#define WITH_X "a"\n'
+        "#ifndef _GNU_SOURCE\n# define _GNU_SOURCE 1\n#endif\n"
+    )
+    text = xbuildenv.wasm_pyconfig(
+        template, {"HAVE_FORK": 0, "SIZEOF_LONG": 4, "HAVE_LIBINTL_H": 1, "WITH_X": '"b"'}
+    )
+    assert "/* #undef HAVE_FORK */" in text and "#define SIZEOF_LONG 4" in text
+    assert "#define HAVE_LIBINTL_H 1" in text and '#define WITH_X "b"' in text
+    assert "#ifndef _GNU_SOURCE\n# define _GNU_SOURCE 1\n#endif" in text  # not in sysconfig: the host's line
+
+
+def test_sandbox_cuts_the_network_unless_a_step_downloads(tmp_path: Path) -> None:
+    if sandbox.shutil.which("bwrap") is None:
+        pytest.fail("bubblewrap is missing: `make test` installs it (ci/builder-assets.sh)")
+    build = sandbox.command_line(tmp_path, ["true"], mounts=[sandbox.Mount(tmp_path, "/work", writable=True)])
+    assert (
+        "--unshare-net" in build and build[1:4] == ["--ro-bind", str(tmp_path), "/"] and "--clearenv" in build
+    )
+    download = sandbox.command_line(tmp_path, ["true"], network=True)
+    assert "--unshare-net" not in download
+
+
+def test_sandbox_run_kills_the_whole_group_at_the_time_limit(tmp_path: Path) -> None:
+    marker = tmp_path / "survivor"
+    script = f"(sleep 3; touch {marker}) & sleep 30"
+    lines: list[str] = []
+    outcome = sandbox.run(
+        ["/bin/sh", "-c", script], lines.append, sandbox.Limits(wall_seconds=1, memory_bytes=2**31)
+    )
+    assert outcome.timed_out and outcome.returncode != 0 and outcome.seconds < 10
+    import time
+
+    time.sleep(3.5)
+    assert not marker.exists()  # the background child died with its group
