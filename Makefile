@@ -1,5 +1,5 @@
 # The two commands of the README. Everything else is a step they run.
-.PHONY: serve test bootstrap lint unit bench bench-lock bench-editor
+.PHONY: serve test bootstrap lint unit bench bench-lock bench-editor bench-build
 
 serve: bootstrap  ## set up and run the server (SQLite and files under the data directory)
 	bash ci/build-assets.sh
@@ -35,3 +35,9 @@ bench-editor: bootstrap  ## editor cold/warm start against a bare boot; server l
 	bash ci/test-assets.sh
 	bash ci/build-assets.sh
 	.venv/bin/python -m tests.bench.editor_bench $(ARGS)
+
+bench-build: bootstrap  ## no-op --changed over 200 recipes; farm overhead against pyodide build; 2 workers against 1
+	bash ci/services.sh
+	bash ci/test-assets.sh
+	bash ci/builder-assets.sh
+	.venv/bin/python -m tests.bench.build_bench $(ARGS)

@@ -51,5 +51,10 @@ fi
 farm="$cache/builder-farm"
 export WASMFARM_DATA_DIR="$farm" WASMFARM_BUILDER_DIR="$cache/builders"
 .venv/bin/wasmfarm runtime list | grep -q "^314.0.7" || .venv/bin/wasmfarm runtime add 314.0.7
-.venv/bin/wasmfarm builder create --runtime 314.0.7 >/dev/null
+current=$(.venv/bin/wasmfarm builder create --runtime 314.0.7)
+# Images of older specs (an older layout, say) are 1.4 GB each and never used again here: remove them.
+for old in $(.venv/bin/wasmfarm builder list | cut -f1 | grep -v "^$current$" || true); do
+  echo "builder-assets: removing outdated builder image $old" >&2
+  .venv/bin/wasmfarm builder remove "$old"
+done
 echo "builder-assets: ready ($(.venv/bin/wasmfarm builder list | cut -f1 | tr '\n' ' '))" >&2

@@ -29,6 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import httpx
+
 from farm.build import sandbox, xbuildenv
 from farm.errors import BuildError, NotFound
 
@@ -42,7 +44,8 @@ PACKAGES = (
 VENV = "/opt/pyodide-build"
 XBUILDENV_PATH = "/opt/xbuildenv"
 EM_CACHE = "/opt/emcache"
-LAYOUT_VERSION = 3  # bump whenever the way an image is made changes: cached images of older layouts are not reused
+# Bump whenever the way an image is made changes: cached images of older layouts are not reused.
+LAYOUT_VERSION = 4
 
 _WARM_C = "int f(int x) { return x + 1; }\n"
 _WARM_CXX = (
@@ -176,6 +179,13 @@ class BuilderStore:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
+    def _base(self, name: str) -> BuilderImage:
+        """An image of this store by identity, or of another store by its directory path."""
+        if "/" in name:
+            path = Path(name)
+            return BuilderStore(path.parent).load(path.name)
+        return self.load(name)
+
     def remove(self, identity: str) -> None:
         image = self.load(identity)
         trash = self.root / f".trash-{identity}-{uuid.uuid4().hex[:6]}"
@@ -195,7 +205,8 @@ class BuilderStore:
         staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.root))
         started = datetime.now(UTC)
         try:
-            manifest = _Creator(spec, staging, runtime_dir, progress).create()
+            base = self._base(spec.base) if spec.base else None
+            manifest = _Creator(spec, staging, runtime_dir, progress, base).create()
             manifest["created_at"] = started.isoformat()
             manifest["seconds"] = round((datetime.now(UTC) - started).total_seconds(), 1)
             (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
@@ -219,6 +230,7 @@ class ImageSpec:
     pip_index: str = "https://pypi.org/simple/"
     pyodide_build: str = "0.39.2"
     metadata_url: str | None = None  # official kind: pyodide-build's xbuildenv metadata
+    base: str | None = None  # start from this image's root filesystem instead of debootstrap + pip
     force: bool = False
 
     def as_dict(self) -> dict[str, Any]:
@@ -230,15 +242,22 @@ class ImageSpec:
             "pip_index": self.pip_index,
             "pyodide_build": self.pyodide_build,
             "metadata_url": self.metadata_url,
+            "base": self.base,
             "layout": LAYOUT_VERSION,
         }
 
 
 class _Creator:
     def __init__(
-        self, spec: ImageSpec, staging: Path, runtime_dir: Path, progress: Callable[[str], None]
+        self,
+        spec: ImageSpec,
+        staging: Path,
+        runtime_dir: Path,
+        progress: Callable[[str], None],
+        base: BuilderImage | None = None,
     ) -> None:
         self.spec = spec
+        self.base = base
         self.staging = staging
         self.rootfs = staging / "rootfs"
         self.runtime_dir = runtime_dir
@@ -253,10 +272,14 @@ class _Creator:
         if not shutil.which("debootstrap"):
             raise BuildError("debootstrap is not installed: apt-get install debootstrap")
         try:
-            debs = self._debootstrap()
-            _fixups(self.rootfs)
-            python_dists = self._pyodide_build()
+            if self.base is not None:
+                debs, python_dists = self._from_base(self.base)
+            else:
+                debs = self._debootstrap()
+                _fixups(self.rootfs)
+                python_dists = self._pyodide_build()
             xbuildenv_sha = self._xbuildenv()
+            _route_pyconfig(self.rootfs)
             self._warm_cache()
         finally:
             self.log.close()
@@ -267,7 +290,7 @@ class _Creator:
             "debian": debs,
             "python": python_dists,
             "xbuildenv_sha256": xbuildenv_sha,
-            "env": {},
+            "env": {"WASMFARM_PYTHON_INCLUDE": self._python_include()},
         }
 
     def _step(self, title: str, argv: list[str], **kwargs: Any) -> None:
@@ -288,6 +311,27 @@ class _Creator:
         return sandbox.command_line(
             self.rootfs, ["/bin/sh", "-ec", script], network=network, writable_root=True, env=env, cwd="/"
         )
+
+    def _python_include(self) -> str:
+        """The target's CPython headers inside the image (build systems that preprocess without pywasmcross's
+        help, like meson's ``Python.h`` probe, get them through CFLAGS)."""
+        found = sorted(
+            self.rootfs.glob(
+                XBUILDENV_PATH.lstrip("/") + "/*/xbuildenv/pyodide-root/cpython/installs/*/include/python3.*"
+            )
+        )
+        if not found:
+            raise BuildError(
+                f"the cross-build environment in {self.rootfs}{XBUILDENV_PATH} has no CPython headers"
+            )
+        return "/" + str(found[-1].relative_to(self.rootfs))
+
+    def _from_base(self, base: BuilderImage) -> tuple[list[dict[str, str]], list[str]]:
+        self.progress(f"copying the root filesystem of builder image {base.identity}")
+        _run_host(["cp", "-a", "--reflink=auto", str(base.rootfs), str(self.rootfs)])
+        for inherited in (XBUILDENV_PATH, "/opt/wasmfarm"):
+            shutil.rmtree(self.rootfs / inherited.lstrip("/"), ignore_errors=True)
+        return list(base.manifest["debian"]), list(base.manifest["python"])
 
     def _debootstrap(self) -> list[dict[str, str]]:
         self._step(
@@ -363,10 +407,14 @@ class _Creator:
         flags = "-O2 -g0 -fPIC -fwasm-exceptions -sSUPPORT_LONGJMP=wasm -DEMSCRIPTEN"
         link = f"{flags} -s WASM_BIGINT -Wl,--experimental-pic -sSIDE_MODULE=1"
         self._step(
-            "warming Emscripten's cache (C and C++ with exceptions)",
+            "warming Emscripten's cache (side modules in C and C++ with exceptions, whole programs; about 2 min)",
             self._in_root(
                 f"cd /opt/wasmfarm/warm\nemcc {flags} -c a.c -o a.o\nem++ {flags} -c b.cpp -o b.o\n"
-                f"em++ {link} a.o b.o -o warm.so\nemar rcs libwarm.a a.o\nrm -f *.o *.so *.a",
+                f"em++ {link} a.o b.o -o warm.so\nemar rcs libwarm.a a.o\n"
+                # Configure-style checks (meson, autoconf) link whole programs: libc and friends, both variants.
+                f"echo 'int main(void) {{ return 0; }}' > main.c\nemcc {flags} main.c -o main.js -lm\n"
+                "emcc -O2 main.c -o main.js -lm\n"
+                "rm -f *.o *.so *.a *.js *.wasm",
                 env={"EM_CACHE": EM_CACHE},
             ),
         )
@@ -385,6 +433,59 @@ def _fixups(rootfs: Path) -> None:
     emnm.parent.mkdir(parents=True, exist_ok=True)
     emnm.write_text(_EMNM)
     emnm.chmod(0o755)
+
+
+def _verify_official_release(metadata_url: str, runtime: str) -> str:
+    """Fetch pyodide-build's metadata and the runtime's xbuildenv, and check the sha256 the metadata gives (which
+    pyodide-build itself does not): a release without one, or with a wrong one, is refused."""
+    try:
+        releases = (
+            httpx.get(metadata_url, timeout=60, follow_redirects=True).raise_for_status().json()["releases"]
+        )
+        release = releases[runtime]
+        digest = hashlib.sha256()
+        with httpx.stream("GET", release["url"], timeout=600, follow_redirects=True) as response:
+            response.raise_for_status()
+            for chunk in response.iter_bytes():
+                digest.update(chunk)
+    except (httpx.HTTPError, KeyError, ValueError, TypeError) as exc:
+        raise BuildError(
+            f"{metadata_url}: no usable cross-build environment for {runtime} ({type(exc).__name__}: {exc}); "
+            "the metadata must list releases.<version>.{url, sha256, python_version, emscripten_version}"
+        ) from exc
+    expected = release.get("sha256")
+    if not expected:
+        raise BuildError(
+            f"{metadata_url}: release {runtime} has no sha256; an unverifiable download is refused"
+        )
+    if digest.hexdigest() != expected:
+        raise BuildError(
+            f"{release['url']}: sha256 {digest.hexdigest()} is not the {expected} that {metadata_url} gives; refused"
+        )
+    return str(expected)
+
+
+def _route_pyconfig(rootfs: Path) -> None:
+    """Send ``#include <pyconfig.h>`` of the builder's own CPython headers to the wasm32 one when compiling for
+    Emscripten. Build systems that probe the *build* Python's include directory (meson's python dependency checks
+    ``Python.h`` by preprocessing only, without pywasmcross adding the target's include path) would otherwise hit
+    Debian's multiarch wrapper, which knows no wasm32 and stops with ``#error``."""
+    installed = sorted(
+        rootfs.glob(XBUILDENV_PATH.lstrip("/") + "/*/xbuildenv/pyodide-root/cpython/installs/*/include")
+    )
+    for include in installed:
+        for target in include.glob("python3.*/pyconfig.h"):
+            host = rootfs / "usr/include" / target.parent.name / "pyconfig.h"
+            if not host.is_file():
+                continue
+            inside = "/" + str(target.relative_to(rootfs))
+            original = host.read_text()
+            if original.startswith(_ROUTE_START):  # copied from a base image: point at this image's header
+                original = original.split("#else\n", 1)[1].removesuffix("#endif\n")
+            host.write_text(f'{_ROUTE_START}# include "{inside}"\n#else\n{original}#endif\n')
+
+
+_ROUTE_START = "#if defined(__EMSCRIPTEN__)\n"
 
 
 def _run_host(argv: list[str]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import socket
 import threading
 import time
@@ -135,10 +136,22 @@ class BuildFarm:
             build_log.close()
 
     def _run_step(self, build_id: int, step: str, build_log: BuildLog, send: Callable[..., None]) -> None:
+        timer = StepTimer(build_log)
+        try:
+            self._run_timed_step(build_id, step, build_log, send, timer)
+        finally:
+            self.states.add_timings(build_id, timer.stop())
+
+    def _run_timed_step(
+        self, build_id: int, step: str, build_log: BuildLog, send: Callable[..., None], timer: StepTimer
+    ) -> None:
         request = self._request(build_id)
         if step == BUILD:
             build_log(f"# attempt by {worker_name()}")
-            out = run_build(self.farm, request, build_log, lambda s: build_log(f"# step: {s}"))
+            try:
+                out = run_build(self.farm, request, build_log, timer)
+            finally:  # the build's private copy of Emscripten's cache (tens of MB) is not worth keeping
+                shutil.rmtree(request.work / "emcache", ignore_errors=True)
             assert out.artifact is not None
             sha = self.farm.blobs.put_stream(out.artifact.open("rb"))[0]
             values = {"wheel_filename": out.artifact.name, "wheel_sha256": sha, "checks": out.checks}
@@ -153,9 +166,7 @@ class BuildFarm:
             assert build is not None and build.wheel_filename and build.wheel_sha256
             out = BuildOutput(artifact=self._artifact(request, build.wheel_filename, build.wheel_sha256))
             try:
-                verify_and_publish(
-                    self.farm, request, out, build_log, lambda s: build_log(f"# step: {s}"), publish=False
-                )
+                verify_and_publish(self.farm, request, out, build_log, timer, publish=False)
             finally:
                 self.states.update(build_id, verification=out.verification)
             self.states.update(build_id, step=VERIFIED)
@@ -164,9 +175,7 @@ class BuildFarm:
             build = self.states.get(build_id)
             assert build is not None and build.wheel_filename and build.wheel_sha256
             out = BuildOutput(artifact=self._artifact(request, build.wheel_filename, build.wheel_sha256))
-            verify_and_publish(
-                self.farm, request, out, build_log, lambda s: build_log(f"# step: {s}"), verify=False
-            )
+            verify_and_publish(self.farm, request, out, build_log, timer, verify=False)
             self.states.finish(
                 build_id, BuildState.SUCCEEDED, published=True, wheel_filename=out.published_filename
             )
@@ -178,6 +187,27 @@ class BuildFarm:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(self.farm.blobs.path_for(sha256).read_bytes())
         return path
+
+
+class StepTimer:
+    """Seconds spent in each step of a job (kept in the build's ``timings``), and a log line per step."""
+
+    def __init__(self, log: Callable[[str], None]) -> None:
+        self.log = log
+        self.seconds: dict[str, float] = {}
+        self._current: tuple[str, float] | None = None
+
+    def __call__(self, step: str) -> None:
+        self.stop()
+        self.log(f"# step: {step}")
+        self._current = (step, time.monotonic())
+
+    def stop(self) -> dict[str, float]:
+        if self._current is not None:
+            name, started = self._current
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.monotonic() - started
+            self._current = None
+        return self.seconds
 
 
 class _NoBuild:

@@ -18,7 +18,7 @@ from typing import Any
 
 from farm.build import checks, sandbox, source, wheelhouse, xbuildenv
 from farm.build import verify as verifier
-from farm.build.image import BuilderImage
+from farm.build.image import EM_CACHE, BuilderImage
 from farm.errors import BuildFailed
 from farm.recipe.loader import LoadedRecipe
 from farm.runtime.target import target_for
@@ -80,6 +80,7 @@ def run_build(farm: Any, request: BuildRequest, log: BuildLog, step: Callable[[s
     build_dir, native = _prepare(farm, request, log)
     src_in = "/work/" + str(build_dir.relative_to(work))
     env = _environment(request, settings, farm.runtimes.path(request.runtime))
+    _private_em_cache(request.image.rootfs, work)
     prelude = ""
     for patch in spec.source.patches:
         prelude += f"patch -p1 --batch --forward < /work/patches/{Path(patch).name}\n"
@@ -113,6 +114,14 @@ def run_build(farm: Any, request: BuildRequest, log: BuildLog, step: Callable[[s
     if not report.passed:
         raise BuildFailed("the wheel failed its checks: " + "; ".join(report.failures()))
     return out
+
+
+def _private_em_cache(rootfs: Path, work: Path) -> None:
+    """A copy of the image's (warm) Emscripten cache for this build: a library variant the image lacks (configure
+    checks link whole programs, at -O0 too) is built into the copy instead of failing on a read-only root."""
+    cache = work / "emcache"
+    if not cache.is_dir():
+        shutil.copytree(rootfs / EM_CACHE.lstrip("/"), cache, symlinks=True)
 
 
 def _prepare(farm: Any, request: BuildRequest, log: Callable[[str], None]) -> tuple[Path, list[str]]:
@@ -156,11 +165,13 @@ def _environment(request: BuildRequest, settings: Any, runtime_dir: Path) -> dic
     wheelhouse, the libraries of its dependencies, and the recipe's flags. A library's script compiles with emcc
     directly, so it gets the runtime's ABI flags (pyodide-build adds them for packages)."""
     spec = request.recipe.recipe
-    abi = ""
+    image_env = request.image.build_env()
+    abi = f"-I{image_env['WASMFARM_PYTHON_INCLUDE']} " if "WASMFARM_PYTHON_INCLUDE" in image_env else ""
     if spec.is_library:
-        abi = f"{xbuildenv.read_runtime(runtime_dir, request.runtime).configure_cflags} -DEMSCRIPTEN "
+        abi += f"{xbuildenv.read_runtime(runtime_dir, request.runtime).configure_cflags} -DEMSCRIPTEN "
     return {
-        **request.image.build_env(),
+        **{k: v for k, v in image_env.items() if k != "EM_FROZEN_CACHE"},
+        "EM_CACHE": "/work/emcache",
         "SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH,
         "PIP_NO_INDEX": "1",
         "PIP_FIND_LINKS": "/work/wheelhouse",

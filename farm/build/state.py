@@ -110,6 +110,11 @@ class BuildStates:
             session.execute(update(Build).where(col(Build.id) == build_id).values(**values))
             session.commit()
 
+    def add_timings(self, build_id: int, timings: dict[str, float]) -> None:
+        build = self.get(build_id)
+        merged = {**json.loads(build.timings or "{}"), **timings} if build else timings
+        self.update(build_id, timings=json.dumps({k: round(v, 3) for k, v in merged.items()}))
+
     def finish(self, build_id: int, state: BuildState, **values: Any) -> None:
         self.update(build_id, state=state, finished_at=now(), **values)
 

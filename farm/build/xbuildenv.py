@@ -77,7 +77,9 @@ def wasm_pyconfig(template: str, build_vars: dict[str, Any]) -> str:
     macro whose name starts with a capital letter; feature-test macros (``_GNU_SOURCE``, ``_POSIX_C_SOURCE``...)
     are not in it and keep the host header's lines, as do comments and guards.
     """
-    out = ["/* pyconfig.h of the Pyodide wasm32-emscripten interpreter: wasmfarm set its values from sysconfigdata */"]
+    out = [
+        "/* pyconfig.h of the Pyodide wasm32-emscripten interpreter: wasmfarm set its values from sysconfigdata */"
+    ]
     for line in template.splitlines():
         match = _DEFINE.match(line) or _UNDEF.match(line)
         name = match.group(1) if match else None

@@ -29,6 +29,9 @@ def builder() -> None:
 )
 @click.option("--kind", type=click.Choice(["registry", "official"]), default="registry", show_default=True)
 @click.option("--metadata-url", default=None, help="official: pyodide-build's xbuildenv metadata URL.")
+@click.option(
+    "--from", "base", default=None, help="Start from this image's root filesystem (no debootstrap)."
+)
 @click.option("--force", is_flag=True, help="Make a new image even if one with the same spec exists.")
 @data_dir_option
 @click.pass_context
@@ -38,10 +41,14 @@ def builder_create(
     runtime_version: str | None,
     kind: str,
     metadata_url: str | None,
+    base: str | None,
     force: bool,
     data_dir: Path | None,
 ) -> None:
-    """Make a builder image from Debian's archive and PyPI (about 2 minutes), or reuse the one made before."""
+    """Make a builder image from Debian's archive and PyPI (about 3 minutes), or reuse the one made before.
+
+    --kind official installs pyodide-build's own cross-build environment for the runtime from --metadata-url
+    (pyodide-build's PYODIDE_CROSS_BUILD_ENV_METADATA_URL; its sha256 is checked) instead of assembling one."""
     farm = Farm.open(settings_from(ctx, data_dir=data_dir))
     settings = farm.settings
     runtime = runtime_version or settings.runtimes[0]
@@ -55,6 +62,7 @@ def builder_create(
         pip_index=settings.builder_pip_index,
         pyodide_build=settings.pyodide_build_version,
         metadata_url=metadata_url or settings.xbuildenv_metadata_url,
+        base=base,
         force=force,
     )
     image = farm.builders.create(spec, farm.runtimes.path(runtime), lambda m: click.echo(f"  {m}", err=True))
@@ -127,6 +135,9 @@ def _jobs(farm: Farm) -> Jobs:
     default=None,
     help="Default: recipes_dir.",
 )
+@click.option(
+    "--builder", "builder_id", default=None, help="Builder image (default: the newest registry image)."
+)
 @click.option("--no-wait", is_flag=True, help="Queue and return (a worker elsewhere builds).")
 @data_dir_option
 @click.pass_context
@@ -139,6 +150,7 @@ def build(
     force: bool,
     runtime_version: str | None,
     recipes_dir: Path | None,
+    builder_id: str | None,
     no_wait: bool,
     data_dir: Path | None,
 ) -> None:
@@ -153,7 +165,9 @@ def build(
     runtime = runtime_version or farm.settings.runtimes[0]
     recipes, problems = load_recipes(farm.settings.recipes_dir)
     check_recipes(problems)
-    image = farm.builders.for_runtime(runtime)
+    image = farm.builders.load(builder_id) if builder_id else farm.builders.for_runtime(runtime)
+    if image.runtime != runtime:
+        raise FarmError(f"builder image {image.identity} targets runtime {image.runtime}, not {runtime}")
     chosen = select(recipes, names, everything or changed)
     planned = plan(recipes, chosen, image, runtime, farm.builds, force=force)
     jobs = _jobs(farm)

@@ -130,4 +130,5 @@ class Build(SQLModel, table=True):
     wheel_sha256: str | None = Field(default=None, max_length=64)
     checks: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # JSON
     verification: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # JSON
+    timings: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # JSON: seconds per step
     published: bool = False

@@ -3,6 +3,7 @@ runtime installed, the recipes copied and their real sdists seeded into the blob
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -55,10 +56,11 @@ class Loopback:
     npm: str
 
 
-def loopback_servers(tmp_path_factory: pytest.TempPathFactory, cached_wheels: Path) -> Iterator[Loopback]:
+@contextlib.contextmanager
+def loopback_servers(upstream_dir: Path, cached_wheels: Path) -> Iterator[Loopback]:
     """Upstream index (micropip), build-requirement index and npm registry, all on loopback."""
     _require_builder_assets()
-    upstream_dir = tmp_path_factory.mktemp("upstream")
+    upstream_dir.mkdir(parents=True, exist_ok=True)
     for wheel in ("micropip-0.11.1-py3-none-any.whl", "packaging-26.1-py3-none-any.whl"):
         shutil.copy(cached_wheels / wheel, upstream_dir)
     tarball = CACHE / "npm" / f"pyodide-{PYODIDE_VERSION}.tgz"

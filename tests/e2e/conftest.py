@@ -136,4 +136,5 @@ def run_runtime(node: str, config: dict[str, object], tmp_path: Path) -> dict[st
 @pytest.fixture(scope="module")
 def loopback(tmp_path_factory: pytest.TempPathFactory, cached_wheels: Path) -> Iterator[Loopback]:
     """Upstream index (micropip), build-requirement index and npm registry on loopback, for build-farm tests."""
-    yield from loopback_servers(tmp_path_factory, cached_wheels)
+    with loopback_servers(tmp_path_factory.mktemp("upstream"), cached_wheels) as servers:
+        yield servers

@@ -9,19 +9,26 @@ made from Debian's archive and PyPI (``wasmfarm builder create`` finds and reuse
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
+import shutil
 import socket
+import subprocess
 import threading
 import time
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 
+from farm.build import xbuildenv
+from farm.build.image import BuilderStore
 from tests.conftest import CACHE, PYODIDE_VERSION
 from tests.e2e.buildfarm import SHIPPED, BuildFarmEnv, Loopback, new_farm
 from tests.e2e.conftest import run_in_pyodide
-from tests.support.server import serve_process
+from tests.support.server import serve_process, wasmfarm_command
 
 pytestmark = pytest.mark.timeout(1200)
 
@@ -218,3 +225,61 @@ def test_build_pages_live_log_and_admin_rebuild_is_byte_identical(build_env: Bui
     # SOURCE_DATE_EPOCH and a pinned builder: the rebuild is byte for byte the wheel already published.
     assert rebuilt["wheel_sha256"] == original["wheel_sha256"]
     assert rebuilt["wheel_filename"] == original["wheel_filename"]
+
+
+def test_official_toolchain_path_from_a_locally_served_metadata_url(
+    build_env: BuildFarmEnv, tmp_path: Path
+) -> None:
+    """pyodide-build's own `xbuildenv install <version>` through PYODIDE_CROSS_BUILD_ENV_METADATA_URL, against a
+    metadata file and cross-build environment served on loopback (the real ones live on GitHub)."""
+    registry = BuilderStore(CACHE / "builders").for_runtime(PYODIDE_VERSION)
+    site = tmp_path / "site"
+    site.mkdir()
+    tarball = site / "xbuildenv-314.0.7.tar.gz"
+    runtime_dir = build_env.data_dir / "www" / "pyodide" / PYODIDE_VERSION
+    xbuildenv.assemble(runtime_dir, PYODIDE_VERSION, registry.rootfs / "usr" / "include", tarball)
+    digest = hashlib.sha256(tarball.read_bytes()).hexdigest()
+    builders = tmp_path / "builders"
+    env = {**build_env.env, "WASMFARM_BUILDER_DIR": str(builders)}
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(site))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+
+    def release(sha256: str) -> None:
+        entry = {"version": PYODIDE_VERSION, "url": f"{base}{tarball.name}", "python_version": "3.14.2",
+                 "emscripten_version": "5.0.3", "sha256": sha256}  # fmt: skip
+        (site / "metadata.json").write_text(json.dumps({"releases": {PYODIDE_VERSION: entry}}))
+
+    def create() -> subprocess.CompletedProcess[str]:
+        args = ["builder", "create", "--kind", "official", "--metadata-url", f"{base}metadata.json"]
+        return subprocess.run(
+            [*wasmfarm_command(), *args, "--from", str(registry.root)], env=env, capture_output=True, text=True,
+            timeout=600,
+        )  # fmt: skip
+
+    try:
+        release("0" * 64)
+        refused = create()
+        assert refused.returncode == 1 and f"is not the {'0' * 64}" in refused.stderr
+        assert not BuilderStore(builders).list()  # nothing half-made is left
+
+        release(digest)
+        created = create()
+        assert created.returncode == 0, created.stderr[-3000:]
+        official = BuilderStore(builders).load(created.stdout.strip())
+        assert official.kind == "official" and official.manifest["xbuildenv_sha256"] == digest
+        assert (
+            official.rootfs / "opt" / "xbuildenv" / PYODIDE_VERSION / "xbuildenv" / "pyodide-root"
+        ).is_dir()
+
+        built = subprocess.run(
+            [*wasmfarm_command(), "build", "markupsafe", "--force", "--builder", official.identity],
+            env=env, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert built.returncode == 0, built.stderr[-3000:]
+        [build] = [b for b in build_env.builds() if b["builder"] == official.identity]
+        assert build["state"] == "succeeded" and json.loads(str(build["verification"]))["ok"]
+    finally:
+        server.shutdown()
+        shutil.rmtree(builders, ignore_errors=True)  # 1.4 GB: not left for pytest's temporary directories

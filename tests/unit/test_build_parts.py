@@ -3,6 +3,8 @@ claims, the generated pyconfig.h and the sandbox command line."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 import zipfile
 from datetime import timedelta
 from pathlib import Path
@@ -10,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from farm.build import checks, sandbox, wasm, xbuildenv
+from farm.build.image import BuilderStore, identity_of
 from farm.build.key import all_keys
 from farm.build.state import BUILD, BUILT, VERIFY, BuildStates, now
 from farm.context import Farm
-from farm.errors import InvalidDistribution
+from farm.errors import BuildError, InvalidDistribution, NotFound
 from farm.recipe.loader import load_recipes
 from farm.runtime.target import target_for
 from farm.store.models import BuildState
@@ -208,3 +211,46 @@ def test_sandbox_run_kills_the_whole_group_at_the_time_limit(tmp_path: Path) -> 
 
     time.sleep(3.5)
     assert not marker.exists()  # the background child died with its group
+
+
+def _fake_image(store_root: Path) -> str:
+    """A small image directory with the layout of a real one (the real ones are 1.4 GB)."""
+    manifest = {
+        "kind": "registry",
+        "runtime": "314.0.7",
+        "spec": {"runtime": "314.0.7"},
+        "debian": [],
+        "python": [],
+    }
+    identity = identity_of(manifest)
+    rootfs = store_root / identity / "rootfs"
+    for needed in ("opt/pyodide-build/bin/pyodide", "usr/bin/emcc"):
+        (rootfs / needed).parent.mkdir(parents=True, exist_ok=True)
+        (rootfs / needed).write_text("#!/bin/sh\n")
+    (rootfs / "opt/xbuildenv").mkdir(parents=True)
+    (rootfs / "opt/xbuildenv/xbuildenv").symlink_to("/opt/xbuildenv/314.0.7")  # points inside the image
+    (store_root / identity / "manifest.json").write_text(json.dumps(manifest))
+    return identity
+
+
+def test_builder_export_import_checks_the_identity(tmp_path: Path) -> None:
+    source = BuilderStore(tmp_path / "a")
+    identity = _fake_image(source.root)
+    assert [i.identity for i in source.list()] == [identity]
+    exported = source.export(identity, tmp_path / "image.tar.zst")
+    target = BuilderStore(tmp_path / "b")
+    assert target.import_(exported).identity == identity
+    assert target.for_runtime("314.0.7").identity == identity
+
+    # An export whose manifest was edited no longer hashes to its identity: refused, nothing imported.
+    tampered = tmp_path / "t"
+    subprocess.run(["tar", "--zstd", "-xf", str(exported), "-C", str(tmp_path)], check=True)
+    manifest = tmp_path / identity / "manifest.json"
+    manifest.write_text(manifest.read_text().replace("314.0.7", "0.29.5"))
+    subprocess.run(["tar", "--zstd", "-cf", str(tampered), "-C", str(tmp_path), identity], check=True)
+    other = BuilderStore(tmp_path / "c")
+    with pytest.raises(BuildError, match="the export was altered"):
+        other.import_(tampered)
+    assert other.list() == []
+    with pytest.raises(NotFound, match=r"no registry builder image for runtime 0\.29\.5"):
+        target.for_runtime("0.29.5")

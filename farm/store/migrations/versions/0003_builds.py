@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("wheel_sha256", sa.String(64), nullable=True),
         sa.Column("checks", sa.Text(), nullable=True),
         sa.Column("verification", sa.Text(), nullable=True),
+        sa.Column("timings", sa.Text(), nullable=True),
         sa.Column("published", sa.Boolean(), nullable=False),
     )
     op.create_index("ix_build_recipe", "build", ["recipe"])

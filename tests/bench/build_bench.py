@@ -1,0 +1,178 @@
+"""Build farm benchmark (prints figures; not a test). Uses the builder image, sdists and build wheels that
+`make test` caches (ci/builder-assets.sh), and loopback servers for everything else, like the tests.
+
+1. No-op ``wasmfarm build --changed`` over 200 generated recipes, all built already (target < 5 s), against
+   ``wasmfarm recipes lint`` of the same recipes (parsing them is the floor).
+2. Farm overhead per build: the farm's build step (source, requirements, sandboxed ``pyodide build``, checks) against
+   the same ``pyodide build`` run directly in the same bubblewrap sandbox of the same image on the same source with
+   the same wheelhouse (target <= 1.10x). Verification in Pyodide is reported on its own: it is work, not overhead.
+3. Throughput of two ``wasmfarm worker`` processes against one (Redis + PostgreSQL) on six recipes (target >= 1.7x).
+
+    make bench-build      # or: .venv/bin/python -m tests.bench.build_bench [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import redis
+
+from farm.build import sandbox
+from farm.build.image import BuilderStore
+from farm.build.key import all_keys
+from farm.build.state import BuildStates
+from farm.context import Farm
+from farm.recipe.loader import load_recipes
+from farm.settings import Settings
+from farm.store.models import BuildState
+from tests.conftest import CACHE, PG_ADMIN, PYODIDE_VERSION, _create_pg_database, _drop_pg_database
+from tests.e2e.buildfarm import BuildFarmEnv, loopback_servers, new_farm
+from tests.support.server import wasmfarm_command
+
+SIX = ["markupsafe", "mmh3", "crc32c", "immutables", "pyahocorasick", "ujson"]
+
+
+def timed(env: BuildFarmEnv, *args: str) -> float:
+    started = time.perf_counter()
+    result = env.run(*args)
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"wasmfarm {' '.join(args)} failed:\n{result.stderr[-3000:]}")
+    return elapsed
+
+
+def noop_changed(base: Path, servers: object, repeat: int) -> None:
+    env = new_farm(base, servers)  # type: ignore[arg-type]
+    generated = base / "generated"
+    generated.mkdir()
+    for i in range(200):
+        directory = generated / f"gen{i:03d}"
+        (directory / "src").mkdir(parents=True)
+        (directory / "src" / "gen.c").write_text(f"int gen{i} = {i};\n")
+        needs = f"requirements:\n  host:\n    - gen{i - 1:03d}\n" if i % 10 else ""
+        (directory / "meta.yaml").write_text(
+            f"package:\n  name: gen{i:03d}\n  version: 1.0.{i}\nsource:\n  path: src\n{needs}"
+            "test:\n  imports:\n    - gen\n"
+        )
+    recipes, problems = load_recipes(generated)
+    assert not problems and len(recipes) == 200
+    settings = Settings(data_dir=env.data_dir)
+    farm = Farm.open(settings)
+    image = BuilderStore(CACHE / "builders").for_runtime(PYODIDE_VERSION)
+    states = BuildStates(farm.engine, 60)
+    for name, key in all_keys(recipes, image.identity, PYODIDE_VERSION).items():  # as if built before
+        row = states.create(name, "1", PYODIDE_VERSION, key, image.identity)
+        assert row.id is not None
+        states.finish(row.id, BuildState.SUCCEEDED)
+    farm.close()
+    lint = [timed(env, "recipes", "lint", str(generated)) for _ in range(repeat)]
+    changed = [timed(env, "build", "--changed", "--recipes-dir", str(generated)) for _ in range(repeat)]
+    print(
+        f"1. no-op build --changed, 200 recipes: {statistics.median(changed):.2f} s (target < 5 s); "
+        f"recipes lint of the same: {statistics.median(lint):.2f} s "
+        f"({statistics.median(changed) / statistics.median(lint):.2f}x)"
+    )
+
+
+def overhead(base: Path, servers: object, recipe: str, repeat: int) -> None:
+    env = new_farm(base, servers)  # type: ignore[arg-type]
+    image = BuilderStore(CACHE / "builders").for_runtime(PYODIDE_VERSION)
+    farm_steps, compiles, verifies, direct = [], [], [], []
+    for _ in range(repeat):
+        before = {b["id"] for b in env.builds()}
+        timed(env, "build", recipe, "--force")
+        [row] = [b for b in env.builds() if b["id"] not in before]
+        steps = json.loads(str(row["timings"]))
+        farm_steps.append(sum(steps[s] for s in ("prepare", "requirements", "build", "check")))
+        compiles.append(steps["build"])
+        verifies.append(steps["verify"])
+        # The same pyodide build, by hand, in the same sandbox, on the same unpacked source and wheelhouse.
+        work = env.data_dir / "builds" / str(row["id"])
+        shutil.rmtree(work / "out", ignore_errors=True)
+        src = work / "direct-src"
+        shutil.rmtree(src, ignore_errors=True)
+        shutil.copytree(work / "src", src)
+        argv = ["/opt/pyodide-build/bin/pyodide", "build", "/work/direct-src", "--outdir", "/work/out"]
+        variables = {
+            "PIP_NO_INDEX": "1",
+            "PIP_FIND_LINKS": "/work/wheelhouse",
+            "SOURCE_DATE_EPOCH": "315532800",
+        }
+        cmd = sandbox.command_line(
+            image.rootfs, [*argv, "--exports", "pyinit"], mounts=[sandbox.Mount(work, "/work", writable=True)],
+            cwd="/work/direct-src", env={**image.build_env(), **variables},
+        )  # fmt: skip
+        started = time.perf_counter()
+        outcome = sandbox.run(cmd, lambda _line: None, sandbox.Limits())
+        direct.append(time.perf_counter() - started)
+        assert outcome.returncode == 0, outcome.tail
+    f, c, d, v = (statistics.median(x) for x in (farm_steps, compiles, direct, verifies))
+    print(
+        f"2. {recipe}: farm build step {f:.2f} s (of which the sandboxed pyodide build {c:.2f} s) vs pyodide build "
+        f"directly {d:.2f} s: {f / d:.2f}x (target <= 1.10x); verification in Pyodide under Node {v:.2f} s more"
+    )
+
+
+def throughput(base: Path, servers: object) -> None:
+    results = {}
+    for workers in (1, 2):
+        name, url = _create_pg_database(PG_ADMIN)
+        db = 1 + uuid.uuid4().int % 14
+        client = redis.Redis.from_url(f"redis://127.0.0.1:6379/{db}")
+        client.flushdb()
+        try:
+            env = new_farm(
+                base / f"w{workers}",
+                servers,
+                database_url=url,
+                broker_url=f"redis://127.0.0.1:6379/{db}",  # type: ignore[arg-type]
+            )
+            procs = [
+                subprocess.Popen([*wasmfarm_command(), "worker"], env=env.env, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL, start_new_session=True)
+                for _ in range(workers)
+            ]  # fmt: skip
+            try:
+                time.sleep(2)
+                results[workers] = timed(env, "build", *SIX)
+            finally:
+                for proc in procs:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(proc.pid, 15)
+                    proc.wait(30)
+        finally:
+            client.flushdb()
+            _drop_pg_database(PG_ADMIN, name)
+    print(
+        f"3. six recipes: one worker {results[1]:.1f} s, two workers {results[2]:.1f} s: "
+        f"{results[1] / results[2]:.2f}x the throughput (target >= 1.7x on 2 cores)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="wasmfarm-build-bench-") as tmp:
+        base = Path(tmp)
+        with loopback_servers(base / "upstream", CACHE / "wheels") as servers:
+            noop_changed(base / "noop", servers, args.repeat)
+            for recipe in ("markupsafe", "kiwisolver"):
+                overhead(base / f"overhead-{recipe}", servers, recipe, args.repeat)
+            throughput(base / "throughput", servers)
+
+
+if __name__ == "__main__":
+    main()
