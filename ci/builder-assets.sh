@@ -41,7 +41,8 @@ PY
 if ! (cd "$cache/build-wheels" && sha256sum --quiet -c "$OLDPWD/ci/build-requirements.sha256" >/dev/null 2>&1); then
   echo "builder-assets: fetching build requirements into $cache/build-wheels" >&2
   python3 -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: --python-version 3.14 \
-    --implementation cp --abi cp314 --platform manylinux_2_28_x86_64 -d "$cache/build-wheels" \
+    --implementation cp --abi cp314 --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
+    --platform manylinux1_x86_64 -d "$cache/build-wheels" \
     $(awk '{print $2}' ci/build-requirements.sha256 | sed -E 's/^([^-]+)-([^-]+)-.*/\1==\2/') 2>&1 | grep -v "^WARNING: Location" >&2 || true
   (cd "$cache/build-wheels" && sha256sum --quiet -c "$OLDPWD/ci/build-requirements.sha256") || {
     echo "error: build requirement wheels do not match ci/build-requirements.sha256" >&2; exit 1; }

@@ -379,14 +379,15 @@ class _Creator:
                     "an official builder needs --metadata-url (pyodide-build's xbuildenv metadata)"
                 )
             env["PYODIDE_CROSS_BUILD_ENV_METADATA_URL"] = self.spec.metadata_url
+            sha256 = _verify_official_release(self.spec.metadata_url, self.spec.runtime)
+            self.progress(f"official cross-build environment {self.spec.runtime}: sha256 {sha256} verified")
             self._step(
                 f"pyodide xbuildenv install {self.spec.runtime} (metadata {self.spec.metadata_url})",
                 self._in_root(
                     f"{VENV}/bin/pyodide xbuildenv install {self.spec.runtime}", network=True, env=env
                 ),
             )
-            installed = sorted((self.rootfs / XBUILDENV_PATH.lstrip("/")).glob("*/xbuildenv/pyodide-root"))
-            return hashlib.sha256("\n".join(str(p) for p in installed).encode()).hexdigest()
+            return sha256
         tarball = opt / f"xbuildenv-{self.spec.runtime}.tar.gz"
         self.progress(f"assembling the cross-build environment from runtime {self.spec.runtime}")
         xbuildenv.assemble(self.runtime_dir, self.spec.runtime, self.rootfs / "usr/include", tarball)

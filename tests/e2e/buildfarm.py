@@ -85,6 +85,7 @@ def new_farm(base: Path, servers: Loopback, **settings: str) -> BuildFarmEnv:
         "WASMFARM_NPM_REGISTRY": servers.npm,
         "WASMFARM_UPSTREAM_INDEX": servers.upstream,
         "WASMFARM_BUILD_INDEX_URLS": json.dumps([servers.build_index]),
+        "WASMFARM_BUILD_JOBS": "2",
         **{f"WASMFARM_{k.upper()}": v for k, v in settings.items()},
     }
     farm_env = BuildFarmEnv(data_dir, recipes, env)

@@ -9,6 +9,7 @@ made from Debian's archive and PyPI (``wasmfarm builder create`` finds and reuse
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -26,7 +27,7 @@ import pytest
 from farm.build import xbuildenv
 from farm.build.image import BuilderStore
 from tests.conftest import CACHE, PYODIDE_VERSION
-from tests.e2e.buildfarm import SHIPPED, BuildFarmEnv, Loopback, new_farm
+from tests.e2e.buildfarm import RECIPES, SHIPPED, BuildFarmEnv, Loopback, new_farm
 from tests.e2e.conftest import run_in_pyodide
 from tests.support.server import serve_process, wasmfarm_command
 
@@ -73,24 +74,93 @@ def test_builds_verifies_and_publishes_shipped_recipes(
     assert set(SHIPPED) <= set(dict(out["installed"]))  # type: ignore[call-overload]
 
 
+IMPORT_SMOKE = """
+import json, brotli, crc32c, editdistance, immutables, lz4.frame, marisa_trie, mmh3, multidict, ahocorasick, regex
+import wrapt, yaml, numpy
+automaton = ahocorasick.Automaton()
+automaton.add_word("farm", 1)
+automaton.make_automaton()
+json.dumps([
+    brotli.decompress(brotli.compress(b"wasm" * 50)) == b"wasm" * 50,
+    crc32c.crc32c(b"123456789"),
+    editdistance.eval("kitten", "sitting"),
+    immutables.Map(a=1).set("b", 2)["b"],
+    lz4.frame.decompress(lz4.frame.compress(b"x" * 1000)) == b"x" * 1000,
+    "wasm" in marisa_trie.Trie(["wasm", "farm"]),
+    mmh3.hash("foo"),
+    multidict.MultiDict([("a", 1), ("a", 2)]).getall("a"),
+    [end for end, _ in automaton.iter("wasmfarm")],
+    regex.sub(r"\\p{L}+", "w", "héllo wörld"),
+    wrapt.decorator(lambda wrapped, instance, args, kwargs: wrapped(*args, **kwargs) + 1)(lambda: 1)(),
+    yaml.load("a: [1, 2]", Loader=yaml.CSafeLoader),
+    int(numpy.arange(10).sum()),
+])
+"""
+
+
+def test_every_shipped_recipe_builds_verifies_and_installs(
+    build_env: BuildFarmEnv, node: str, pyodide_dir: Path, cached_wheels: Path, tmp_path: Path
+) -> None:
+    result = build_env.run("build", "--all", timeout=1800)
+    assert result.returncode == 0, result.stderr[-4000:]
+    recipes = sorted(p.parent.name for p in RECIPES.glob("*/meta.yaml"))
+    assert len(recipes) >= 17
+    latest: dict[str, dict[str, object]] = {}
+    for build in reversed(build_env.builds()):  # oldest first: the newest build of each recipe wins
+        latest[str(build["recipe"])] = build
+    for name in recipes:
+        assert latest[name]["state"] == "succeeded", (name, latest[name]["error"])
+    assert str(latest["libyaml"]["wheel_filename"]).endswith("-library.tar.gz")  # linked in, not published
+    with serve_process(build_env.data_dir) as url:
+        out = run_in_pyodide(
+            node, pyodide_dir, cached_wheels, tmp_path, f"{url}r/{PYODIDE_VERSION}/simple/",
+            ["brotli", "crc32c", "editdistance", "immutables", "lz4", "marisa-trie", "mmh3", "multidict",
+             "pyahocorasick", "regex", "wrapt", "pyyaml", "numpy"],
+            IMPORT_SMOKE,
+        )  # fmt: skip
+    assert out["ok"], out
+    assert json.loads(str(out["result"])) == [
+        True, 0xE3069283, 3, 2, True, True, -156908512, [1, 2], [7], "w w", 2, {"a": [1, 2]}, 45,
+    ]  # fmt: skip
+
+
+def _add_patch(recipe_dir: Path, target: str, first_lines: str) -> None:
+    """A patch that puts a comment line on top of ``target`` (its first lines given as context)."""
+    patch = recipe_dir / "patches" / "0001-comment.patch"
+    patch.parent.mkdir(exist_ok=True)
+    context = "".join(" " + line for line in first_lines.splitlines(keepends=True))
+    count = len(first_lines.splitlines())
+    patch.write_text(
+        f"--- a/{target}\n+++ b/{target}\n@@ -1,{count} +1,{count + 1} @@\n+/* patched by wasmfarm's test */\n"
+        if target.endswith(".c")
+        else f"--- a/{target}\n+++ b/{target}\n@@ -1,{count} +1,{count + 1} @@\n+# patched by wasmfarm's test\n"
+    )
+    with patch.open("a") as handle:
+        handle.write(context)
+    meta = recipe_dir / "meta.yaml"
+    meta.write_text(
+        meta.read_text().replace("  sha256:", "  patches:\n    - patches/0001-comment.patch\n  sha256:", 1)
+    )
+
+
+def _first_lines(sdist: str, member: str) -> str:
+    import tarfile
+
+    with tarfile.open(CACHE / "sdists" / sdist) as tar:
+        handle = tar.extractfile(member)
+        assert handle is not None
+        return "".join(handle.read().decode().splitlines(keepends=True)[:3])
+
+
 def test_changed_builds_nothing_then_only_what_a_patch_touches(build_env: BuildFarmEnv) -> None:
     first = build_env.run("build", "--changed")
     assert first.returncode == 0, first.stderr[-3000:]
     assert "0 to build" in first.stderr
-    before = len(build_env.builds())
 
-    patch = build_env.recipes / "markupsafe" / "patches" / "0001-version-comment.patch"
-    patch.parent.mkdir(exist_ok=True)
-    patch.write_text(
-        "--- a/src/markupsafe/_native.py\n+++ b/src/markupsafe/_native.py\n@@ -1,3 +1,4 @@\n"
-        "+# patched by wasmfarm's test\n" + _first_lines_of_native()
-    )
-    meta = build_env.recipes / "markupsafe" / "meta.yaml"
-    meta.write_text(
-        meta.read_text().replace(
-            "  sha256:", "  patches:\n    - patches/0001-version-comment.patch\n  sha256:", 1
-        )
-    )
+    # A patched recipe that nothing depends on: that recipe alone.
+    before = len(build_env.builds())
+    native = _first_lines("markupsafe-3.0.4.tar.gz", "markupsafe-3.0.4/src/markupsafe/_native.py")
+    _add_patch(build_env.recipes / "markupsafe", "src/markupsafe/_native.py", native)
     second = build_env.run("build", "--changed")
     assert second.returncode == 0, second.stderr[-3000:]
     assert "1 to build" in second.stderr
@@ -101,16 +171,16 @@ def test_changed_builds_nothing_then_only_what_a_patch_touches(build_env: BuildF
     log = build_env.run("build-log", str(new[0]["id"]))
     assert "patching file src/markupsafe/_native.py" in log.stdout
 
-
-def _first_lines_of_native() -> str:
-    import tarfile
-
-    sdist = CACHE / "sdists" / "markupsafe-3.0.4.tar.gz"
-    with tarfile.open(sdist) as tar:
-        handle = tar.extractfile("markupsafe-3.0.4/src/markupsafe/_native.py")
-        assert handle is not None
-        lines = handle.read().decode().splitlines(keepends=True)[:3]
-    return "".join(" " + line for line in lines)
+    # A patched library: the library and the recipe that links it, nothing else.
+    before = len(build_env.builds())
+    api = _first_lines("libyaml_0.2.5.orig.tar.gz", "libyaml-0.2.5/src/api.c")
+    _add_patch(build_env.recipes / "libyaml", "src/api.c", api)
+    third = build_env.run("build", "--changed")
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert "2 to build" in third.stderr
+    new = build_env.builds()[: len(build_env.builds()) - before]
+    assert sorted(b["recipe"] for b in new) == ["libyaml", "pyyaml"]
+    assert all(b["state"] == "succeeded" for b in new)
 
 
 def _in_tree_recipe(root: Path, name: str, setup_py: str, c_source: str, script: str | None = None) -> None:
@@ -150,7 +220,13 @@ def test_compile_error_pure_fallback_and_network_are_refused(build_env: BuildFar
     port = listener.getsockname()[1]
     reached: list[bool] = []
     listener.settimeout(60)
-    threading.Thread(target=lambda: reached.append(bool(listener.accept())), daemon=True).start()
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):  # a timeout is the expected outcome
+            listener.accept()
+            reached.append(True)
+
+    threading.Thread(target=accept, daemon=True).start()
     probe = (
         f"python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=5)\" "
         "&& echo SANDBOX-REACHED-HOST || echo SANDBOX-NETWORK-CUT"

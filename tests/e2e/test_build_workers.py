@@ -83,7 +83,7 @@ def test_worker_killed_mid_build_is_taken_over_and_completes_once(
     assert queued.returncode == 0, queued.stderr
     with workers(env, 1, tmp_path) as (first,):
         log = env.data_dir / "builds" / "1" / "build.log"
-        wait_for(lambda: log.is_file() and "pyodide build" in log.read_text(), 120, "the compile to start")
+        wait_for(lambda: log.is_file() and "# step: build" in log.read_text(), 120, "the compile to start")
         os.killpg(first.pid, signal.SIGKILL)  # the worker and its sandbox, mid-compile
         first.wait(10)
     [build] = env.builds()
