@@ -137,6 +137,15 @@ def builds_router(farm: Farm, jobs: Jobs) -> APIRouter:
             {"id": new.id, "url": f"/builds/{new.id}", "state": BuildState.QUEUED}, status_code=202
         )
 
+    @router.post("/builds/{build_id}/cancel", summary="Cancel a queued or running build (admin token)")
+    async def cancel(build_id: int, request: Request) -> JSONResponse:
+        token = token_from_authorization(request.headers.get("authorization"))
+        await run_in_threadpool(farm.tokens.verify, token, TokenScope.ADMIN)
+        build = await run_in_threadpool(_get, build_id)
+        cancelled = await run_in_threadpool(states.cancel, build_id)
+        state = BuildState.CANCELLED if cancelled else build.state
+        return JSONResponse({"id": build_id, "state": state, "cancelled": cancelled})
+
     return router
 
 

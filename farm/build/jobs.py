@@ -16,7 +16,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from dramatiq.brokers.stub import StubBroker
 
 from farm.build.image import BuilderStore
 from farm.build.runner import BuildLog, BuildOutput, BuildRequest, run_build, verify_and_publish
+from farm.build.sandbox import kill_group
 from farm.build.state import BUILD, BUILT, PUBLISH, VERIFIED, VERIFY, BuildStates
 from farm.errors import BuildFailed, FarmError
 from farm.recipe.graph import dependencies
@@ -60,6 +61,7 @@ class BuildFarm:
     farm: Any  # farm.context.Farm
     states: BuildStates
     builders: BuilderStore
+    _process: dict[int, int] = field(default_factory=dict)  # build -> process group of its running sandbox
 
     def work_dir(self, build_id: int) -> Path:
         return Path(self.farm.settings.data_dir) / "builds" / str(build_id)
@@ -89,15 +91,27 @@ class BuildFarm:
             if dep_recipe.recipe.is_library and done.wheel_sha256:
                 libraries.append(self.farm.blobs.path_for(done.wheel_sha256))
         image = self.builders.load(build.builder)
-        return BuildRequest(build_id, recipe, build.runtime, image, self.work_dir(build_id), libraries)
+        return BuildRequest(
+            build_id,
+            recipe,
+            build.runtime,
+            image,
+            self.work_dir(build_id),
+            libraries,
+            on_process=lambda pid: self._process.__setitem__(build_id, pid),
+        )
 
     def _heartbeat(self, build_id: int, worker: str) -> Callable[[], None]:
+        """Report liveness while the step runs; kill the running sandbox when the build is cancelled."""
         stop = threading.Event()
-        interval = max(self.states.lease.total_seconds() / 4, 0.5)
+        interval = max(min(self.states.lease.total_seconds() / 4, 5.0), 0.5)
 
         def beat() -> None:
             while not stop.wait(interval):
                 self.states.heartbeat(build_id, worker)
+                build = self.states.get(build_id)
+                if build is not None and build.state == BuildState.CANCELLED and self._process.get(build_id):
+                    kill_group(self._process[build_id])
 
         threading.Thread(target=beat, daemon=True, name=f"heartbeat-{build_id}").start()
         return stop.set

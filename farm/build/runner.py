@@ -61,6 +61,7 @@ class BuildRequest:
     image: BuilderImage
     work: Path
     libraries: list[Path]  # .tar.gz install trees of static_library recipes this one needs
+    on_process: Callable[[int], None] | None = None  # told the process group of each sandboxed step
 
 
 def run_build(farm: Any, request: BuildRequest, log: BuildLog, step: Callable[[str], None]) -> BuildOutput:
@@ -98,7 +99,7 @@ def run_build(farm: Any, request: BuildRequest, log: BuildLog, step: Callable[[s
 
     step("build")
     command = _build_command(request, src_in, prelude)
-    _sandboxed(request.image, command, mounts, env, src_in, log, limits)
+    _sandboxed(request, command, mounts, env, src_in, log, limits)
     out.build_seconds = time.monotonic() - started
     wheels = sorted((work / "out").glob("*.whl"))
     if len(wheels) != 1:
@@ -200,9 +201,7 @@ def _build_library(
     shutil.rmtree(prefix, ignore_errors=True)
     prefix.mkdir()
     env["WASM_LIBRARY_DIR"] = "/work/prefix"
-    _sandboxed(
-        request.image, ["/bin/bash", "-eo", "pipefail", "-c", prelude], mounts, env, src_in, log, limits
-    )
+    _sandboxed(request, ["/bin/bash", "-eo", "pipefail", "-c", prelude], mounts, env, src_in, log, limits)
     out.build_seconds = time.monotonic() - started
     files = sorted(p for p in prefix.rglob("*") if p.is_file())
     if not files:
@@ -301,7 +300,7 @@ def _sha256(path: Path) -> str:
 
 
 def _sandboxed(
-    image: BuilderImage,
+    request: BuildRequest,
     argv: list[str],
     mounts: list[sandbox.Mount],
     env: dict[str, str],
@@ -310,9 +309,8 @@ def _sandboxed(
     limits: sandbox.Limits,
 ) -> None:
     log(f"$ {' '.join(argv)}")
-    outcome = sandbox.run(
-        sandbox.command_line(image.rootfs, argv, mounts=mounts, env=env, cwd=cwd), log, limits
-    )
+    cmd = sandbox.command_line(request.image.rootfs, argv, mounts=mounts, env=env, cwd=cwd)
+    outcome = sandbox.run(cmd, log, limits, on_start=request.on_process)
     if outcome.timed_out:
         raise BuildFailed(f"the build exceeded its {limits.wall_seconds:.0f} s limit and was killed")
     if outcome.returncode != 0:

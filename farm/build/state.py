@@ -116,14 +116,46 @@ class BuildStates:
         self.update(build_id, timings=json.dumps({k: round(v, 3) for k, v in merged.items()}))
 
     def finish(self, build_id: int, state: BuildState, **values: Any) -> None:
-        self.update(build_id, state=state, finished_at=now(), **values)
+        """The end of a build, unless it was cancelled meanwhile (a cancelled build stays cancelled)."""
+        for key in ("checks", "verification"):
+            if key in values and not isinstance(values[key], str | None):
+                values[key] = json.dumps(values[key])
+        with self.session() as session:
+            session.execute(
+                update(Build)
+                .where(col(Build.id) == build_id, col(Build.state) != BuildState.CANCELLED)
+                .values(state=state, finished_at=now(), **values)
+            )
+            session.commit()
+
+    def cancel(self, build_id: int) -> bool:
+        """Cancel a queued or running build (its worker kills the running step at its next heartbeat)."""
+        with self.session() as session:
+            result = session.execute(
+                update(Build)
+                .where(
+                    col(Build.id) == build_id,
+                    col(Build.state).in_([BuildState.QUEUED, BuildState.RUNNING]),
+                )
+                .values(state=BuildState.CANCELLED, finished_at=now())
+            )
+            session.commit()
+            return bool(result.rowcount)  # type: ignore[attr-defined]
 
     def requeue(self, build_id: int, step: str) -> None:
-        """Back to the state before ``step`` (after a crash or a retriable error)."""
-        if step == BUILD:
-            self.update(build_id, state=BuildState.QUEUED, step="", worker=None)
-        else:
-            self.update(build_id, state=BuildState.RUNNING, step=_AFTER[step], worker=None, heartbeat_at=None)
+        """Back to the state before ``step`` (after a crash or a retriable error), unless cancelled."""
+        values: dict[str, Any] = (
+            {"state": BuildState.QUEUED, "step": "", "worker": None}
+            if step == BUILD
+            else {"state": BuildState.RUNNING, "step": _AFTER[step], "worker": None, "heartbeat_at": None}
+        )
+        with self.session() as session:
+            session.execute(
+                update(Build)
+                .where(col(Build.id) == build_id, col(Build.state) != BuildState.CANCELLED)
+                .values(**values)
+            )
+            session.commit()
 
     def recoverable(self, *, stale_only: bool = False) -> list[tuple[int, str]]:
         """(build, step to send) for every queued build and every running one whose worker went silent."""

@@ -258,6 +258,24 @@ def build_log(ctx: click.Context, build_id: int, follow: bool, data_dir: Path | 
         time.sleep(1)
 
 
+@click.command("build-cancel")
+@click.argument("build_ids", type=int, nargs=-1, required=True)
+@data_dir_option
+@click.pass_context
+@reports_errors
+def build_cancel(ctx: click.Context, build_ids: tuple[int, ...], data_dir: Path | None) -> None:
+    """Cancel queued or running builds (a running one is killed by its worker within seconds)."""
+    farm = Farm.open(settings_from(ctx, data_dir=data_dir))
+    for build_id in build_ids:
+        row = farm.builds.get(build_id)
+        if row is None:
+            raise NotFound(f"no build {build_id}; `wasmfarm builds` lists them")
+        if farm.builds.cancel(build_id):
+            click.echo(f"build {build_id} ({row.recipe}) cancelled")
+        else:
+            click.echo(f"build {build_id} ({row.recipe}) is {row.state}: nothing to cancel", err=True)
+
+
 @click.command("worker")
 @click.option("--threads", default=1, show_default=True, help="Builds this worker runs at once.")
 @data_dir_option

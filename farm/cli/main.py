@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from farm import __version__
-from farm.cli.build_cmd import build, build_log, builder, builds, worker
+from farm.cli.build_cmd import build, build_cancel, build_log, builder, builds, worker
 from farm.cli.common import configure_logging
 from farm.cli.mirror_cmd import mirror
 from farm.cli.pages_cmd import nginx_config, render
@@ -37,7 +37,7 @@ def cli(ctx: click.Context, data_dir: Path | None, verbose: bool) -> None:
 
 
 cli.add_command(mirror)
-for _command in (builder, build, builds, build_log, worker):
+for _command in (builder, build, builds, build_log, build_cancel, worker):
     cli.add_command(_command)
 cli.add_command(token)
 cli.add_command(render)

@@ -110,3 +110,20 @@ def test_two_workers_split_recipes_and_build_each_once(distributed: BuildFarmEnv
     assert all(b["state"] == "succeeded" and b["attempts"] == 1 for b in builds), builds
     pids = {str(b["worker"]).split(":")[1] for b in builds}
     assert pids == {str(p.pid) for p in procs}  # both workers took a share
+
+
+def test_a_running_build_is_cancelled_and_its_sandbox_killed(
+    distributed: BuildFarmEnv, tmp_path: Path
+) -> None:
+    env = distributed
+    assert env.run("build", "--no-wait", "kiwisolver").returncode == 0
+    with workers(env, 1, tmp_path):
+        log = env.data_dir / "builds" / "1" / "build.log"
+        wait_for(lambda: log.is_file() and "# step: build" in log.read_text(), 120, "the compile to start")
+        cancelled = env.run("build-cancel", "1")
+        assert cancelled.returncode == 0 and "cancelled" in cancelled.stdout
+        wait_for(lambda: "# FAILED" in log.read_text(), 60, "the worker to kill the compile")
+    [build] = env.builds()
+    assert build["state"] == "cancelled" and not build["published"]
+    assert not (env.data_dir / "www" / "simple" / "kiwisolver").exists()
+    assert "build 1 (kiwisolver) is cancelled: nothing to cancel" in env.run("build-cancel", "1").stderr

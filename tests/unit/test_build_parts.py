@@ -254,3 +254,16 @@ def test_builder_export_import_checks_the_identity(tmp_path: Path) -> None:
     assert other.list() == []
     with pytest.raises(NotFound, match=r"no registry builder image for runtime 0\.29\.5"):
         target.for_runtime("0.29.5")
+
+
+def test_a_cancelled_build_stays_cancelled(farm: Farm) -> None:
+    states = BuildStates(farm.engine, lease_seconds=30)
+    build = states.create("m", "1", "314.0.7", "c" * 64, "img")
+    assert build.id is not None
+    assert states.claim(build.id, BUILD, "w1")
+    assert states.cancel(build.id) and not states.cancel(build.id)
+    states.finish(build.id, BuildState.FAILED, error="killed")  # the worker's own ending loses
+    states.requeue(build.id, BUILD)
+    assert not states.claim(build.id, BUILD, "w2")
+    row = states.get(build.id)
+    assert row is not None and row.state == BuildState.CANCELLED and row.error is None
