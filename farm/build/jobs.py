@@ -99,6 +99,7 @@ class BuildFarm:
             self.work_dir(build_id),
             libraries,
             on_process=lambda pid: self._process.__setitem__(build_id, pid),
+            key=build.key,
         )
 
     def _heartbeat(self, build_id: int, worker: str) -> Callable[[], None]:

@@ -62,6 +62,7 @@ class BuildRequest:
     work: Path
     libraries: list[Path]  # .tar.gz install trees of static_library recipes this one needs
     on_process: Callable[[int], None] | None = None  # told the process group of each sandboxed step
+    key: str = ""  # the build key (remembers the build requirements of a key)
 
 
 def run_build(farm: Any, request: BuildRequest, log: BuildLog, step: Callable[[str], None]) -> BuildOutput:
@@ -81,7 +82,7 @@ def run_build(farm: Any, request: BuildRequest, log: BuildLog, step: Callable[[s
     build_dir, native = _prepare(farm, request, log)
     src_in = "/work/" + str(build_dir.relative_to(work))
     env = _environment(request, settings, farm.runtimes.path(request.runtime))
-    _private_em_cache(request.image.rootfs, work)
+    mounts += _private_em_cache(request.image.rootfs, work)
     prelude = ""
     for patch in spec.source.patches:
         prelude += f"patch -p1 --batch --forward < /work/patches/{Path(patch).name}\n"
@@ -95,7 +96,8 @@ def run_build(farm: Any, request: BuildRequest, log: BuildLog, step: Callable[[s
 
     step("requirements")
     index_urls = [*settings.build_index_urls]
-    wheelhouse.prefetch(request.image, work, src_in, index_urls, log, limits)
+    cache = (wheelhouse.RequirementsCache(settings.data_dir / "requirements-cache"), request.key)
+    wheelhouse.prefetch(request.image, work, src_in, index_urls, log, limits, cache if request.key else None)
 
     step("build")
     command = _build_command(request, src_in, prelude)
@@ -117,12 +119,25 @@ def run_build(farm: Any, request: BuildRequest, log: BuildLog, step: Callable[[s
     return out
 
 
-def _private_em_cache(rootfs: Path, work: Path) -> None:
-    """A copy of the image's (warm) Emscripten cache for this build: a library variant the image lacks (configure
-    checks link whole programs, at -O0 too) is built into the copy instead of failing on a read-only root."""
+def _private_em_cache(rootfs: Path, work: Path) -> list[sandbox.Mount]:
+    """A writable Emscripten cache for this build, seeded from the image's warm one: a library variant the image
+    lacks (configure checks link whole programs, at -O0 too) is built into it instead of failing on a read-only
+    root. The headers (1,650 files, never written after the image was made) are bound read-only instead of copied;
+    the rest (libraries, a few dozen files) is copied, never linked: a build must not be able to alter the image."""
+    image_cache = rootfs / EM_CACHE.lstrip("/")
     cache = work / "emcache"
     if not cache.is_dir():
-        shutil.copytree(rootfs / EM_CACHE.lstrip("/"), cache, symlinks=True)
+        shutil.copytree(image_cache, cache, symlinks=True, ignore=_ignore_headers(image_cache))
+    headers = cache / "sysroot" / "include"
+    headers.mkdir(parents=True, exist_ok=True)
+    return [sandbox.Mount(image_cache / "sysroot" / "include", "/work/emcache/sysroot/include")]
+
+
+def _ignore_headers(image_cache: Path) -> Callable[[str, list[str]], set[str]]:
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        return {"include"} if Path(directory) == image_cache / "sysroot" else set()
+
+    return ignore
 
 
 def _prepare(farm: Any, request: BuildRequest, log: Callable[[str], None]) -> tuple[Path, list[str]]:

@@ -9,13 +9,17 @@ asked inside the sandbox with the network cut. Indexes: the farm's own first, th
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import tomllib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from farm.build import sandbox
 from farm.build.image import VENV, BuilderImage
 from farm.errors import BuildError, BuildFailed
+from farm.store.blobs import atomic_write
 
 DEFAULT_REQUIRES = ["setuptools>=40.8.0"]
 
@@ -49,6 +53,46 @@ def static_requires(src: Path) -> list[str]:
     return [str(r) for r in requires] if isinstance(requires, list) else list(DEFAULT_REQUIRES)
 
 
+@dataclass(frozen=True)
+class RequirementsCache:
+    """What a build key needed, remembered: ``<root>/<key>.json`` names the wheels, ``<root>/wheels/`` holds them.
+
+    The key covers the source, its patches and the builder, so the backend's answer cannot change under it; a
+    rebuild of the same key (``--force``, a rebuild button, a retry) skips both download steps and the question.
+    """
+
+    root: Path
+
+    def restore(self, key: str, wheelhouse: Path) -> list[str] | None:
+        record = self.root / f"{key}.json"
+        try:
+            data = json.loads(record.read_text())
+        except (OSError, ValueError):
+            return None
+        files = [self.root / "wheels" / name for name in data["wheels"]]
+        if not all(f.is_file() for f in files):
+            return None
+        for file in files:
+            target = wheelhouse / file.name
+            if not target.exists():
+                try:
+                    os.link(file, target)
+                except OSError:
+                    shutil.copyfile(file, target)
+        return list(data["requirements"])
+
+    def keep(self, key: str, wheelhouse: Path, requirements: list[str]) -> None:
+        wheels = self.root / "wheels"
+        wheels.mkdir(parents=True, exist_ok=True)
+        names = sorted(p.name for p in wheelhouse.glob("*.whl"))
+        for name in names:
+            if not (wheels / name).is_file():
+                atomic_write(wheels / name, (wheelhouse / name).read_bytes())
+        atomic_write(
+            self.root / f"{key}.json", json.dumps({"requirements": requirements, "wheels": names}).encode()
+        )
+
+
 def prefetch(
     image: BuilderImage,
     work: Path,
@@ -56,10 +100,30 @@ def prefetch(
     index_urls: list[str],
     log: Callable[[str], None],
     limits: sandbox.Limits,
+    cache: tuple[RequirementsCache, str] | None = None,
 ) -> list[str]:
     """Fill ``work/wheelhouse``; return every requirement fetched."""
     wheelhouse = work / "wheelhouse"
     wheelhouse.mkdir(exist_ok=True)
+    if cache is not None:
+        remembered = cache[0].restore(cache[1], wheelhouse)
+        if remembered is not None:
+            log(f"# build requirements of this build key, from the cache: {' '.join(remembered)}")
+            return remembered
+    requirements = _fetch(image, work, src_in_sandbox, index_urls, log, limits)
+    if cache is not None:
+        cache[0].keep(cache[1], wheelhouse, requirements)
+    return requirements
+
+
+def _fetch(
+    image: BuilderImage,
+    work: Path,
+    src_in_sandbox: str,
+    index_urls: list[str],
+    log: Callable[[str], None],
+    limits: sandbox.Limits,
+) -> list[str]:
     mounts = [sandbox.Mount(work, "/work", writable=True)]
     requires = static_requires(work / src_in_sandbox.removeprefix("/work/"))
     _download(image, mounts, requires, index_urls, log, limits)

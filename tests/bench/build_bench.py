@@ -101,7 +101,9 @@ def overhead(base: Path, servers: object, recipe: str, repeat: int) -> None:
         shutil.rmtree(work / "out", ignore_errors=True)
         src = work / "direct-src"
         shutil.rmtree(src, ignore_errors=True)
-        shutil.copytree(work / "src", src)
+        shutil.copytree(
+            work / "src", src, symlinks=True, ignore=shutil.ignore_patterns(".pyodide_build", "build")
+        )
         argv = ["/opt/pyodide-build/bin/pyodide", "build", "/work/direct-src", "--outdir", "/work/out"]
         variables = {
             "PIP_NO_INDEX": "1",
