@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Start the services the tests use when they are not running: PostgreSQL (loopback, trust auth) and Redis.
+# Start the services the tests use when they are not running: PostgreSQL (loopback, trust auth), Redis, RabbitMQ.
 set -euo pipefail
 pg_ready() { python3 - <<'PY'
 import socket, sys
@@ -27,4 +27,14 @@ if ! redis_ready; then
     --logfile /var/log/redis/ci.log
   for _ in $(seq 1 50); do redis_ready && break; sleep 0.2; done
   redis_ready || { echo "error: Redis did not start on 127.0.0.1:6379" >&2; exit 1; }
+fi
+
+# RabbitMQ (the other broker the build farm supports; one worker test uses it).
+amqp_ready() { python3 -c 'import socket,sys; s=socket.socket(); s.settimeout(1); sys.exit(0 if s.connect_ex(("127.0.0.1", 5672)) == 0 else 1)'; }
+if ! amqp_ready; then
+  echo "services: starting RabbitMQ" >&2
+  command -v rabbitmq-server >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server >/dev/null; }
+  rabbitmq-server -detached
+  for _ in $(seq 1 150); do amqp_ready && break; sleep 0.2; done
+  amqp_ready || { echo "error: RabbitMQ did not start on 127.0.0.1:5672" >&2; exit 1; }
 fi

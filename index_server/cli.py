@@ -58,6 +58,12 @@ def serve(
         f"  uploads: twine upload --repository-url {url}legacy/ (token: wasmfarm token create --scope upload)",
         err=True,
     )
+    worker = (
+        "in this process"
+        if not settings.broker_url
+        else f"by `wasmfarm worker`s on {settings.broker_url.split('@')[-1]}"
+    )
+    click.echo(f"  builds: {url}builds (run {worker})", err=True)
     missing = [r for r in settings.runtimes if not farm.runtimes.is_installed(r)]
     if missing and settings.auto_install_runtimes:
         threading.Thread(

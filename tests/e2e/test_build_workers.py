@@ -127,3 +127,24 @@ def test_a_running_build_is_cancelled_and_its_sandbox_killed(
     assert build["state"] == "cancelled" and not build["published"]
     assert not (env.data_dir / "www" / "simple" / "kiwisolver").exists()
     assert "build 1 (kiwisolver) is cancelled: nothing to cancel" in env.run("build-cancel", "1").stderr
+
+
+def test_a_worker_over_rabbitmq_builds(tmp_path: Path, loopback: Loopback, postgres_server: str) -> None:
+    from farm.build.jobs import make_broker
+
+    name, url = _create_pg_database(postgres_server)
+    amqp = "amqp://guest:guest@127.0.0.1:5672/"
+    broker = make_broker(amqp)
+    broker.declare_queue("wasmfarm-builds")
+    broker.flush_all()  # a queue of its own would need a vhost; nothing else uses this one
+    broker.close()
+    try:
+        env = new_farm(tmp_path, loopback, database_url=url, broker_url=amqp, build_lease_seconds="4")
+        with workers(env, 1, tmp_path):
+            result = env.run("build", "markupsafe")
+        assert result.returncode == 0, result.stderr[-3000:]
+        [build] = env.builds()
+        assert build["state"] == "succeeded" and build["published"] and build["attempts"] == 1
+    finally:
+        with contextlib.suppress(psycopg.Error):
+            _drop_pg_database(postgres_server, name)
