@@ -18,7 +18,8 @@ if ! pg_ready; then
 fi
 
 # Redis (the build farm's distributed broker in the worker tests).
-redis_ready() { python3 -c 'import socket,sys; s=socket.socket(); s.settimeout(1); sys.exit(0 if s.connect_ex(("127.0.0.1", 6379)) == 0 else 1)'; }
+listening() { python3 -c 'import socket,sys; s=socket.socket(); s.settimeout(1); sys.exit(0 if s.connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0 else 1)' "$1"; }
+redis_ready() { listening 6379; }
 if ! redis_ready; then
   echo "services: starting Redis" >&2
   command -v redis-server >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
@@ -30,7 +31,7 @@ if ! redis_ready; then
 fi
 
 # RabbitMQ (the other broker the build farm supports; one worker test uses it).
-amqp_ready() { python3 -c 'import socket,sys; s=socket.socket(); s.settimeout(1); sys.exit(0 if s.connect_ex(("127.0.0.1", 5672)) == 0 else 1)'; }
+amqp_ready() { listening 5672; }
 if ! amqp_ready; then
   echo "services: starting RabbitMQ" >&2
   command -v rabbitmq-server >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server >/dev/null; }

@@ -168,7 +168,8 @@ class BuildFarm:
             finally:  # the build's private copy of Emscripten's cache (tens of MB) is not worth keeping
                 shutil.rmtree(request.work / "emcache", ignore_errors=True)
             assert out.artifact is not None
-            sha = self.farm.blobs.put_stream(out.artifact.open("rb"))[0]
+            with out.artifact.open("rb") as handle:
+                sha = self.farm.blobs.put_stream(handle)[0]
             values = {"wheel_filename": out.artifact.name, "wheel_sha256": sha, "checks": out.checks}
             self.states.update(build_id, build_seconds=round(out.build_seconds, 2), **values)
             if request.recipe.recipe.is_library:
@@ -177,9 +178,7 @@ class BuildFarm:
             self.states.update(build_id, step=BUILT)
             send(build_id, VERIFY)
         elif step == VERIFY:
-            build = self.states.get(build_id)
-            assert build is not None and build.wheel_filename and build.wheel_sha256
-            out = BuildOutput(artifact=self._artifact(request, build.wheel_filename, build.wheel_sha256))
+            out = self._built(build_id, request)
             try:
                 verify_and_publish(self.farm, request, out, build_log, timer, publish=False)
             finally:
@@ -187,13 +186,18 @@ class BuildFarm:
             self.states.update(build_id, step=VERIFIED)
             send(build_id, PUBLISH)
         elif step == PUBLISH:
-            build = self.states.get(build_id)
-            assert build is not None and build.wheel_filename and build.wheel_sha256
-            out = BuildOutput(artifact=self._artifact(request, build.wheel_filename, build.wheel_sha256))
+            out = self._built(build_id, request)
             verify_and_publish(self.farm, request, out, build_log, timer, verify=False)
             self.states.finish(
                 build_id, BuildState.SUCCEEDED, published=True, wheel_filename=out.published_filename
             )
+
+    def _built(self, build_id: int, request: BuildRequest) -> BuildOutput:
+        """What the build step left: the wheel (kept in the blob store under its sha256)."""
+        build = self.states.get(build_id)
+        assert build is not None and build.wheel_filename and build.wheel_sha256
+        artifact = self._artifact(request, build.wheel_filename, build.wheel_sha256)
+        return BuildOutput(artifact=artifact, artifact_sha256=build.wheel_sha256)
 
     def _artifact(self, request: BuildRequest, filename: str, sha256: str) -> Path:
         """The built wheel under its own name (the blob store names files by hash)."""

@@ -6,7 +6,6 @@ its wheel and log there for inspection.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import tarfile
@@ -31,6 +30,7 @@ Progress = Callable[[str], None]
 @dataclass
 class BuildOutput:
     artifact: Path | None = None  # the wheel, or a library's install tree as .tar.gz
+    artifact_sha256: str | None = None  # set once the artifact is in the blob store
     build_seconds: float = 0.0
     checks: dict[str, Any] = field(default_factory=dict)
     verification: dict[str, Any] = field(default_factory=dict)
@@ -283,15 +283,16 @@ def _publish(farm: Any, request: BuildRequest, out: BuildOutput, log: BuildLog, 
     assert out.artifact is not None
     step("publish")
     wheel = out.artifact
+    sha256 = out.artifact_sha256
+    if sha256 is None:
+        with wheel.open("rb") as handle:
+            sha256 = farm.blobs.put_stream(handle)[0]
     for build_number in range(0, 1000):
         name = wheel.name if build_number == 0 else _with_build_tag(wheel.name, build_number)
         existing = farm.catalog.file(name)
-        if existing is not None and existing.sha256 != _sha256(wheel):
+        if existing is not None and existing.sha256 != sha256:
             continue  # an earlier build of another key holds this name: the next build number
-        with farm.blobs.writer() as writer, wheel.open("rb") as handle:
-            while chunk := handle.read(1 << 20):
-                writer.write(chunk)
-            ingested = farm.ingestor.ingest(writer, name, Origin.BUILT.value)
+        ingested = farm.ingestor.ingest_blob(sha256, name, Origin.BUILT.value)
         break
     farm.publisher.refresh([recipe.name])
     out.published_sha256 = ingested.row.sha256
@@ -304,14 +305,6 @@ def _with_build_tag(filename: str, number: int) -> str:
     (a new patch) gets a PEP 427 build number instead of clashing with the file already published."""
     name, version, *tags = filename[: -len(".whl")].split("-")
     return "-".join([name, version, str(number), *tags[-3:]]) + ".whl"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _sandboxed(

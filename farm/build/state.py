@@ -103,11 +103,8 @@ class BuildStates:
             session.commit()
 
     def update(self, build_id: int, **values: Any) -> None:
-        for key in ("checks", "verification"):
-            if key in values and not isinstance(values[key], str | None):
-                values[key] = json.dumps(values[key])
         with self.session() as session:
-            session.execute(update(Build).where(col(Build.id) == build_id).values(**values))
+            session.execute(update(Build).where(col(Build.id) == build_id).values(**_encoded(values)))
             session.commit()
 
     def add_timings(self, build_id: int, timings: dict[str, float]) -> None:
@@ -117,14 +114,11 @@ class BuildStates:
 
     def finish(self, build_id: int, state: BuildState, **values: Any) -> None:
         """The end of a build, unless it was cancelled meanwhile (a cancelled build stays cancelled)."""
-        for key in ("checks", "verification"):
-            if key in values and not isinstance(values[key], str | None):
-                values[key] = json.dumps(values[key])
         with self.session() as session:
             session.execute(
                 update(Build)
                 .where(col(Build.id) == build_id, col(Build.state) != BuildState.CANCELLED)
-                .values(state=state, finished_at=now(), **values)
+                .values(state=state, finished_at=now(), **_encoded(values))
             )
             session.commit()
 
@@ -158,7 +152,8 @@ class BuildStates:
             session.commit()
 
     def recoverable(self, *, stale_only: bool = False) -> list[tuple[int, str]]:
-        """(build, step to send) for every queued build and every running one whose worker went silent."""
+        """(build, step to send) for every running step whose worker went silent and, unless ``stale_only`` (the
+        periodic sweep, while the broker still holds the messages), every build waiting for a step to start."""
         stale = now() - self.lease
         found: list[tuple[int, str]] = []
         with self.session() as session:
@@ -169,12 +164,20 @@ class BuildStates:
                 if build.state == BuildState.QUEUED:
                     if not stale_only:
                         found.append((build.id, BUILD))
+                elif build.step in (BUILT, VERIFIED):  # between steps: the next one's message is queued
+                    if not stale_only:
+                        found.append((build.id, VERIFY if build.step == BUILT else PUBLISH))
                 elif build.heartbeat_at is None or _aware(build.heartbeat_at) < stale:
-                    step = {BUILT: VERIFY, VERIFIED: PUBLISH, VERIFY: VERIFY, PUBLISH: PUBLISH}.get(
-                        build.step, BUILD
-                    )
-                    found.append((build.id, step))
+                    found.append((build.id, build.step if build.step in (VERIFY, PUBLISH) else BUILD))
         return found
+
+
+def _encoded(values: dict[str, Any]) -> dict[str, Any]:
+    """The JSON columns (checks, verification) given as data are stored as text."""
+    return {
+        k: json.dumps(v) if k in ("checks", "verification") and not isinstance(v, str | None) else v
+        for k, v in values.items()
+    }
 
 
 def _aware(moment: datetime) -> datetime:
