@@ -48,6 +48,8 @@ def _handler(www: Path, blobs: BlobStore) -> type[SimpleHTTPRequestHandler]:
         def translate_path(self, path: str) -> str:
             parts = path.split("?", maxsplit=1)[0].split("/")
             if len(parts) == 5 and parts[1] == "files" and len(parts[3]) == 64:  # /files/<aa>/<sha256>/<name>
+                if parts[4].endswith(".metadata"):  # PEP 658/714: the wheel's METADATA, stored beside it
+                    return str(blobs.metadata_path_for(parts[3]))
                 return str(blobs.path_for(parts[3]))
             return super().translate_path(path)
 
