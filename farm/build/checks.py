@@ -116,7 +116,12 @@ def check_wheel(
                 continue
             if symbol not in provided and symbol not in vendored:
                 unresolved.append(f"{name}: {mod}.{symbol}")
-        unresolved += [f"{name}: needs {lib}" for lib in module.needed if lib not in basenames]
+        unresolved += [
+            f"{name}: needs {lib}, which is not in the wheel (list the shared_library recipe that makes it under "
+            "requirements/host: the farm vendors it)"
+            for lib in module.needed
+            if lib not in basenames
+        ]
     if objects:
         report.add(
             "imports resolve",

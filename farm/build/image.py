@@ -44,8 +44,10 @@ PACKAGES = (
 VENV = "/opt/pyodide-build"
 XBUILDENV_PATH = "/opt/xbuildenv"
 EM_CACHE = "/opt/emcache"
+# pyodide-build's HOSTINSTALLDIR (its default, and the official Makefile.envs'): cross-build packages go there.
+CROSS_BUILD_HOST_DIR = "pyodide-root/packages/.artifacts"
 # Bump whenever the way an image is made changes: cached images of older layouts are not reused.
-LAYOUT_VERSION = 4
+LAYOUT_VERSION = 5
 
 _WARM_C = "int f(int x) { return x + 1; }\n"
 _WARM_CXX = (
@@ -76,6 +78,11 @@ class BuilderImage:
     @property
     def kind(self) -> str:
         return str(self.manifest["kind"])
+
+    def xbuildenv_dir(self) -> str:
+        """The installed xbuildenv's own directory inside the image (``/opt/xbuildenv/<version>/xbuildenv``, not
+        the ``xbuildenv`` symlink beside it): where its ``requirements.txt`` and ``site-packages-extras/`` are."""
+        return _xbuildenv_dir(self.rootfs)
 
     def build_env(self) -> dict[str, str]:
         """Environment of every build in this image (FINDINGS: the flags the Debian toolchain needs)."""
@@ -279,6 +286,7 @@ class _Creator:
                 _fixups(self.rootfs)
                 python_dists = self._pyodide_build()
             xbuildenv_sha = self._xbuildenv()
+            _cross_build_mountpoints(self.rootfs)
             _route_pyconfig(self.rootfs)
             self._warm_cache()
         finally:
@@ -426,6 +434,26 @@ class _Creator:
 _EMNM = (
     '#!/bin/sh\nunset _PYTHON_SYSCONFIGDATA_NAME\nexec python3 -E /usr/share/emscripten/tools/emnm.py "$@"\n'
 )
+
+
+def _xbuildenv_dir(rootfs: Path) -> str:
+    base = rootfs / XBUILDENV_PATH.lstrip("/")
+    found = sorted(
+        d for d in base.glob("*/xbuildenv") if d.is_dir() and not d.parent.is_symlink() and not d.is_symlink()
+    )
+    if not found:
+        raise BuildError(f"{base}: no installed cross-build environment; recreate the builder image")
+    return "/" + str(found[-1].relative_to(rootfs))
+
+
+def _cross_build_mountpoints(rootfs: Path) -> None:
+    """Builds bind their cross-build packages' pins and target files over these, and a writable host site-packages
+    (where pyodide-build installs them) over ``pyodide-root/packages/.artifacts`` (``farm.build.crossbuild``); a
+    read-only root cannot grow mount points later, so every image has all three, empty when unused."""
+    xbuildenv_dir = rootfs / _xbuildenv_dir(rootfs).lstrip("/")
+    (xbuildenv_dir / "site-packages-extras").mkdir(exist_ok=True)
+    (xbuildenv_dir / "requirements.txt").touch(exist_ok=True)
+    (xbuildenv_dir / CROSS_BUILD_HOST_DIR).mkdir(parents=True, exist_ok=True)
 
 
 def _fixups(rootfs: Path) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
+from farm.build.crossbuild import CrossBuildPackage
 from farm.build.image import BuilderStore
 from farm.build.runner import BuildLog, BuildOutput, BuildRequest, run_build, verify_and_publish
 from farm.build.sandbox import kill_group
@@ -77,8 +78,10 @@ class BuildFarm:
         recipe = next((r for r in recipes if r.name == build.recipe), None)
         if recipe is None:
             raise BuildFailed(f"recipe {build.recipe!r} is not in {self.farm.settings.recipes_dir} any more")
-        libraries = []
-        for dep in sorted(dependencies(recipe, {r.name for r in recipes})):
+        libraries, cross_build = [], []
+        known = {r.name for r in recipes}
+        host = dependencies(recipe, known, host_only=True)
+        for dep in sorted(dependencies(recipe, known)):
             dep_recipe = next(r for r in recipes if r.name == dep)
             latest = [b for b in self.states.recent(recipe=dep, limit=20) if b.runtime == build.runtime]
             done = next((b for b in latest if b.state == BuildState.SUCCEEDED), None)
@@ -90,6 +93,17 @@ class BuildFarm:
                 )
             if dep_recipe.recipe.is_library and done.wheel_sha256:
                 libraries.append(self.farm.blobs.path_for(done.wheel_sha256))
+            elif dep_recipe.recipe.build.cross_build_env and dep in host and done.wheel_sha256:
+                cross_build.append(
+                    CrossBuildPackage(
+                        dep_recipe.name,
+                        dep_recipe.recipe.package.version,
+                        self.farm.blobs.path_for(done.wheel_sha256),
+                        done.wheel_filename or "",
+                        tuple(dep_recipe.recipe.build.cross_build_files),
+                        dep_recipe.path,
+                    )
+                )
         image = self.builders.load(build.builder)
         return BuildRequest(
             build_id,
@@ -100,6 +114,7 @@ class BuildFarm:
             libraries,
             on_process=lambda pid: self._process.__setitem__(build_id, pid),
             key=build.key,
+            cross_build=cross_build,
         )
 
     def _heartbeat(self, build_id: int, worker: str) -> Callable[[], None]:

@@ -17,7 +17,7 @@ from farm.build.source import tree_digest
 from farm.recipe.graph import build_order, graph
 from farm.recipe.loader import LoadedRecipe
 
-PROCEDURE_VERSION = 1
+PROCEDURE_VERSION = 2  # 2: shared libraries vendored, cross-build packages, PKG_VERSION in the environment
 
 
 def _file_digest(recipe: LoadedRecipe, relative: str) -> str:

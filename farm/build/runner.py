@@ -10,15 +10,16 @@ import json
 import shutil
 import tarfile
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from farm.build import checks, sandbox, source, wheelhouse, xbuildenv
+from farm.build import checks, crossbuild, sandbox, source, wasm, wheelhouse, xbuildenv
 from farm.build import verify as verifier
-from farm.build.image import EM_CACHE, BuilderImage
-from farm.errors import BuildFailed
+from farm.build.image import EM_CACHE, VENV, BuilderImage
+from farm.errors import BuildFailed, InvalidDistribution
 from farm.recipe.loader import LoadedRecipe
 from farm.runtime.target import target_for
 from farm.store.models import Origin
@@ -60,9 +61,10 @@ class BuildRequest:
     runtime: str
     image: BuilderImage
     work: Path
-    libraries: list[Path]  # .tar.gz install trees of static_library recipes this one needs
+    libraries: list[Path]  # .tar.gz install trees of the static_/shared_library recipes this one needs
     on_process: Callable[[int], None] | None = None  # told the process group of each sandboxed step
     key: str = ""  # the build key (remembers the build requirements of a key)
+    cross_build: list[crossbuild.CrossBuildPackage] = field(default_factory=list)  # target-side build deps
 
 
 def run_build(farm: Any, request: BuildRequest, log: BuildLog, step: Callable[[str], None]) -> BuildOutput:
@@ -81,7 +83,7 @@ def run_build(farm: Any, request: BuildRequest, log: BuildLog, step: Callable[[s
     step("prepare")
     build_dir, native = _prepare(farm, request, log)
     src_in = "/work/" + str(build_dir.relative_to(work))
-    env = _environment(request, settings, farm.runtimes.path(request.runtime))
+    env = _environment(request, settings, farm.runtimes.path(request.runtime), src_in)
     mounts += _private_em_cache(request.image.rootfs, work)
     prelude = ""
     for patch in spec.source.patches:
@@ -97,7 +99,16 @@ def run_build(farm: Any, request: BuildRequest, log: BuildLog, step: Callable[[s
     step("requirements")
     index_urls = [*settings.build_index_urls]
     cache = (wheelhouse.RequirementsCache(settings.data_dir / "requirements-cache"), request.key)
-    wheelhouse.prefetch(request.image, work, src_in, index_urls, log, limits, cache if request.key else None)
+    pinned = crossbuild.pins(request.cross_build)
+    wheelhouse.prefetch(
+        request.image, work, src_in, index_urls, log, limits, cache if request.key else None, pinned
+    )
+    for package in request.cross_build:
+        log(
+            f"# cross-build package {package.name}=={package.version}: {len(package.files)} target file(s) from "
+            f"the farm's {package.filename}"
+        )
+    mounts += crossbuild.overlay(request.image, request.cross_build, work / "xbuild")
 
     step("build")
     command = _build_command(request, src_in, prelude)
@@ -106,7 +117,7 @@ def run_build(farm: Any, request: BuildRequest, log: BuildLog, step: Callable[[s
     wheels = sorted((work / "out").glob("*.whl"))
     if len(wheels) != 1:
         raise BuildFailed(f"pyodide build produced {len(wheels)} wheels in /work/out, expected one")
-    out.artifact = wheels[0]
+    out.artifact = _vendor_shared_libraries(request, wheels[0], mounts, env, log, limits)
 
     step("check")
     target = target_for(request.runtime)
@@ -176,22 +187,32 @@ def _dq(text: str) -> str:
     return '"' + "".join("\\" + c if c in '"\\`' else c for c in text) + '"'
 
 
-def _environment(request: BuildRequest, settings: Any, runtime_dir: Path) -> dict[str, str]:
+def _environment(request: BuildRequest, settings: Any, runtime_dir: Path, src_in: str) -> dict[str, str]:
     """The build's environment inside the sandbox: the image's toolchain settings, reproducibility, the offline
     wheelhouse, the libraries of its dependencies, and the recipe's flags. A library's script compiles with emcc
     directly, so it gets the runtime's ABI flags (pyodide-build adds them for packages)."""
     spec = request.recipe.recipe
     image_env = request.image.build_env()
     abi = f"-I{image_env['WASMFARM_PYTHON_INCLUDE']} " if "WASMFARM_PYTHON_INCLUDE" in image_env else ""
+    library: dict[str, str] = {}
     if spec.is_library:
-        abi += f"{xbuildenv.read_runtime(runtime_dir, request.runtime).configure_cflags} -DEMSCRIPTEN "
+        facts = xbuildenv.read_runtime(runtime_dir, request.runtime)
+        abi += f"{facts.configure_cflags} -DEMSCRIPTEN "
+        library = {  # as pyodide-build's Makefile.envs names them for recipe scripts
+            "SIDE_MODULE_CFLAGS": f"{facts.configure_cflags} -DEMSCRIPTEN",
+            "SIDE_MODULE_LDFLAGS": xbuildenv.side_module_ldflags(facts),
+            "DISTDIR": "/work/dist",
+        }
     return {
+        **library,
         **{k: v for k, v in image_env.items() if k != "EM_FROZEN_CACHE"},
         "EM_CACHE": "/work/emcache",
         "SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH,
         "PIP_NO_INDEX": "1",
         "PIP_FIND_LINKS": "/work/wheelhouse",
         "WASM_LIBRARY_DIR": "/work/deps",
+        "PKG_VERSION": spec.package.version,
+        "PKG_BUILD_DIR": src_in,
         "PKG_CONFIG_PATH": "/work/deps/lib/pkgconfig",
         "PYODIDE_JOBS": str(settings.build_jobs),
         "CFLAGS": f"{abi}{spec.build.cflags} -I/work/deps/include".strip(),
@@ -210,14 +231,20 @@ def _build_library(
     limits: sandbox.Limits,
     started: float,
 ) -> BuildOutput:
-    """A static library: its script installs into $WASM_LIBRARY_DIR, which is packed for its dependents."""
+    """A library: its script installs headers and libraries into $WASM_LIBRARY_DIR, which is packed for its
+    dependents. A shared library's side modules (``lib/*.so``, or ``$DISTDIR/*.so`` as pyodide-recipes put them)
+    must be wasm side modules; the wheels that link them get them vendored (``_vendor_shared_libraries``)."""
     recipe, spec, work, out = request.recipe, request.recipe.recipe, request.work, BuildOutput()
-    prefix = work / "prefix"
-    shutil.rmtree(prefix, ignore_errors=True)
-    prefix.mkdir()
+    prefix, dist = work / "prefix", work / "dist"
+    for directory in (prefix, dist):
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir()
     env["WASM_LIBRARY_DIR"] = "/work/prefix"
     _sandboxed(request, ["/bin/bash", "-eo", "pipefail", "-c", prelude], mounts, env, src_in, log, limits)
     out.build_seconds = time.monotonic() - started
+    results = []
+    if spec.build.package_type == "shared_library":
+        results = _side_modules(recipe.path, prefix, dist)
     files = sorted(p for p in prefix.rglob("*") if p.is_file())
     if not files:
         raise BuildFailed(f"{recipe.path}: the library build installed nothing into $WASM_LIBRARY_DIR")
@@ -232,9 +259,78 @@ def _build_library(
     out.artifact = artifact
     out.checks = {
         "passed": True,
-        "results": [{"check": "library", "ok": True, "detail": f"{len(files)} files"}],
+        "results": [{"check": "library", "ok": True, "detail": f"{len(files)} files"}, *results],
     }
     return out
+
+
+def _side_modules(meta: Path, prefix: Path, dist: Path) -> list[dict[str, Any]]:
+    """The shared objects a shared_library recipe made, each checked to be a wasm side module; those left only in
+    $DISTDIR join the install tree's ``lib/`` so that dependents link and vendor them."""
+    lib = prefix / "lib"
+    for made in sorted(dist.glob("*.so*")):
+        if not (lib / made.name).exists():
+            lib.mkdir(exist_ok=True)
+            shutil.copy2(made, lib / made.name)
+    objects = sorted(p for p in lib.glob("*.so*") if p.is_file()) if lib.is_dir() else []
+    if not objects:
+        raise BuildFailed(
+            f"{meta}: a shared_library recipe must install its .so into $WASM_LIBRARY_DIR/lib (or $DISTDIR); "
+            "its script made none"
+        )
+    results = []
+    for path in objects:
+        try:
+            module = wasm.parse(path.read_bytes(), path.name)
+        except (InvalidDistribution, IndexError) as exc:
+            raise BuildFailed(f"{meta}: {path.name} is not a WebAssembly module ({exc})") from exc
+        if not module.is_side_module:
+            raise BuildFailed(
+                f"{meta}: {path.name} is a WebAssembly module without a dylink.0 section; link it as a side module "
+                "(emcc ... $SIDE_MODULE_LDFLAGS)"
+            )
+        results.append(
+            {"check": "side module", "ok": True, "detail": f"{path.name}: {len(module.exports)} exports"}
+        )
+    return results
+
+
+def _vendor_shared_libraries(
+    request: BuildRequest,
+    wheel: Path,
+    mounts: list[sandbox.Mount],
+    env: dict[str, str],
+    log: Callable[[str], None],
+    limits: sandbox.Limits,
+) -> Path:
+    """Shared libraries of ``shared_library`` dependencies that the wheel's modules need are copied into the wheel
+    (``<name>.libs/``, names made unique by content hash, RUNTIME_PATH set) by auditwheel-emscripten's
+    ``pyodide auditwheel repair``, the step pyodide-build runs for ``vendor-sharedlib``. A wheel installed by
+    micropip from an index must carry them: nothing else would load them. Wheels needing none are left as built."""
+    available = {p.name for p in (request.work / "deps" / "lib").glob("*.so*")}
+    if not available:
+        return wheel
+    with zipfile.ZipFile(wheel) as zf:
+        names = [n for n in zf.namelist() if n.endswith(".so") or ".so." in PurePosixPath(n).name]
+        inside = {PurePosixPath(n).name for n in names}
+        needed = {lib for n in names for lib in wasm.parse(zf.read(n), f"{wheel.name}/{n}").needed}
+    wanted = sorted((needed - inside) & available)
+    if not wanted:
+        return wheel
+    repaired = request.work / "repaired"
+    shutil.rmtree(repaired, ignore_errors=True)
+    repaired.mkdir()
+    argv = [f"{VENV}/bin/pyodide", "auditwheel", "repair", "--libdir", "/work/deps/lib"]
+    argv += ["--output-dir", "/work/repaired", f"/work/out/{wheel.name}"]
+    log(f"# vendoring shared libraries into the wheel: {', '.join(wanted)}")
+    _sandboxed(
+        request, argv, mounts, {**env, "PATH": f"{VENV}/bin:{sandbox.SANDBOX_PATH}"}, "/work", log, limits
+    )
+    result = repaired / wheel.name
+    if not result.is_file():
+        raise BuildFailed(f"pyodide auditwheel repair wrote no {wheel.name} into /work/repaired")
+    result.replace(wheel)
+    return wheel
 
 
 def verify_and_publish(

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from farm.build import sandbox
+from farm.build.crossbuild import pin_requirements
 from farm.build.image import VENV, BuilderImage
 from farm.errors import BuildError, BuildFailed
 from farm.store.blobs import atomic_write
@@ -101,8 +102,10 @@ def prefetch(
     log: Callable[[str], None],
     limits: sandbox.Limits,
     cache: tuple[RequirementsCache, str] | None = None,
+    pinned: dict[str, str] | None = None,
 ) -> list[str]:
-    """Fill ``work/wheelhouse``; return every requirement fetched."""
+    """Fill ``work/wheelhouse``; return every requirement fetched. ``pinned``: cross-build packages (canonical
+    name -> version) fetched at exactly the version whose target files the build gets."""
     wheelhouse = work / "wheelhouse"
     wheelhouse.mkdir(exist_ok=True)
     if cache is not None:
@@ -110,7 +113,7 @@ def prefetch(
         if remembered is not None:
             log(f"# build requirements of this build key, from the cache: {' '.join(remembered)}")
             return remembered
-    requirements = _fetch(image, work, src_in_sandbox, index_urls, log, limits)
+    requirements = _fetch(image, work, src_in_sandbox, index_urls, log, limits, pinned or {})
     if cache is not None:
         cache[0].keep(cache[1], wheelhouse, requirements)
     return requirements
@@ -123,9 +126,10 @@ def _fetch(
     index_urls: list[str],
     log: Callable[[str], None],
     limits: sandbox.Limits,
+    pinned: dict[str, str],
 ) -> list[str]:
     mounts = [sandbox.Mount(work, "/work", writable=True)]
-    requires = static_requires(work / src_in_sandbox.removeprefix("/work/"))
+    requires = pin_requirements(static_requires(work / src_in_sandbox.removeprefix("/work/")), pinned)
     _download(image, mounts, requires, index_urls, log, limits)
     log("# asking the build backend for its build requirements (network cut)")
     lines: list[str] = []
@@ -150,7 +154,7 @@ def _fetch(
             "the build backend could not say what it needs to build (get_requires_for_build_wheel failed):\n"
             + "\n".join(outcome.tail[-15:])
         )
-    extra = [r for r in asked if r not in requires]
+    extra = [r for r in pin_requirements(asked, pinned) if r not in requires]
     if extra:
         _download(image, mounts, extra, index_urls, log, limits)
     return requires + extra

@@ -91,6 +91,11 @@ def wasm_pyconfig(template: str, build_vars: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
+def side_module_ldflags(facts: RuntimeFacts) -> str:
+    """How a shared library (an Emscripten side module) of this runtime is linked."""
+    return f"{facts.configure_cflags} {_EXTRA_LDFLAGS} -s SIDE_MODULE=1"
+
+
 def makefile_envs(facts: RuntimeFacts) -> str:
     major, minor, micro = facts.python_version.split(".")[:3]
     cflags = f"{facts.configure_cflags} {_EXTRA_CFLAGS}"

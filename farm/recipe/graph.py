@@ -12,10 +12,12 @@ from farm.errors import RecipeInvalid
 from farm.recipe.loader import LoadedRecipe
 
 
-def dependencies(recipe: LoadedRecipe, known: set[str]) -> set[str]:
-    """Recipes this one needs built first: its host and run requirements that are recipes too."""
+def dependencies(recipe: LoadedRecipe, known: set[str], *, host_only: bool = False) -> set[str]:
+    """Recipes this one needs built first: its host and run requirements that are recipes too (``host_only``:
+    those it compiles against)."""
     found: set[str] = set()
-    for line in (*recipe.recipe.requirements.host, *recipe.recipe.requirements.run):
+    run = () if host_only else recipe.recipe.requirements.run
+    for line in (*recipe.recipe.requirements.host, *run):
         try:
             name: str = canonicalize_name(Requirement(line).name)
         except InvalidRequirement:

@@ -18,13 +18,14 @@ import socket
 import subprocess
 import threading
 import time
+import zipfile
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 
-from farm.build import xbuildenv
+from farm.build import wasm, xbuildenv
 from farm.build.image import BuilderStore
 from tests.conftest import CACHE, PYODIDE_VERSION
 from tests.e2e.buildfarm import RECIPES, SHIPPED, BuildFarmEnv, Loopback, new_farm
@@ -76,7 +77,7 @@ def test_builds_verifies_and_publishes_shipped_recipes(
 
 IMPORT_SMOKE = """
 import json, brotli, crc32c, editdistance, immutables, lz4.frame, marisa_trie, mmh3, multidict, ahocorasick, regex
-import wrapt, yaml, numpy
+import wrapt, yaml, numpy, fastcluster
 automaton = ahocorasick.Automaton()
 automaton.add_word("farm", 1)
 automaton.make_automaton()
@@ -94,6 +95,7 @@ json.dumps([
     wrapt.decorator(lambda wrapped, instance, args, kwargs: wrapped(*args, **kwargs) + 1)(lambda: 1)(),
     yaml.load("a: [1, 2]", Loader=yaml.CSafeLoader),
     int(numpy.arange(10).sum()),
+    fastcluster.linkage(numpy.array([1.0, 5.0, 4.0]), method="single")[:, 2].tolist(),
 ])
 """
 
@@ -111,17 +113,59 @@ def test_every_shipped_recipe_builds_verifies_and_installs(
     for name in recipes:
         assert latest[name]["state"] == "succeeded", (name, latest[name]["error"])
     assert str(latest["libyaml"]["wheel_filename"]).endswith("-library.tar.gz")  # linked in, not published
+    _assert_shared_library_vendored(build_env, latest)
+    _assert_numpy_target_files_used(build_env, latest)
     with serve_process(build_env.data_dir) as url:
         out = run_in_pyodide(
             node, pyodide_dir, cached_wheels, tmp_path, f"{url}r/{PYODIDE_VERSION}/simple/",
             ["brotli", "crc32c", "editdistance", "immutables", "lz4", "marisa-trie", "mmh3", "multidict",
-             "pyahocorasick", "regex", "wrapt", "pyyaml", "numpy"],
+             "pyahocorasick", "regex", "wrapt", "pyyaml", "numpy", "fastcluster"],
             IMPORT_SMOKE,
         )  # fmt: skip
     assert out["ok"], out
     assert json.loads(str(out["result"])) == [
-        True, 0xE3069283, 3, 2, True, True, -156908512, [1, 2], [7], "w w", 2, {"a": [1, 2]}, 45,
+        True, 0xE3069283, 3, 2, True, True, -156908512, [1, 2], [7], "w w", 2, {"a": [1, 2]}, 45, [1.0, 4.0],
     ]  # fmt: skip
+
+
+def _assert_shared_library_vendored(build_env: BuildFarmEnv, latest: dict[str, dict[str, object]]) -> None:
+    """liblz4 (shared_library) is a side module; lz4's extension needs it and carries it in lz4.libs/."""
+    library = latest["liblz4"]
+    assert str(library["wheel_filename"]).endswith("-library.tar.gz")
+    assert "side module" in {c["check"] for c in json.loads(str(library["checks"]))["results"]}
+    wheel = (
+        build_env.data_dir
+        / "builds"
+        / str(latest["lz4"]["id"])
+        / "out"
+        / str(latest["lz4"]["wheel_filename"])
+    )
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+        vendored = [n for n in names if n.startswith("lz4.libs/liblz4") and n.endswith(".so")]
+        assert len(vendored) == 1, names
+        needed = {
+            lib for n in names if n.startswith("lz4/") and n.endswith(".so")
+            for lib in wasm.parse(zf.read(n), n).needed
+        }  # fmt: skip
+    assert needed == {vendored[0].rsplit("/", 1)[1]}, needed  # linked dynamically, not the bundled copy
+
+
+def _assert_numpy_target_files_used(build_env: BuildFarmEnv, latest: dict[str, dict[str, object]]) -> None:
+    """fastcluster compiled against the wasm32 numpy headers of the farm's numpy wheel; its tests passed."""
+    work = build_env.data_dir / "builds" / str(latest["fastcluster"]["id"])
+    log = (work / "build.log").read_text()
+    wanted = "# cross-build package numpy==2.5.5: 3 target file(s) from the farm's numpy-2.5.5-"
+    assert wanted in log, log[-3000:]
+    # pyodide-build installed the host numpy where the farm bound a writable directory, with the target's
+    # configuration header over the host's (on x86_64 a long is 8 bytes).
+    config = work / "xbuild/host/lib/python3.14/site-packages/numpy/_core/include/numpy/_numpyconfig.h"
+    assert "#define NPY_SIZEOF_LONG 4\n" in config.read_text()
+    verification = json.loads(str(latest["fastcluster"]["verification"]))
+    assert verification["tests"] == {
+        "test_single_linkage_of_points_on_a_line": "ok",
+        "test_condensed_distances_and_methods_agree": "ok",
+    }, verification
 
 
 def _add_patch(recipe_dir: Path, target: str, first_lines: str) -> None:

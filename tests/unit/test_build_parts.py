@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 
 from farm.build import checks, sandbox, wasm, xbuildenv
-from farm.build.image import BuilderStore, identity_of
+from farm.build.crossbuild import CrossBuildPackage, overlay, pin_requirements
+from farm.build.image import BuilderImage, BuilderStore, identity_of
 from farm.build.key import all_keys
 from farm.build.state import BUILD, BUILT, VERIFY, BuildStates, now
 from farm.context import Farm
-from farm.errors import BuildError, InvalidDistribution, NotFound
+from farm.errors import BuildError, BuildFailed, InvalidDistribution, NotFound
 from farm.recipe.loader import load_recipes
 from farm.runtime.target import target_for
 from farm.store.models import BuildState
@@ -267,3 +268,89 @@ def test_a_cancelled_build_stays_cancelled(farm: Farm) -> None:
     assert not states.claim(build.id, BUILD, "w2")
     row = states.get(build.id)
     assert row is not None and row.state == BuildState.CANCELLED and row.error is None
+
+
+def _image_with_xbuildenv(tmp_path: Path, requirements: str) -> BuilderImage:
+    xbuildenv_dir = tmp_path / "image" / "rootfs" / "opt/xbuildenv/314.0.7/xbuildenv"
+    (xbuildenv_dir / "site-packages-extras" / "scipy").mkdir(parents=True)
+    (xbuildenv_dir / "site-packages-extras" / "scipy" / "cython_blas.pxd").write_text("official")
+    (xbuildenv_dir / "requirements.txt").write_text(requirements)
+    (xbuildenv_dir / "pyodide-root/packages/.artifacts").mkdir(parents=True)
+    (tmp_path / "image" / "rootfs" / "opt/xbuildenv/xbuildenv").symlink_to("314.0.7")
+    return BuilderImage(tmp_path / "image", {"runtime": "314.0.7", "kind": "official"})
+
+
+def _numpy_wheel(tmp_path: Path) -> Path:
+    wheel = tmp_path / "numpy-2.5.5-cp314-cp314-pyemscripten_2026_0_wasm32.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("numpy/_core/include/numpy/_numpyconfig.h", "#define NPY_SIZEOF_LONG 4\n")
+        zf.writestr("numpy/_core/lib/libnpymath.a", b"!<arch>\n")
+        zf.writestr("numpy/__init__.py", "")
+    return wheel
+
+
+def test_cross_build_overlay_pins_and_lays_out_target_files_over_the_image(tmp_path: Path) -> None:
+    image = _image_with_xbuildenv(tmp_path, "numpy==1.0.0\nscipy==1.16.0\n")
+    numpy = CrossBuildPackage(
+        "numpy",
+        "2.5.5",
+        _numpy_wheel(tmp_path),
+        "numpy-2.5.5-cp314-cp314-pyemscripten_2026_0_wasm32.whl",
+        ("numpy/_core/include/numpy/_numpyconfig.h", "numpy/_core/lib/libnpymath.a"),
+        tmp_path / "recipes/numpy/meta.yaml",
+    )
+    mounts = overlay(image, [numpy], tmp_path / "xbuild")
+    inside = "/opt/xbuildenv/314.0.7/xbuildenv"  # the real directory, not the symlink beside it
+    assert [(m.target, m.writable) for m in mounts] == [
+        (f"{inside}/requirements.txt", False),
+        (f"{inside}/site-packages-extras", False),
+        (f"{inside}/pyodide-root/packages/.artifacts", True),  # where pyodide-build installs the host numpy
+    ]
+    # The farm's numpy replaces the image's pin; the image's other cross-build packages stay, with their files.
+    assert (tmp_path / "xbuild/requirements.txt").read_text().split() == ["scipy==1.16.0", "numpy==2.5.5"]
+    extras = tmp_path / "xbuild/site-packages-extras"
+    assert (extras / "numpy/_core/include/numpy/_numpyconfig.h").read_text() == "#define NPY_SIZEOF_LONG 4\n"
+    assert (extras / "numpy/_core/lib/libnpymath.a").is_file()
+    assert not (extras / "numpy/__init__.py").exists()  # only the listed target files
+    assert (extras / "scipy/cython_blas.pxd").read_text() == "official"
+    # The image is untouched.
+    assert (
+        image.rootfs / inside.lstrip("/") / "requirements.txt"
+    ).read_text() == "numpy==1.0.0\nscipy==1.16.0\n"
+    assert overlay(image, [], tmp_path / "none") == [] and not (tmp_path / "none").exists()
+
+
+def test_cross_build_files_the_wheel_lacks_or_outside_the_package_are_named(tmp_path: Path) -> None:
+    image = _image_with_xbuildenv(tmp_path, "")
+    meta = tmp_path / "recipes/numpy/meta.yaml"
+    wheel = _numpy_wheel(tmp_path)
+    with pytest.raises(
+        BuildFailed, match=r"meta.yaml: build/cross-build-files names numpy/lib/missing.a, which"
+    ):
+        overlay(
+            image,
+            [CrossBuildPackage("numpy", "2.5.5", wheel, wheel.name, ("numpy/lib/missing.a",), meta)],
+            tmp_path / "x",
+        )
+    with pytest.raises(BuildFailed, match=r"is not under numpy/"):
+        overlay(
+            image,
+            [CrossBuildPackage("numpy", "2.5.5", wheel, wheel.name, ("include/x.h",), meta)],
+            tmp_path / "x",
+        )
+    with pytest.raises(BuildFailed, match=r"must be a path inside the wheel"):
+        overlay(
+            image,
+            [CrossBuildPackage("numpy", "2.5.5", wheel, wheel.name, ("numpy/../../etc/passwd",), meta)],
+            tmp_path / "x",
+        )
+
+
+def test_build_requirements_are_pinned_to_the_cross_build_version() -> None:
+    pinned = {"numpy": "2.5.5"}
+    assert pin_requirements(["setuptools", "NumPy>=2", "numpy; python_version>'3'", "wheel"], pinned) == [
+        "setuptools",
+        "numpy==2.5.5",
+        'numpy==2.5.5; python_version > "3"',
+        "wheel",
+    ]
