@@ -2,9 +2,10 @@
 
 The sandbox is the boundary between the farm and the untrusted code of a build (setup.py, build scripts, compilers
 fed with attacker-controlled sources). Inside it: the image's root filesystem read-only, a private /tmp, one work
-directory bind-mounted read-write, new PID/IPC/UTS namespaces and, unless a step is explicitly a download step, a new
-network namespace with nothing in it (not even the host's loopback). Outside it: a wall-clock limit after which the
-whole process group is killed, and a memory limit (a cgroup where the host allows one, else RLIMIT_AS).
+directory bind-mounted read-write, an ordinary uid in a new user namespace (no capabilities), new PID/IPC/UTS
+namespaces and, unless a step is explicitly a download step, a new network namespace with nothing in it (not even
+the host's loopback). Outside it: a wall-clock limit after which the whole process group is killed, and a memory
+limit (a cgroup where the host allows one, else RLIMIT_AS).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from farm.errors import BuildError
 log = logging.getLogger(__name__)
 
 SANDBOX_PATH = "/usr/lib/llvm-21/bin:/usr/local/bin:/usr/bin:/bin"
+BUILD_UID = 1000  # the build's user inside its user namespace (mapped to the farm's own user outside)
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,11 @@ def command_line(
     cmd += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/run"]  # noqa: S108 - in the sandbox
     cmd += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent"]
     cmd += ["--new-session", "--hostname", "wasmfarm-builder"]
+    if not writable_root:
+        # Run by root, bwrap would keep every capability inside (CAP_SYS_ADMIN could remount the image read-write,
+        # CAP_MKNOD reach the host's disks). A user namespace with an ordinary uid inside leaves the build none;
+        # what it writes in its work directory still belongs to the farm's user outside.
+        cmd += ["--unshare-user", "--uid", str(BUILD_UID), "--gid", str(BUILD_UID), "--cap-drop", "ALL"]
     if network:
         for path in ("/etc/resolv.conf", "/etc/hosts", "/etc/ssl/certs/ca-certificates.crt"):
             if Path(path).exists():

@@ -4,6 +4,7 @@ claims, the generated pyconfig.h and the sandbox command line."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import zipfile
 from datetime import timedelta
@@ -354,3 +355,25 @@ def test_build_requirements_are_pinned_to_the_cross_build_version() -> None:
         'numpy==2.5.5; python_version > "3"',
         "wheel",
     ]
+
+
+def test_sandboxed_code_has_no_capabilities_and_cannot_remount_the_image(tmp_path: Path) -> None:
+    """The host's own root stands in for an image: run as root, bwrap would keep every capability inside."""
+    (tmp_path / "out").mkdir()
+    probe = (
+        "id -u; grep CapEff /proc/self/status; "
+        "mount -o remount,rw / 2>/dev/null && echo REMOUNTED || echo remount-refused; "
+        "mknod /tmp/disk b 8 0 2>/dev/null && echo MKNOD || echo mknod-refused; "
+        "touch /work/made-inside && echo wrote-work"
+    )
+    lines: list[str] = []
+    cmd = sandbox.command_line(
+        Path("/"), ["/bin/sh", "-c", probe], mounts=[sandbox.Mount(tmp_path / "out", "/work", writable=True)]
+    )
+    outcome = sandbox.run(cmd, lines.append, sandbox.Limits(wall_seconds=30, memory_bytes=2**31))
+    assert outcome.returncode == 0, lines
+    assert lines[0] == str(sandbox.BUILD_UID)
+    assert lines[1].split() == ["CapEff:", "0000000000000000"], lines
+    assert lines[2:] == ["remount-refused", "mknod-refused", "wrote-work"], lines
+    made = tmp_path / "out" / "made-inside"
+    assert made.stat().st_uid == os.getuid()  # the farm's own user outside, not uid 1000 of the host
