@@ -66,17 +66,32 @@ def pin_requirements(requirements: list[str], pinned: dict[str, str]) -> list[st
     return out
 
 
+def image_pins(image: BuilderImage) -> dict[str, str]:
+    """The cross-build packages the image's own xbuildenv pins (an official one pins numpy, scipy...; the
+    registry-only one pins none)."""
+    path = image.rootfs / image.xbuildenv_dir().lstrip("/") / "requirements.txt"
+    found: dict[str, str] = {}
+    for line in path.read_text().splitlines() if path.is_file() else []:
+        name, _, version = line.strip().partition("==")
+        if name and version and not name.startswith("#"):
+            found[canonicalize_name(name)] = version.strip()
+    return found
+
+
 def overlay(image: BuilderImage, packages: list[CrossBuildPackage], dest: Path) -> list[sandbox.Mount]:
-    """Write ``dest/requirements.txt`` and ``dest/site-packages-extras/`` and return the mounts that put them over
-    the image's cross-build environment. Nothing to mount when the recipe needs no cross-build package."""
-    if not packages:
+    """Write ``dest/requirements.txt``, ``dest/site-packages-extras/`` and an empty ``dest/host/`` and return the
+    mounts that put them over the image's cross-build environment. Nothing to mount when neither the recipe nor the
+    image has a cross-build package."""
+    from_image = image_pins(image)
+    if not packages and not from_image:
         return []
     inside = image.xbuildenv_dir()
     host = image.rootfs / inside.lstrip("/")
     image_extras = host / "site-packages-extras"
-    image_requirements = host / "requirements.txt"
     if not (
-        image_extras.is_dir() and image_requirements.is_file() and (host / CROSS_BUILD_HOST_DIR).is_dir()
+        image_extras.is_dir()
+        and (host / "requirements.txt").is_file()
+        and (host / CROSS_BUILD_HOST_DIR).is_dir()
     ):
         raise BuildError(
             f"builder image {image.identity} has no {inside}/site-packages-extras to bind cross-build files over "
@@ -88,10 +103,9 @@ def overlay(image: BuilderImage, packages: list[CrossBuildPackage], dest: Path) 
     (dest / "host").mkdir()
     pinned = pins(packages)
     lines = []
-    for line in image_requirements.read_text().splitlines():
-        name = line.split("==", 1)[0].strip()
-        if name and not line.lstrip().startswith("#") and canonicalize_name(name) not in pinned:
-            lines.append(line.strip())
+    for name, version in from_image.items():
+        if name not in pinned:
+            lines.append(f"{name}=={version}")
             if (image_extras / name).exists():  # an official image's own cross-build files stay visible
                 shutil.copytree(image_extras / name, extras / name, symlinks=True)
     for package in packages:

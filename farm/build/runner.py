@@ -99,7 +99,7 @@ def run_build(farm: Any, request: BuildRequest, log: BuildLog, step: Callable[[s
     step("requirements")
     index_urls = [*settings.build_index_urls]
     cache = (wheelhouse.RequirementsCache(settings.data_dir / "requirements-cache"), request.key)
-    pinned = crossbuild.pins(request.cross_build)
+    pinned = {**crossbuild.image_pins(request.image), **crossbuild.pins(request.cross_build)}
     wheelhouse.prefetch(
         request.image, work, src_in, index_urls, log, limits, cache if request.key else None, pinned
     )

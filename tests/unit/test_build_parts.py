@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from farm.build import checks, sandbox, wasm, xbuildenv
-from farm.build.crossbuild import CrossBuildPackage, overlay, pin_requirements
+from farm.build.crossbuild import CrossBuildPackage, image_pins, overlay, pin_requirements
 from farm.build.image import BuilderImage, BuilderStore, identity_of
 from farm.build.key import all_keys
 from farm.build.state import BUILD, BUILT, VERIFY, BuildStates, now
@@ -318,6 +318,12 @@ def test_cross_build_overlay_pins_and_lays_out_target_files_over_the_image(tmp_p
     assert (
         image.rootfs / inside.lstrip("/") / "requirements.txt"
     ).read_text() == "numpy==1.0.0\nscipy==1.16.0\n"
+    # No farm package: an image that pins some still gets a writable host site-packages for pyodide-build to
+    # install them in, and the pins are fetched like the farm's (image_pins); an image that pins none needs nothing.
+    assert len(overlay(image, [], tmp_path / "official")) == 3
+    assert (tmp_path / "official/requirements.txt").read_text().split() == ["numpy==1.0.0", "scipy==1.16.0"]
+    assert image_pins(image) == {"numpy": "1.0.0", "scipy": "1.16.0"}
+    (image.rootfs / inside.lstrip("/") / "requirements.txt").write_text("")
     assert overlay(image, [], tmp_path / "none") == [] and not (tmp_path / "none").exists()
 
 
