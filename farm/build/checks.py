@@ -20,6 +20,7 @@ from typing import Any
 from packaging.utils import parse_wheel_filename
 
 from farm.build import wasm
+from farm.errors import InvalidDistribution
 from farm.runtime.target import RuntimeTarget
 
 NATIVE_SUFFIXES = (".c", ".cc", ".cpp", ".cxx", ".pyx", ".rs", ".f", ".f90")
@@ -93,9 +94,7 @@ def check_wheel(
     tag_text = ".".join(sorted(str(t) for t in tags))
     report.add("tag", wanted in tags, f"{tag_text} (the target's is {wanted})")
     with zipfile.ZipFile(wheel) as zf:
-        objects = {
-            n: zf.read(n) for n in zf.namelist() if n.endswith(".so") or ".so." in PurePosixPath(n).name
-        }
+        objects = {n: zf.read(n) for n in zf.namelist() if is_shared_object(n)}
     extensions = [n for n in objects if target_ext(n)]
     if sources:
         report.add(
@@ -131,6 +130,31 @@ def check_wheel(
             else f"{len(unresolved)} unresolved: {'; '.join(unresolved[:10])}",
         )
     return report
+
+
+def check_side_modules(paths: list[Path]) -> CheckReport:
+    """A shared_library recipe's ``.so`` files must be WebAssembly side modules (a ``dylink.0`` section), the only
+    kind the runtime's dynamic linker loads."""
+    report = CheckReport()
+    for path in paths:
+        try:
+            module = wasm.parse(path.read_bytes(), path.name)
+        except (InvalidDistribution, IndexError) as exc:
+            report.add("side module", False, f"{path.name} is not a WebAssembly module ({exc})")
+            continue
+        report.add(
+            "side module",
+            module.is_side_module,
+            f"{path.name}: {len(module.exports)} exports"
+            if module.is_side_module
+            else f"{path.name} has no dylink.0 section; link it as a side module (emcc ... $SIDE_MODULE_LDFLAGS)",
+        )
+    return report
+
+
+def is_shared_object(name: str) -> bool:
+    base = PurePosixPath(name).name
+    return base.endswith(".so") or ".so." in base
 
 
 def target_ext(name: str) -> bool:

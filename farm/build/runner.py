@@ -19,7 +19,7 @@ from typing import Any
 from farm.build import checks, crossbuild, sandbox, source, wasm, wheelhouse, xbuildenv
 from farm.build import verify as verifier
 from farm.build.image import EM_CACHE, VENV, BuilderImage
-from farm.errors import BuildFailed, InvalidDistribution
+from farm.errors import BuildFailed
 from farm.recipe.loader import LoadedRecipe
 from farm.runtime.target import target_for
 from farm.store.models import Origin
@@ -99,7 +99,8 @@ def run_build(farm: Any, request: BuildRequest, log: BuildLog, step: Callable[[s
     step("requirements")
     index_urls = [*settings.build_index_urls]
     cache = (wheelhouse.RequirementsCache(settings.data_dir / "requirements-cache"), request.key)
-    pinned = {**crossbuild.image_pins(request.image), **crossbuild.pins(request.cross_build)}
+    from_image = crossbuild.image_pins(request.image)
+    pinned = {**from_image, **crossbuild.pins(request.cross_build)}
     wheelhouse.prefetch(
         request.image, work, src_in, index_urls, log, limits, cache if request.key else None, pinned
     )
@@ -108,7 +109,7 @@ def run_build(farm: Any, request: BuildRequest, log: BuildLog, step: Callable[[s
             f"# cross-build package {package.name}=={package.version}: {len(package.files)} target file(s) from "
             f"the farm's {package.filename}"
         )
-    mounts += crossbuild.overlay(request.image, request.cross_build, work / "xbuild")
+    mounts += crossbuild.overlay(request.image, from_image, request.cross_build, work / "xbuild")
 
     step("build")
     command = _build_command(request, src_in, prelude)
@@ -197,9 +198,9 @@ def _environment(request: BuildRequest, settings: Any, runtime_dir: Path, src_in
     library: dict[str, str] = {}
     if spec.is_library:
         facts = xbuildenv.read_runtime(runtime_dir, request.runtime)
-        abi += f"{facts.configure_cflags} -DEMSCRIPTEN "
+        abi += f"{xbuildenv.target_cflags(facts)} "
         library = {  # as pyodide-build's Makefile.envs names them for recipe scripts
-            "SIDE_MODULE_CFLAGS": f"{facts.configure_cflags} -DEMSCRIPTEN",
+            "SIDE_MODULE_CFLAGS": xbuildenv.target_cflags(facts),
             "SIDE_MODULE_LDFLAGS": xbuildenv.side_module_ldflags(facts),
             "DISTDIR": "/work/dist",
         }
@@ -265,7 +266,7 @@ def _build_library(
 
 
 def _side_modules(meta: Path, prefix: Path, dist: Path) -> list[dict[str, Any]]:
-    """The shared objects a shared_library recipe made, each checked to be a wasm side module; those left only in
+    """The shared objects a shared_library recipe made, checked to be wasm side modules; those left only in
     $DISTDIR join the install tree's ``lib/`` so that dependents link and vendor them."""
     lib = prefix / "lib"
     for made in sorted(dist.glob("*.so*")):
@@ -278,21 +279,10 @@ def _side_modules(meta: Path, prefix: Path, dist: Path) -> list[dict[str, Any]]:
             f"{meta}: a shared_library recipe must install its .so into $WASM_LIBRARY_DIR/lib (or $DISTDIR); "
             "its script made none"
         )
-    results = []
-    for path in objects:
-        try:
-            module = wasm.parse(path.read_bytes(), path.name)
-        except (InvalidDistribution, IndexError) as exc:
-            raise BuildFailed(f"{meta}: {path.name} is not a WebAssembly module ({exc})") from exc
-        if not module.is_side_module:
-            raise BuildFailed(
-                f"{meta}: {path.name} is a WebAssembly module without a dylink.0 section; link it as a side module "
-                "(emcc ... $SIDE_MODULE_LDFLAGS)"
-            )
-        results.append(
-            {"check": "side module", "ok": True, "detail": f"{path.name}: {len(module.exports)} exports"}
-        )
-    return results
+    report = checks.check_side_modules(objects)
+    if not report.passed:
+        raise BuildFailed(f"{meta}: " + "; ".join(report.failures()))
+    return report.results
 
 
 def _vendor_shared_libraries(
@@ -311,7 +301,7 @@ def _vendor_shared_libraries(
     if not available:
         return wheel
     with zipfile.ZipFile(wheel) as zf:
-        names = [n for n in zf.namelist() if n.endswith(".so") or ".so." in PurePosixPath(n).name]
+        names = [n for n in zf.namelist() if checks.is_shared_object(n)]
         inside = {PurePosixPath(n).name for n in names}
         needed = {lib for n in names for lib in wasm.parse(zf.read(n), f"{wheel.name}/{n}").needed}
     wanted = sorted((needed - inside) & available)

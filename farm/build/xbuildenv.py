@@ -91,14 +91,24 @@ def wasm_pyconfig(template: str, build_vars: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
+def target_cflags(facts: RuntimeFacts) -> str:
+    """How code for this runtime is compiled (``CFLAGS_BASE`` of the xbuildenv; a library script's ABI flags)."""
+    return f"{facts.configure_cflags} {_EXTRA_CFLAGS}"
+
+
+def target_ldflags(facts: RuntimeFacts) -> str:
+    """How code for this runtime is linked (``LDFLAGS_BASE``)."""
+    return f"{facts.configure_cflags} {_EXTRA_LDFLAGS}"
+
+
 def side_module_ldflags(facts: RuntimeFacts) -> str:
-    """How a shared library (an Emscripten side module) of this runtime is linked."""
-    return f"{facts.configure_cflags} {_EXTRA_LDFLAGS} -s SIDE_MODULE=1"
+    """How a shared library (an Emscripten side module) of this runtime is linked (``SIDE_MODULE_LDFLAGS``)."""
+    return f"{target_ldflags(facts)} -s SIDE_MODULE=1"
 
 
 def makefile_envs(facts: RuntimeFacts) -> str:
     major, minor, micro = facts.python_version.split(".")[:3]
-    cflags = f"{facts.configure_cflags} {_EXTRA_CFLAGS}"
+    cflags = target_cflags(facts)
     return f"""# Makefile.envs of a wasmfarm-assembled cross-build environment for Pyodide {facts.pyodide_version}.
 export PYVERSION ?= {facts.python_version}
 export PYMAJOR={major}
@@ -116,7 +126,7 @@ export SYSCONFIGDATA_DIR=$(CPYTHONINSTALL)/sysconfigdata
 export PIP_CONSTRAINT=$(PYODIDE_ROOT)/tools/constraints.txt
 export CFLAGS_BASE={cflags}
 export CXXFLAGS_BASE=
-export LDFLAGS_BASE={facts.configure_cflags} {_EXTRA_LDFLAGS}
+export LDFLAGS_BASE={target_ldflags(facts)}
 export SIDE_MODULE_CFLAGS=$(CFLAGS_BASE) -I$(PYTHONINCLUDE)
 export SIDE_MODULE_CXXFLAGS=$(CFLAGS_BASE)
 export SIDE_MODULE_LDFLAGS=$(LDFLAGS_BASE) -s SIDE_MODULE=1

@@ -7,6 +7,7 @@ Unknown keys are errors (``extra="forbid"``), so a typo never silently does noth
 from __future__ import annotations
 
 import re
+from pathlib import PurePosixPath
 from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -138,6 +139,20 @@ class Recipe(_Section):
     def _wheel_sources(self) -> Self:
         if (self.source.url or "").endswith(".whl") and self.requirements.host:
             raise ValueError("a recipe whose source is a wheel cannot have requirements/host")
+        return self
+
+    @model_validator(mode="after")
+    def _cross_build_files_in_the_package(self) -> Self:
+        """pyodide-build copies ``site-packages-extras/<name>/`` over the build environment's ``<name>/``, so a
+        cross-build file outside the package's own directory would never reach a build."""
+        name = self.package.name
+        for file in self.build.cross_build_files:
+            parts = PurePosixPath(file).parts
+            if PurePosixPath(file).is_absolute() or ".." in parts or not parts or parts[0] != name:
+                raise ValueError(
+                    f"build/cross-build-files: {file!r} must be a path inside the wheel under {name}/ "
+                    f"(like {name}/_core/include/{name}/config.h)"
+                )
         return self
 
     @property

@@ -94,6 +94,18 @@ def test_file_problems_once_the_spec_is_valid(tmp_path: Path) -> None:
             7,
             "a static_library recipe may not set build/cflags",
         ),
+        (
+            "package:\n  name: numpy\n  version: '1'\nsource:\n  path: src\n"
+            "build:\n  cross-build-env: true\n  cross-build-files:\n    - include/numpy/config.h\n",
+            1,
+            "build/cross-build-files: 'include/numpy/config.h' must be a path inside the wheel under numpy/",
+        ),
+        (
+            "package:\n  name: numpy\n  version: '1'\nsource:\n  path: src\n"
+            "build:\n  cross-build-files:\n    - numpy/../../etc/passwd\n",
+            1,
+            "must be a path inside the wheel under numpy/",
+        ),
         ("package:\n  version: '1'\nsource:\n  path: .\n", 1, "Field required"),
         ("package: [unclosed\n", 2, "not valid YAML"),
         ("- just\n- a list\n", 1, "a recipe is a YAML mapping"),
