@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from farm.auth.tokens import TokenService
 from farm.build.image import BuilderStore
 from farm.build.state import BuildStates
-from farm.dist.wheel import ArchiveLimits
+from farm.dist.archive import ArchiveLimits
 from farm.index.pages import PageTree, Publisher
 from farm.runtime.distribution import RuntimeStore
 from farm.runtime.publish import LockPublisher
@@ -43,7 +43,11 @@ class Farm:
         blobs = BlobStore(settings.blob_dir)
         catalog = Catalog(engine)
         limits = ArchiveLimits(
-            max_entries=settings.max_archive_entries, max_uncompressed_bytes=settings.max_uncompressed_bytes
+            max_entries=settings.max_archive_entries,
+            max_uncompressed_bytes=settings.max_uncompressed_bytes,
+            max_compression_ratio=settings.max_compression_ratio,
+            max_metadata_bytes=settings.max_metadata_bytes,
+            max_seconds=settings.max_archive_seconds,
         )
         pages = PageTree(settings.www_dir, settings.resolved_public_url, settings.targets)
         publisher = Publisher(catalog, pages)

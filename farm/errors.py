@@ -11,6 +11,14 @@ class FarmError(Exception):
     """Base of every error wasmfarm raises on purpose."""
 
 
+class BadRequest(FarmError):
+    """A request is malformed: a control character in its path, a body that is not what the route takes."""
+
+
+class InternalError(FarmError):
+    """Something failed that no input should be able to cause: a bug, answered 500 and logged with its traceback."""
+
+
 class ConfigurationError(FarmError):
     """A setting is missing or malformed."""
 

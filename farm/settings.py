@@ -67,11 +67,27 @@ class Settings(BaseSettings):
         description="`wasmfarm serve` installs configured runtimes that are missing (in the background) at start.",
     )
     max_upload_bytes: int = Field(default=100 * 1024**2, description="Largest accepted upload.")
-    max_archive_entries: int = Field(default=20_000, description="Most entries a wheel may hold.")
-    max_uncompressed_bytes: int = Field(default=1024**3, description="Largest uncompressed size of a wheel.")
+    max_archive_entries: int = Field(
+        default=20_000, description="Most entries (files, directories) a wheel or sdist may hold."
+    )
+    max_uncompressed_bytes: int = Field(
+        default=1024**3, description="Largest uncompressed size of a wheel or sdist."
+    )
+    max_compression_ratio: int = Field(
+        default=200,
+        description="Largest expansion of a zip entry or a whole .tar.gz (beyond its first MiB): decompression bombs.",
+    )
+    max_metadata_bytes: int = Field(
+        default=4 * 1024**2,
+        description="Largest METADATA, PKG-INFO or RECORD inside an uploaded or mirrored file.",
+    )
+    max_archive_seconds: float = Field(
+        default=30.0, description="Longest time the checks of one wheel or sdist may take."
+    )
     require_read_token: bool = Field(
         default=False,
-        description="When true, reading the index and files needs a token of scope read or higher.",
+        description="When true, every route (index, files, runtimes, locks, builds, proxy, editor) needs a token of "
+        "scope read or higher; only /health and CORS preflights stay open (uploads check their own scope).",
     )
     mirror_concurrency: int = Field(default=4, description="Parallel downloads of `wasmfarm mirror`.")
     http_timeout: float = Field(default=60.0, description="Seconds before an upstream request is abandoned.")
@@ -86,8 +102,8 @@ class Settings(BaseSettings):
     proxy_enabled: bool = Field(default=True, description="Serve the CORS proxy at /proxy?url=...")
     proxy_allow_hosts: list[str] = Field(
         default=[],
-        description="If set, the proxy fetches only these hosts ('host' or 'host:port'); they are trusted even "
-        "where they resolve to private addresses.",
+        description="If set, the proxy fetches only these hosts: 'host' on the ports of proxy_allowed_ports, "
+        "'host:port' on that port only; they are trusted even where they resolve to private addresses.",
     )
     proxy_allowed_ports: list[int] = Field(default=[80, 443], description="Ports the proxy connects to.")
     proxy_max_bytes: int = Field(
@@ -140,6 +156,21 @@ class Settings(BaseSettings):
     )
     access_log: Path | None = Field(
         default=None, description="File that receives one line per request (method, path, status, bytes)."
+    )
+    max_header_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        description="Largest request head (request line and all headers) `wasmfarm serve` reads; "
+        "a larger one is answered 431 and the connection closed.",
+    )
+    max_header_count: int = Field(
+        default=100, ge=1, description="Most header fields a request may carry; more are answered 431."
+    )
+    header_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a client has to send a complete request head, counted from connecting (on a "
+        "kept-alive connection, from the first byte of the next request); a slower one is answered 408.",
     )
 
     @field_validator("runtimes")

@@ -11,13 +11,16 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import farm
 from farm.build.jobs import BuildFarm, Jobs, make_broker
 from farm.context import Farm
-from farm.errors import FarmError, UploadTooLarge
+from farm.errors import BadRequest, FarmError, InternalError, UploadTooLarge
 from farm.settings import Settings
+from index_server.access import ReadAccess
 from index_server.builds import builds_router
 from index_server.editor import mount_editor
 from index_server.errors import error_body, error_headers, status_for
@@ -34,6 +37,7 @@ class ASGIApp(Protocol):
 
 
 _SLASHES = re.compile(r"/{2,}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 FORM_OVERHEAD = 1024 * 1024  # multipart framing and metadata fields around the file
 
 
@@ -72,6 +76,35 @@ def create_app(settings: Settings, farm_: Farm | None = None) -> ASGIApp:
         headers = {k.decode(): v.decode() for k, v in error_headers(exc)}
         return Response(error_body(exc, status), status_code=status, headers=headers)
 
+    @api.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        path = request.url.path
+        messages = {
+            404: f"no page at {path!r}; the editor is at /, the index at /simple/, builds at /builds",
+            405: f"{request.method} is not allowed on {path!r}",
+        }
+        error = BadRequest(messages.get(exc.status_code, str(exc.detail)))
+        return Response(
+            error_body(error, exc.status_code),
+            status_code=exc.status_code,
+            media_type="application/json",
+            headers=getattr(exc, "headers", None),
+        )
+
+    @api.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in exc.errors()[:5]
+        )
+        error = BadRequest(f"{request.method} {request.url.path}: {problems}")
+        return Response(error_body(error, 422), status_code=422, media_type="application/json")
+
+    @api.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> Response:
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        internal = InternalError("internal error: this is a bug in wasmfarm; the server log has it")
+        return Response(error_body(internal, 500), status_code=500, media_type="application/json")
+
     @api.get("/health", summary="Liveness and what this server serves")
     def health() -> JSONResponse:
         return JSONResponse({"status": "ok", "version": farm.__version__, "runtimes": settings.runtimes})
@@ -83,37 +116,81 @@ def create_app(settings: Settings, farm_: Farm | None = None) -> ASGIApp:
     api.include_router(upload_router(domain))
     api.include_router(lock_router(domain))
     api.include_router(builds_router(domain, jobs))
-    verify = domain.tokens.verify if settings.require_read_token else None
-    static = StaticIndex(settings.www_dir, domain.blobs, settings.runtimes, verify)
-    app = WasmfarmApp(static, api, settings.max_upload_bytes + FORM_OVERHEAD, domain)
+    static = StaticIndex(settings.www_dir, domain.blobs, settings.runtimes)
+    access = ReadAccess(domain.tokens.verify) if settings.require_read_token else None
+    app = WasmfarmApp(static, api, settings.max_upload_bytes + FORM_OVERHEAD, access)
     return AccessLog(app, settings.access_log) if settings.access_log else app
 
 
 class WasmfarmApp:
-    """Outer ASGI app: tidy the path, send the read path to the static index, the rest to FastAPI."""
+    """Outer ASGI app: refuse malformed requests, check read access, tidy the path, send the read path to the static
+    index and the rest to FastAPI; whatever escapes below still gets a JSON answer."""
 
-    def __init__(self, static: StaticIndex, api: FastAPI, max_body: int, domain: Farm) -> None:
+    def __init__(self, static: StaticIndex, api: FastAPI, max_body: int, access: ReadAccess | None) -> None:
         self.static = static
         self.api = api
         self.max_body = max_body
-        self.farm = domain
+        self.access = access
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            path: str = scope["path"]
-            if "//" in path:
-                path = _SLASHES.sub("/", path)
-                scope = dict(scope, path=path, raw_path=path.encode())
-            if StaticIndex.handles(path) and scope["method"] != "POST" and "/lock/" not in path:
-                await self.static(scope, receive, send)
-                return
-            if scope["method"] == "POST":
-                declared = _content_length(scope)
-                if declared is not None and declared > self.max_body:
-                    await _too_large(send, declared, self.max_body)
-                    return
-                receive = _limited(receive, self.max_body)
+        if scope["type"] != "http":
+            await self.api(scope, receive, send)
+            return
+        answer = _Answer(send)
+        try:
+            await self._dispatch(scope, receive, answer)
+        except FarmError as exc:
+            await answer.error(exc)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            await answer.error(
+                InternalError("internal error: this is a bug in wasmfarm; the server log has it")
+            )
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        if _CONTROL.search(path):
+            raise BadRequest(
+                f"the request path {path[:80]!r} contains a control character (NUL, newline, ...); no URL here does"
+            )
+        if "//" in path:
+            path = _SLASHES.sub("/", path)
+            scope = dict(scope, path=path, raw_path=path.encode())
+        if self.access is not None:
+            self.access.check(scope)
+        if StaticIndex.handles(path) and scope["method"] != "POST" and "/lock/" not in path:
+            await self.static(scope, receive, send)
+            return
+        if scope["method"] in ("POST", "PUT", "PATCH"):
+            declared = _content_length(scope)
+            if declared is not None and declared > self.max_body:
+                raise _too_large(declared, self.max_body)
+            receive = _limited(receive, self.max_body)
         await self.api(scope, receive, send)
+
+
+class _Answer:
+    """The response side of one request: knows whether a response has begun, so an error can still be answered."""
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self.send(message)
+
+    async def error(self, exc: FarmError) -> None:
+        if self.started:  # too late for a status: end the response and let the server drop the connection
+            raise exc
+        status = status_for(exc)
+        body = error_body(exc, status)
+        headers = [*error_headers(exc), (b"content-length", str(len(body)).encode())]
+        if isinstance(exc, UploadTooLarge):
+            headers.append((b"connection", b"close"))  # the rest of the body is not read
+        await self.send({"type": "http.response.start", "status": status, "headers": headers})
+        await self.send({"type": "http.response.body", "body": body})
 
 
 class AccessLog:
@@ -158,6 +235,7 @@ def _content_length(scope: Scope) -> int | None:
 
 
 def _limited(receive: Receive, limit: int) -> Receive:
+    """A body of undeclared length (chunked) is counted as it streams and cut at the limit."""
     seen = 0
 
     async def wrapped() -> Any:
@@ -165,21 +243,20 @@ def _limited(receive: Receive, limit: int) -> Receive:
         message = await receive()
         seen += len(message.get("body", b""))
         if seen > limit:
-            raise UploadTooLarge(f"request body exceeds the upload limit of {limit} bytes")
+            raise UploadTooLarge(
+                f"request body exceeds the upload limit of {limit} bytes (setting max_upload_bytes, env "
+                "WASMFARM_MAX_UPLOAD_BYTES); it was cut there and nothing was stored"
+            )
         return message
 
     return wrapped
 
 
-async def _too_large(send: Send, declared: int, limit: int) -> None:
-    exc = UploadTooLarge(
+def _too_large(declared: int, limit: int) -> UploadTooLarge:
+    return UploadTooLarge(
         f"request body of {declared} bytes exceeds the upload limit of {limit} bytes "
         "(setting max_upload_bytes, env WASMFARM_MAX_UPLOAD_BYTES)"
     )
-    body = error_body(exc, 413)
-    headers = [*error_headers(exc), (b"content-length", str(len(body)).encode()), (b"connection", b"close")]
-    await send({"type": "http.response.start", "status": 413, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 __all__ = ["WasmfarmApp", "create_app"]

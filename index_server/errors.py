@@ -6,6 +6,7 @@ import json
 
 from farm.errors import (
     AuthenticationError,
+    BadRequest,
     ConfigurationError,
     FarmError,
     FileConflict,
@@ -30,6 +31,7 @@ STATUS: list[tuple[type[FarmError], int]] = [
     (ProxyUpstreamError, 502),
     (RateLimited, 429),
     (InvalidDistribution, 400),
+    (BadRequest, 400),
     (RecipeInvalid, 400),
     (AuthenticationError, 401),
     (PermissionDenied, 403),

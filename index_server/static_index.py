@@ -20,20 +20,21 @@ from packaging.utils import canonicalize_name
 from farm.errors import FarmError, NotFound
 from farm.index.negotiation import negotiate
 from farm.store.blobs import BlobStore
-from farm.store.models import TokenScope
-from index_server.auth import token_from_authorization
 from index_server.errors import error_body, error_headers, status_for
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-Verifier = Callable[[str | None, TokenScope], object]
 
 CORS = [
     (b"access-control-allow-origin", b"*"),
     (b"access-control-expose-headers", b"ETag, Content-Length, Content-Type"),
+    (b"x-content-type-options", b"nosniff"),
 ]
+# Index pages and stored files are data, never a document to run: no script, no plugin, no framing, an opaque origin
+# if a browser renders one anyway. (Runtime files under /pyodide/ get none: a worker script carries its own CSP.)
+INERT = (b"content-security-policy", b"default-src 'none'; sandbox; frame-ancestors 'none'; base-uri 'none'")
 PREFLIGHT = [
     *CORS,
     (
@@ -46,6 +47,7 @@ PREFLIGHT = [
     ),
     (b"access-control-max-age", b"86400"),
 ]
+PROJECT_SEGMENT = re.compile(r"[A-Za-z0-9._-]{1,128}")
 FILE_RE = re.compile(r"^/files/([0-9a-f]{2})/([0-9a-f]{64})/([^/]+)$")
 CHUNK = 256 * 1024
 
@@ -95,13 +97,10 @@ def _etag_matches(if_none_match: str | None, etag: bytes) -> bool:
 
 
 class StaticIndex:
-    def __init__(
-        self, www: Path, blobs: BlobStore, runtimes: list[str], verify: Verifier | None = None
-    ) -> None:
+    def __init__(self, www: Path, blobs: BlobStore, runtimes: list[str]) -> None:
         self.www = www
         self.blobs = blobs
         self.runtimes = set(runtimes)
-        self.verify = verify  # set when reading needs a token
         self.cache = PageCache()
 
     @staticmethod
@@ -117,8 +116,6 @@ class StaticIndex:
             await _respond(send, 405, [*CORS, (b"allow", b"GET, HEAD, OPTIONS")], b"")
             return
         try:
-            if self.verify is not None:
-                self.verify(token_from_authorization(_header(scope, b"authorization")), TokenScope.READ)
             await self._dispatch(scope, send, head=method == "HEAD")
         except FarmError as exc:
             status = status_for(exc)
@@ -143,6 +140,11 @@ class StaticIndex:
         if "/" in project:
             raise NotFound(f"no page at {path!r}; project pages are at /{prefix}<project>/")
         if project:
+            if not PROJECT_SEGMENT.fullmatch(project):
+                raise NotFound(
+                    f"{project[:80]!r} is not a project name (ASCII letters, digits, '.', '_' and '-'), so no "
+                    f"page exists for it; the list of projects is at /{prefix}"
+                )
             canonical = canonicalize_name(project)
             if canonical != project or not path.endswith("/"):
                 await _redirect(send, f"/{prefix}{canonical}/", query)
@@ -194,6 +196,7 @@ class StaticIndex:
             raise NotFound("the index has not been rendered yet; start `wasmfarm serve` once to render it")
         headers = [
             *CORS,
+            INERT,
             (b"content-type", content_type.encode()),
             (b"etag", page.etag),
             (b"cache-control", b"max-age=60, must-revalidate"),
@@ -216,7 +219,7 @@ class StaticIndex:
         blob = self.blobs.metadata_path_for(sha256) if is_metadata else self.blobs.path_for(sha256)
         etag = f'"{sha256}{"-metadata" if is_metadata else ""}"'.encode()
         content_type = b"text/plain; charset=utf-8" if is_metadata else _file_type(filename)
-        await self._stream(scope, send, blob, content_type, etag, head)
+        await self._stream(scope, send, blob, content_type, etag, head, [INERT])
 
     async def _runtime(self, scope: Scope, send: Send, path: str, head: bool) -> None:
         """``/pyodide/<version>/<file>``: the runtime's files, its generated lock and its locked wheels."""

@@ -9,6 +9,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 from starlette.datastructures import FormData, UploadFile
 
+from farm.auth.tokens import TokenInfo
 from farm.context import Farm
 from farm.dist.filename import DistFilename, parse_dist_filename
 from farm.errors import InvalidDistribution
@@ -26,14 +27,14 @@ def upload_router(farm: Farm) -> APIRouter:
     @router.post("/legacy", include_in_schema=False)
     async def upload(request: Request) -> JSONResponse:
         token = token_from_authorization(request.headers.get("authorization"))
-        await run_in_threadpool(farm.tokens.verify, token, TokenScope.UPLOAD)
+        info = await run_in_threadpool(farm.tokens.verify, token, TokenScope.UPLOAD)
         async with request.form(max_files=1, max_fields=200) as form:
-            return await _handle(farm, form)
+            return await _handle(farm, form, info)
 
     return router
 
 
-async def _handle(farm: Farm, form: FormData) -> JSONResponse:
+async def _handle(farm: Farm, form: FormData, token: TokenInfo) -> JSONResponse:
     """Validate the form against the file's name, then store, publish and render."""
     action = form.get(":action")
     if action not in (None, "file_upload"):
@@ -42,6 +43,7 @@ async def _handle(farm: Farm, form: FormData) -> JSONResponse:
     if not isinstance(content, UploadFile) or not content.filename:
         raise InvalidDistribution("the form has no file in its 'content' field; upload with twine")
     dist = parse_dist_filename(content.filename)
+    token.check_project(dist.name)
     _check_form_fields(form.get("name"), form.get("version"), dist)
     result = await run_in_threadpool(_store, farm, content, dist, form.get("sha256_digest"))
     if result.created:

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from farm.errors import AuthenticationError, NotFound, PermissionDenied
+from farm.dist.filename import validate_project_name
+from farm.errors import AuthenticationError, ConfigurationError, NotFound, PermissionDenied
 from farm.store.models import ApiToken, TokenScope, utcnow
 
 PREFIX = "wf_"
@@ -40,16 +43,45 @@ class TokenInfo:
     description: str
     created_at: datetime
     revoked: bool
+    expires_at: datetime | None = None
+    projects: tuple[str, ...] | None = None  # the only projects it may upload to; None: any
+
+    def expired(self, now: datetime | None = None) -> bool:
+        return self.expires_at is not None and _aware(self.expires_at) <= (now or utcnow())
+
+    def check_project(self, project: str) -> None:
+        """A token restricted to named projects cannot publish another team's project."""
+        if self.projects is not None and project not in self.projects:
+            allowed = ", ".join(self.projects)
+            raise PermissionDenied(
+                f"token {self.prefix}… may upload only to {allowed}, not to {project!r}; ask an admin for a token "
+                f"with `wasmfarm token create --scope upload --project {project}`"
+            )
 
 
 class TokenService:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def create(self, scope: TokenScope, description: str = "") -> IssuedToken:
+    def create(
+        self,
+        scope: TokenScope,
+        description: str = "",
+        *,
+        expires_at: datetime | None = None,
+        projects: Sequence[str] | None = None,
+    ) -> IssuedToken:
+        if expires_at is not None and _aware(expires_at) <= utcnow():
+            raise ConfigurationError(f"the expiry {expires_at:%Y-%m-%d %H:%M} UTC is in the past")
+        names = sorted({validate_project_name(p, "token --project") for p in projects}) if projects else None
         secret = PREFIX + secrets.token_urlsafe(32)
         row = ApiToken(
-            token_hash=_hash(secret), prefix=secret[:10], scope=scope.value, description=description
+            token_hash=_hash(secret),
+            prefix=secret[:10],
+            scope=scope.value,
+            description=description,
+            expires_at=expires_at,
+            projects=json.dumps(names) if names is not None else None,
         )
         with Session(self.engine, expire_on_commit=False) as session:
             session.add(row)
@@ -73,6 +105,12 @@ class TokenService:
                 "the token is unknown or revoked; create a new one with `wasmfarm token create`"
             )
         info = _info(row)
+        if info.expired():
+            assert info.expires_at is not None
+            raise AuthenticationError(
+                f"token {info.prefix}… expired at {_aware(info.expires_at):%Y-%m-%d %H:%M} UTC; create a new one "
+                "with `wasmfarm token create`"
+            )
         if not info.scope.allows(needed):
             raise PermissionDenied(
                 f"token {info.prefix}… has scope {info.scope.value!r}; this action needs {needed.value!r} or higher"
@@ -102,4 +140,11 @@ def _info(row: ApiToken) -> TokenInfo:
         description=row.description,
         created_at=row.created_at,
         revoked=row.revoked_at is not None,
+        expires_at=row.expires_at,
+        projects=tuple(json.loads(row.projects)) if row.projects is not None else None,
     )
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite gives back naive datetimes; every time here is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -7,6 +7,7 @@ runtime's view, each with precompressed ``.gz`` and ``.br`` siblings. The server
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import logging
@@ -18,6 +19,8 @@ from pathlib import Path
 import brotli
 from packaging.version import InvalidVersion, Version
 
+from farm.dist.filename import parse_dist_filename, validate_project_name
+from farm.errors import FarmError, InvalidDistribution
 from farm.index.simple_index import (
     IndexFile,
     ProjectListing,
@@ -131,6 +134,24 @@ class PageTree:
             presence_changed |= not existed
         return presence_changed
 
+    def remove_project(self, name: str) -> bool:
+        """Remove a project's pages from every view (safe for any name: only a direct child is touched)."""
+        removed = False
+        for view in self.views:
+            base = self.www / view.prefix
+            page_dir = base / name
+            if (
+                "/" not in name
+                and "\0" not in name
+                and name not in ("", ".", "..")
+                and page_dir.parent == base
+            ):
+                with contextlib.suppress(OSError, ValueError):
+                    if page_dir.is_dir():
+                        shutil.rmtree(page_dir)
+                        removed = True
+        return removed
+
     def render_roots(self) -> None:
         for view in self.views:
             base = self.www / view.prefix
@@ -166,8 +187,17 @@ class Publisher:
         roots_changed = force_roots
         done: list[tuple[int, int]] = []
         for project in typed:
-            roots_changed |= self.pages.render_project(project.name, files[project.name])
             assert project.id is not None
+            rows = files[project.name]
+            try:
+                check_publishable(project.name, rows)
+                roots_changed |= self.pages.render_project(project.name, rows)
+            except (FarmError, OSError, ValueError) as exc:
+                # A row no page can be made from must not stop start-up or hide the rest: it is set aside.
+                self.catalog.quarantine(project.id, str(exc))
+                roots_changed |= self.pages.remove_project(project.name)
+                log.error("project %r quarantined, left out of every page and lock: %s", project.name, exc)
+                continue
             done.append((project.id, project.serial))
         if roots_changed or not (self.pages.www / "simple" / "index.html").is_file():
             self.pages.render_roots()
@@ -175,4 +205,17 @@ class Publisher:
         if typed:
             log.info("rendered index pages of %d project(s)", len(typed))
             for hook in self.on_change:
-                hook()
+                try:
+                    hook()
+                except (FarmError, OSError, ValueError):
+                    log.exception("a page-change hook failed; the index pages are current, the rest is not")
+
+
+def check_publishable(name: str, rows: Sequence[DistFile]) -> None:
+    """Whatever the catalog holds (rows from older versions, another tool, a restored backup), a page is only made
+    of a valid project name and files whose names parse and belong to it."""
+    if validate_project_name(name, "catalog") != name:
+        raise InvalidDistribution(f"catalog: project name {name!r} is not normalised")
+    for row in rows:
+        if parse_dist_filename(row.filename).name != name:
+            raise InvalidDistribution(f"catalog: file {row.filename!r} does not belong to project {name!r}")

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
+from urllib.parse import quote
 
 API_VERSION = "1.1"
 
@@ -35,7 +36,8 @@ class ProjectListing:
 
 
 def file_path(sha256: str, filename: str) -> str:
-    return f"files/{sha256[:2]}/{sha256}/{filename}"
+    """URL path of a stored file; percent-quoted, so no catalog content can change what an href points at."""
+    return f"files/{quote(sha256[:2], safe='')}/{quote(sha256, safe='')}/{quote(filename, safe='+!')}"
 
 
 def _upload_time(moment: datetime) -> str:
@@ -114,7 +116,7 @@ def render_root_html(names: Sequence[str]) -> bytes:
         "</head>",
         "<body>",
     ]
-    lines += [f'<a href="{escape(name)}/">{escape(name)}</a><br>' for name in names]
+    lines += [f'<a href="{escape(quote(name, safe=""))}/">{escape(name)}</a><br>' for name in names]
     lines += ["</body>", "</html>", ""]
     return "\n".join(lines).encode()
 

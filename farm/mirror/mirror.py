@@ -18,7 +18,8 @@ from packaging.utils import NormalizedName
 
 from farm.context import Farm
 from farm.dist.filename import parse_dist_filename
-from farm.dist.wheel import parse_core_metadata, read_core_metadata
+from farm.dist.metadata import parse_core_metadata
+from farm.dist.wheel import read_core_metadata
 from farm.errors import FarmError, InvalidDistribution, NotFound, UpstreamIntegrityError
 from farm.mirror.resolver import installable_versions, resolve
 from farm.mirror.upstream import UpstreamFile, UpstreamIndex, iter_requirement_lines

@@ -65,8 +65,14 @@ class Catalog:
             return list(rows)
 
     def wheels(self) -> list[DistFile]:
+        """Every published wheel (none of a quarantined project)."""
         with self.session() as session:
-            return list(session.exec(select(DistFile).where(DistFile.kind == "wheel")))
+            rows = session.exec(
+                select(DistFile)
+                .join(Project, col(DistFile.project_id) == col(Project.id))
+                .where(DistFile.kind == "wheel", col(Project.quarantine).is_(None))
+            )
+            return list(rows)
 
     def project_names(self) -> list[str]:
         with self.session() as session:
@@ -74,11 +80,23 @@ class Catalog:
 
     def projects_named(self, names: Iterable[str]) -> list[Project]:
         with self.session() as session:
-            return list(session.exec(select(Project).where(col(Project.name).in_(list(names)))))
+            rows = session.exec(
+                select(Project).where(col(Project.name).in_(list(names)), col(Project.quarantine).is_(None))
+            )
+            return list(rows)
 
     def stale_projects(self) -> list[Project]:
         with self.session() as session:
-            return list(session.exec(select(Project).where(Project.serial != Project.rendered_serial)))
+            rows = session.exec(
+                select(Project).where(
+                    Project.serial != Project.rendered_serial, col(Project.quarantine).is_(None)
+                )
+            )
+            return list(rows)
+
+    def quarantined(self) -> list[Project]:
+        with self.session() as session:
+            return list(session.exec(select(Project).where(col(Project.quarantine).is_not(None))))
 
     def all_projects(self) -> list[Project]:
         with self.session() as session:
@@ -169,6 +187,15 @@ class Catalog:
             self._bump_serial(session, row.project_id)
             session.commit()
             return True
+
+    def quarantine(self, project_id: int, reason: str) -> None:
+        """Keep a project out of every page and lock, with the reason (it stays in the database for an operator)."""
+        with self.session() as session:
+            project = session.get(Project, project_id)
+            if project is not None:
+                project.quarantine = reason
+                session.add(project)
+                session.commit()
 
     def mark_rendered(self, project_ids_serials: Iterable[tuple[int, int]]) -> None:
         with self.session() as session:

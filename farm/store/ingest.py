@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from farm.dist.archive import ArchiveLimits
 from farm.dist.filename import DistKind, parse_dist_filename
-from farm.dist.wheel import ArchiveLimits, check_archive, read_core_metadata
+from farm.dist.metadata import CoreMetadata
+from farm.dist.sdist import read_sdist_metadata
+from farm.dist.wheel import read_core_metadata
 from farm.errors import FileConflict, InvalidDistribution, UpstreamIntegrityError
 from farm.store.blobs import BlobStore, BlobWriter
 from farm.store.catalog import Catalog, NewFile
-from farm.store.models import DistFile
+from farm.store.models import DistFile, Origin
 
 
 def verify_sha256(digest: str, expected: str, source: str) -> None:
@@ -110,11 +112,16 @@ class Ingestor:
         yanked_reason: str | None,
     ) -> IngestResult:
         dist = parse_dist_filename(filename)
-        metadata = None
+        metadata: CoreMetadata | None
         if dist.kind is DistKind.WHEEL:
             metadata = read_core_metadata(path, dist, self.limits)
         else:
-            check_sdist_archive(path, filename, self.limits)
+            metadata = read_sdist_metadata(path, dist, self.limits)
+            if metadata is None and origin == Origin.UPLOADED:
+                raise InvalidDistribution(
+                    f"{filename}: the sdist has no top-level PKG-INFO; build it with a current build backend "
+                    "(python -m build --sdist)"
+                )
         existing = self.catalog.file(filename)
         if existing is not None:
             # Same content again is a no-op; other content is a FileConflict. Nothing new is stored either way.
@@ -126,9 +133,10 @@ class Ingestor:
             return IngestResult(existing, created=False)
         commit_blob()
         metadata_sha256 = None
-        if metadata is not None:
-            self.blobs.put_metadata(digest, metadata.raw)
-            metadata_sha256 = hashlib.sha256(metadata.raw).hexdigest()
+        wheel_metadata = metadata if dist.kind is DistKind.WHEEL else None
+        if wheel_metadata is not None:
+            self.blobs.put_metadata(digest, wheel_metadata.raw)
+            metadata_sha256 = hashlib.sha256(wheel_metadata.raw).hexdigest()
         new = NewFile(
             project=dist.name,
             display_name=metadata.name if metadata else dist.name,
@@ -140,29 +148,12 @@ class Ingestor:
             size=size,
             origin=origin,
             requires_python=metadata.requires_python if metadata else None,
-            core_metadata=metadata.raw.decode("utf-8", "replace") if metadata else None,
+            core_metadata=wheel_metadata.raw.decode("utf-8", "replace") if wheel_metadata else None,
             metadata_sha256=metadata_sha256,
             upstream_url=upstream_url,
             yanked=yanked,
             yanked_reason=yanked_reason,
-            import_names=json.dumps(list(metadata.imports)) if metadata else None,
+            import_names=json.dumps(list(wheel_metadata.imports)) if wheel_metadata else None,
         )
         row, created = self.catalog.add_file(new)
         return IngestResult(row, created)
-
-
-def check_sdist_archive(path: Path, filename: str, limits: ArchiveLimits) -> None:
-    """Refuse sdists whose archive is unreadable or holds absolute or escaping paths."""
-    if filename.endswith(".zip"):
-        check_archive(path, filename, limits).close()
-        return
-    try:
-        with tarfile.open(path, "r:gz") as archive:
-            for member in archive.getmembers():
-                for name in (member.name, member.linkname if member.issym() or member.islnk() else ""):
-                    if name.startswith("/") or ".." in name.split("/"):
-                        raise InvalidDistribution(
-                            f"{filename}: unsafe path {name!r} in the archive (absolute or containing '..')"
-                        )
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise InvalidDistribution(f"{filename}: not a readable .tar.gz ({exc})") from exc

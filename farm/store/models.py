@@ -37,6 +37,8 @@ class Project(SQLModel, table=True):
     display_name: str = Field(max_length=255)
     serial: int = 0  # bumped on every change of the project's files
     rendered_serial: int = 0  # the serial its index pages were last rendered from
+    # Why the project is kept out of every page and lock (a row no page can be made from); None: published.
+    quarantine: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
     )
@@ -83,6 +85,12 @@ class ApiToken(SQLModel, table=True):
     revoked_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
+    expires_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    projects: str | None = Field(
+        default=None, sa_column=Column(Text, nullable=True)
+    )  # JSON list of normalised names the token may upload to; None: any
 
 
 class BuildState(StrEnum):

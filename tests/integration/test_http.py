@@ -14,6 +14,7 @@ import pytest
 from farm.context import Farm
 from farm.settings import Settings
 from farm.store.models import TokenScope
+from tests.support.clients import upload
 from tests.support.server import serve_thread
 from tests.support.wheels import make_wheel
 
@@ -27,15 +28,6 @@ def server(settings: Settings) -> Iterator[tuple[str, dict[str, str]]]:
     farm.close()
     with serve_thread(settings) as url:
         yield url, tokens
-
-
-def upload(url: str, path: Path, token: str | None, **fields: str) -> httpx.Response:
-    data = {":action": "file_upload", "protocol_version": "1", **fields}
-    auth = ("__token__", token) if token else None
-    with path.open("rb") as handle:
-        return httpx.post(
-            url + "legacy/", data=data, files={"content": (path.name, handle)}, auth=auth, timeout=30
-        )
 
 
 def test_upload_then_index_in_both_formats(server, tmp_path: Path) -> None:

@@ -54,3 +54,39 @@ def make_wheel(
             info_entry.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info_entry, data)
     return path
+
+
+def make_sdist(
+    directory: Path,
+    name: str,
+    version: str,
+    *,
+    metadata_name: str | None = None,
+    requires_python: str | None = None,
+    pkg_info: bool = True,
+    extra_members: dict[str, bytes] | None = None,
+) -> Path:
+    """A ``.tar.gz`` sdist with a top-level PKG-INFO (metadata 2.1), a pyproject.toml and one module."""
+    import io
+    import tarfile
+
+    dist = name.replace("-", "_").lower()
+    base = f"{dist}-{version}"
+    metadata = ["Metadata-Version: 2.1", f"Name: {metadata_name or name}", f"Version: {version}"]
+    if requires_python:
+        metadata.append(f"Requires-Python: {requires_python}")
+    members: dict[str, bytes] = {
+        f"{base}/pyproject.toml": f'[project]\nname = "{name}"\nversion = "{version}"\n'.encode(),
+        f"{base}/{dist}.py": f'VALUE = "{name} {version}"\n'.encode(),
+    }
+    if pkg_info:
+        members[f"{base}/PKG-INFO"] = ("\n".join(metadata) + "\n\n").encode()
+    members.update(extra_members or {})
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{base}.tar.gz"
+    with tarfile.open(path, "w:gz") as archive:
+        for member, data in members.items():
+            info = tarfile.TarInfo(member)
+            info.size, info.mtime = len(data), 1_767_225_600
+            archive.addfile(info, io.BytesIO(data))
+    return path

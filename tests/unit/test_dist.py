@@ -3,8 +3,9 @@ from pathlib import Path
 
 import pytest
 
+from farm.dist.archive import ArchiveLimits
 from farm.dist.filename import DistKind, parse_dist_filename
-from farm.dist.wheel import ArchiveLimits, read_core_metadata
+from farm.dist.wheel import read_core_metadata
 from farm.errors import InvalidDistribution
 from tests.support.wheels import make_wheel
 
@@ -74,7 +75,7 @@ def test_zip_bomb_ratio_is_refused(tmp_path: Path) -> None:
 
 def test_entry_count_limit(tmp_path: Path) -> None:
     path = make_wheel(tmp_path, "demo", "1.0", extra_entries={f"demo/m{i}.py": b"" for i in range(30)})
-    with pytest.raises(InvalidDistribution, match="exceed the limit of 10"):
+    with pytest.raises(InvalidDistribution, match="more than the limit of 10 entries"):
         read_core_metadata(path, parse_dist_filename(path.name), ArchiveLimits(max_entries=10))
 
 
