@@ -15,6 +15,7 @@ from farm.context import Farm
 from farm.errors import FarmError
 from farm.runtime.install import install_runtime
 from index_server.app import create_app
+from index_server.http_limits import server_config
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,10 @@ def serve(
         threading.Thread(
             target=_install_missing, args=(farm, missing), daemon=True, name="runtime-install"
         ).start()
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+    server = uvicorn.Server(server_config(app, settings))
+    server.run()
+    if not server.started:  # uvicorn has logged why (the port is taken, the lifespan failed, ...)
+        raise SystemExit(3)
 
 
 def _install_missing(farm: Farm, versions: list[str]) -> None:

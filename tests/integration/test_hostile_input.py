@@ -235,7 +235,7 @@ def test_malformed_requests_get_4xx_with_a_message(deployment: Deployment) -> No
             ("simple/" + "a" * 300 + "/", 404, "is not a project name"),
             ("r/314.0.7/simple/..%2F..%2Fetc/", 404, "no page at"),
             ("files/00/" + "0" * 64 + "/x.whl", 404, "is not in this store"),
-                ("files/../../etc/passwd", 404, "no page at"),
+            ("files/../../etc/passwd", 404, "no page at"),
         ]:
             response = httpx.get(url + path)
             assert response.status_code == status, (path, response.text)

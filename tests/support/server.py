@@ -18,6 +18,7 @@ import uvicorn
 
 from farm.settings import Settings
 from index_server.app import create_app
+from index_server.http_limits import server_config
 
 
 def free_port() -> int:
@@ -49,6 +50,15 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes] | None = None, timeo
 @contextmanager
 def serve_process(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[str]:
     """``wasmfarm serve`` as a separate process; yields its URL."""
+    with served_process(data_dir, env) as (url, _process):
+        yield url
+
+
+@contextmanager
+def served_process(
+    data_dir: Path, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``wasmfarm serve`` as a separate process; yields its URL and the process (for its pid, its memory)."""
     port = free_port()
     # No test reaches the public npm registry: runtimes come from a local registry when a test wants them.
     full_env = {
@@ -67,7 +77,7 @@ def serve_process(data_dir: Path, env: dict[str, str] | None = None) -> Iterator
     url = f"http://127.0.0.1:{port}/"
     try:
         wait_healthy(url, process)
-        yield url
+        yield url, process
     finally:
         process.terminate()
         try:
@@ -79,10 +89,9 @@ def serve_process(data_dir: Path, env: dict[str, str] | None = None) -> Iterator
 
 @contextmanager
 def serve_thread(settings: Settings) -> Iterator[str]:
-    """The app under uvicorn in a thread (real HTTP, same process: fast for integration tests)."""
-    app = create_app(settings)
-    config = uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
+    """The app under uvicorn in a thread (real HTTP, same process: fast for integration tests), configured as
+    ``wasmfarm serve`` configures it."""
+    server = uvicorn.Server(server_config(create_app(settings), settings))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = settings.resolved_public_url
