@@ -3,16 +3,23 @@
 The connection goes to the IP address that was checked (the URL is rewritten to it), with the original name in the
 Host header and as the TLS server name, so a DNS answer that changes between check and connect (rebinding) cannot
 redirect the request. Proxy environment variables are ignored.
+
+httpx pools connections by the URL's host and port, here the IP address. One pool for all names would hand a TLS
+connection made (and its certificate checked) for one name to a request for another name on the same address, whose
+certificate would then never be checked; so every name gets a pool of its own (:class:`HostPools`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import socket
+import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
@@ -58,18 +65,65 @@ class ProxiedResponse:
     final_url: str
 
 
+class HostPools:
+    """An httpx client, and so a connection pool, per host name; at most ``most`` kept (the least recently used idle
+    ones are closed first)."""
+
+    def __init__(self, make: Callable[[], httpx.AsyncClient], most: int = 64) -> None:
+        self._make = make
+        self._most = most
+        self._clients: dict[str, httpx.AsyncClient] = {}  # least recently used first
+        self._busy: Counter[str] = Counter()
+
+    @contextlib.asynccontextmanager
+    async def client(self, host: str) -> AsyncIterator[httpx.AsyncClient]:
+        client = self._clients.pop(host, None)
+        if client is None:
+            client = self._make()
+        self._clients[host] = client  # now the most recently used
+        self._busy[host] += 1
+        try:
+            yield client
+        finally:
+            self._busy[host] -= 1
+            if not self._busy[host]:
+                del self._busy[host]
+            await self._trim()
+
+    async def _trim(self) -> None:
+        idle = [host for host in self._clients if host not in self._busy]
+        for host in idle[: max(0, len(self._clients) - self._most)]:
+            await self._clients.pop(host).aclose()
+
+    async def aclose(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()
+
+
 class ProxyFetcher:
-    def __init__(self, policy: ProxyPolicy, resolver: Resolver = system_resolver) -> None:
+    def __init__(
+        self,
+        policy: ProxyPolicy,
+        resolver: Resolver = system_resolver,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        """``ssl_context`` verifies upstream certificates; default: the certifi CA bundle."""
         self.policy = policy
         self.resolver = resolver
-        self.client = httpx.AsyncClient(
-            trust_env=False,  # never route through proxy variables of the server's environment
-            follow_redirects=False,
-            timeout=httpx.Timeout(policy.total_timeout, connect=policy.connect_timeout),
+        verify = ssl_context or httpx.create_ssl_context(trust_env=False)  # made once, shared by every pool
+        timeout = httpx.Timeout(policy.total_timeout, connect=policy.connect_timeout)
+        self.pools = HostPools(
+            lambda: httpx.AsyncClient(
+                verify=verify,
+                trust_env=False,  # never route through proxy variables of the server's environment
+                follow_redirects=False,
+                timeout=timeout,
+            )
         )
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        await self.pools.aclose()
 
     async def fetch(self, method: str, url: str, headers: dict[str, str], client: str) -> ProxiedResponse:
         started = time.monotonic()
@@ -124,30 +178,35 @@ class ProxyFetcher:
         outgoing["host"] = host_header
         outgoing["accept-encoding"] = "identity"  # the size cap counts what the page receives
         extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
-        request = self.client.build_request(
-            method,
-            f"{target.scheme}://{host}:{target.port}{target.path}",
-            headers=outgoing,
-            extensions=extensions,
-        )
-        try:
-            response = await self.client.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            raise ProxyUpstreamError(f"{target.host}: {type(exc).__name__}: {exc}") from exc
-        try:
-            declared = response.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > self.policy.max_bytes:
-                raise ProxyUpstreamError(self._too_large(target))
-            body = bytearray()
-            async for chunk in response.aiter_raw():
-                body += chunk
-                if len(body) > self.policy.max_bytes:
-                    raise ProxyUpstreamError(self._too_large(target))
-        finally:
-            await response.aclose()
+        async with self.pools.client(target.host) as client:
+            request = client.build_request(
+                method,
+                f"{target.scheme}://{host}:{target.port}{target.path}",
+                headers=outgoing,
+                extensions=extensions,
+            )
+            try:
+                response = await client.send(request, stream=True)
+            except httpx.HTTPError as exc:
+                raise ProxyUpstreamError(f"{target.host}: {type(exc).__name__}: {exc}") from exc
+            try:
+                body = await self._read(response, target)
+            finally:
+                await response.aclose()
         kept = [(k, v) for k, v in response.headers.items() if k.lower() in FORWARDED_RESPONSE_HEADERS]
         location = {"location": response.headers["location"]} if "location" in response.headers else {}
         return _Answer(response.status_code, kept, bytes(body), location)
+
+    async def _read(self, response: httpx.Response, target: Target) -> bytearray:
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self.policy.max_bytes:
+            raise ProxyUpstreamError(self._too_large(target))
+        body = bytearray()
+        async for chunk in response.aiter_raw():
+            body += chunk
+            if len(body) > self.policy.max_bytes:
+                raise ProxyUpstreamError(self._too_large(target))
+        return body
 
     def _too_large(self, target: Target) -> str:
         return f"{target.host}: the response exceeds the proxy's limit of {self.policy.max_bytes} bytes"

@@ -3,7 +3,8 @@
 Every resolved address must be global (IPv4 inside IPv6 unwrapped); only http/https on the allowed ports; no
 userinfo, no odd spellings of IP addresses. An allowlist, when configured, is stronger than any blocklist: only its
 entries are fetched, and an entry is trusted even where it resolves to a private address (that is how an operator
-exposes an internal service on purpose).
+exposes an internal service on purpose). An entry ``host`` allows the host on the allowed ports; ``host:port``, on
+that port only.
 """
 
 from __future__ import annotations
@@ -42,7 +43,10 @@ class ProxyPolicy:
     total_timeout: float = 30.0
 
     def allowlisted(self, target: Target) -> bool:
-        return target.host in self.allow_hosts or target.key in self.allow_hosts
+        """An entry ``host:port`` allows that port only; an entry ``host``, the allowed ports."""
+        return target.key in self.allow_hosts or (
+            target.host in self.allow_hosts and target.port in self.allowed_ports
+        )
 
     def check_url(self, url: str) -> Target:
         """Parse and vet a URL before anything is resolved or connected."""
@@ -71,10 +75,15 @@ class ProxyPolicy:
         target = Target(
             parts.scheme, host, port, (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         )
+        allowed = ", ".join(str(p) for p in sorted(self.allowed_ports))
         if self.allow_hosts and not self.allowlisted(target):
+            if host in self.allow_hosts:
+                raise ProxyRefused(
+                    f"{host}:{port} is not on the proxy's allowlist: the entry {host!r} allows ports {allowed} "
+                    f"(setting proxy_allowed_ports); add {target.key!r} to proxy_allow_hosts for this port"
+                )
             raise ProxyRefused(f"{host}:{port} is not on the proxy's allowlist (setting proxy_allow_hosts)")
         if not self.allowlisted(target) and port not in self.allowed_ports:
-            allowed = ", ".join(str(p) for p in sorted(self.allowed_ports))
             raise ProxyRefused(f"{url!r}: port {port} is not allowed (allowed: {allowed})")
         if literal is not None and not self.allowlisted(target):
             check_address(literal, host)

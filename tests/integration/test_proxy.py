@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import json
+import ssl
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
 import pytest
+import trustme
 
+from farm.errors import ProxyRefused, ProxyUpstreamError
+from farm.proxy.fetch import ProxiedResponse, ProxyFetcher
+from farm.proxy.policy import IPAddress, ProxyPolicy
 from farm.settings import Settings
+from index_server.errors import status_for
 from tests.support.loopback import LoopbackServer, send
 from tests.support.server import free_port, serve_thread
 
@@ -123,3 +131,70 @@ def test_rate_limit(tmp_path: Path) -> None:
         statuses = [proxied(url, "http://10.0.0.1/").status_code for _ in range(12)]
     assert statuses[:10] == [403] * 10
     assert statuses[10:] == [429, 429]
+
+
+class NamedSite(BaseHTTPRequestHandler):
+    """Answers with the Host it was asked for; keeps connections alive, so a pooled one could be reused."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes
+    connections: list[int] = []  # client ports of the TLS connections that completed a handshake
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def setup(self) -> None:
+        super().setup()
+        self.connections.append(self.client_address[1])
+
+    def do_GET(self) -> None:
+        send(self, 200, self.headers["Host"].encode(), "text/plain")
+
+
+@pytest.fixture(scope="module")
+def tls_site() -> Iterator[tuple[LoopbackServer, trustme.CA]]:
+    """A TLS server on loopback whose certificate (from a test CA) is valid for a.test only."""
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("a.test").configure_cert(context)
+    with LoopbackServer(NamedSite, tls=context) as server:
+        yield server, ca
+
+
+async def both_names_on_loopback(host: str, port: int) -> list[IPAddress]:
+    if host in ("a.test", "b.test"):
+        return [ipaddress.ip_address("127.0.0.1")]
+    raise ProxyRefused(f"{host} does not resolve")
+
+
+def test_a_tls_connection_made_for_one_name_is_not_reused_for_another(
+    tls_site: tuple[LoopbackServer, trustme.CA],
+) -> None:
+    server, ca = tls_site
+    trusted = ssl.create_default_context()
+    ca.configure_trust(trusted)
+    port = server.port
+    # Names without a port: the site's port is one of the default ports here.
+    policy = ProxyPolicy(allowed_ports=frozenset({port}), allow_hosts=frozenset({"a.test", "b.test"}))
+    NamedSite.connections.clear()
+
+    async def scenario() -> tuple[list[ProxiedResponse], ProxyUpstreamError, ProxyUpstreamError]:
+        fetcher = ProxyFetcher(policy, both_names_on_loopback, ssl_context=trusted)
+        try:
+            first = await fetcher.fetch("GET", f"https://a.test:{port}/", {}, "test")
+            with pytest.raises(ProxyUpstreamError) as right_after:  # a.test's connection is in the pool now
+                await fetcher.fetch("GET", f"https://b.test:{port}/", {}, "test")
+            again = await fetcher.fetch("GET", f"https://a.test:{port}/", {}, "test")
+            with pytest.raises(ProxyUpstreamError) as once_more:
+                await fetcher.fetch("GET", f"https://b.test:{port}/", {}, "test")
+            return [first, again], right_after.value, once_more.value
+        finally:
+            await fetcher.aclose()
+
+    answers, right_after, once_more = asyncio.run(scenario())
+    assert [(a.status, a.body) for a in answers] == [(200, f"a.test:{port}".encode())] * 2
+    assert len(NamedSite.connections) == 1  # a.test's pool kept its connection: reuse within a name stays
+    for refused in (right_after, once_more):
+        message = str(refused)
+        assert message.startswith("b.test: ") and "certificate" in message and "'b.test'" in message, message
+        assert status_for(refused) == 502

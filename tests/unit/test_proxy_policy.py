@@ -1,4 +1,5 @@
 import ipaddress
+import re
 
 import pytest
 
@@ -69,6 +70,34 @@ def test_allowlist_is_stronger_than_any_blocklist() -> None:
     )
     with pytest.raises(ProxyRefused, match="not on the proxy's allowlist"):
         policy.check_url("https://internal.corp:9999/")
+
+
+@pytest.mark.parametrize(
+    ("entries", "allowed_ports", "url", "refusal"),
+    [
+        # An entry without a port: the allowed ports only.
+        ({"api.example"}, {80, 443}, "https://api.example/", None),
+        ({"api.example"}, {80, 443}, "http://api.example/", None),
+        ({"api.example"}, {80, 443}, "https://api.example:8443/", "entry 'api.example' allows ports 80, 443"),
+        ({"api.example"}, {80, 443}, "http://api.example:22/", "add 'api.example:22' to proxy_allow_hosts"),
+        ({"api.example"}, {443}, "http://api.example/", "api.example:80 is not on the proxy's allowlist"),
+        # An entry with a port: exactly that port.
+        ({"internal.corp:8443"}, {80, 443}, "https://internal.corp:8443/", None),
+        ({"internal.corp:8443"}, {80, 443}, "https://internal.corp/", "internal.corp:443 is not on the"),
+        ({"internal.corp:8443"}, {80, 443}, "https://internal.corp:8444/", "internal.corp:8444 is not on"),
+        # Both: the allowed ports and the named one.
+        ({"svc.corp", "svc.corp:8443"}, {80, 443}, "https://svc.corp/", None),
+        ({"svc.corp", "svc.corp:8443"}, {80, 443}, "https://svc.corp:8443/", None),
+        ({"svc.corp", "svc.corp:8443"}, {80, 443}, "https://svc.corp:9000/", "allows ports 80, 443"),
+    ],
+)
+def test_allowlist_ports(entries: set[str], allowed_ports: set[int], url: str, refusal: str | None) -> None:
+    policy = ProxyPolicy(allowed_ports=frozenset(allowed_ports), allow_hosts=frozenset(entries))
+    if refusal is None:
+        assert policy.allowlisted(policy.check_url(url))
+    else:
+        with pytest.raises(ProxyRefused, match=re.escape(refusal)):
+            policy.check_url(url)
 
 
 def test_every_resolved_address_must_be_global() -> None:
