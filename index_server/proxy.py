@@ -17,6 +17,12 @@ CORS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Expose-Headers": "X-Final-Url, ETag, Content-Type",
 }
+# A proxied answer is someone else's content served from this origin, the editor's: opened as a page it must not run
+# (it could read the editor's secrets), so it gets an opaque origin and no scripts, and its type is never sniffed.
+CONTAINED = {
+    "Content-Security-Policy": "default-src 'none'; sandbox; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 def policy_from(settings: Settings) -> ProxyPolicy:
@@ -54,7 +60,7 @@ def proxy_router(settings: Settings) -> tuple[APIRouter, contextlib.AbstractAsyn
                 "wait a moment"
             )
         answer = await state["fetcher"].fetch(request.method, url, dict(request.headers), client)
-        headers = {**dict(answer.headers), **CORS, "X-Final-Url": answer.final_url}
+        headers = {**dict(answer.headers), **CORS, **CONTAINED, "X-Final-Url": answer.final_url}
         return Response(
             answer.body if request.method == "GET" else b"", status_code=answer.status, headers=headers
         )

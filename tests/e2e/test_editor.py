@@ -87,21 +87,65 @@ def test_app_mode_lets_python_build_the_page(findings: dict) -> None:
     assert "ui ready" in app["output"]
 
 
-def test_secret_reaches_os_environ_but_not_the_link(findings: dict) -> None:
+def test_a_secret_reaches_a_program_only_once_allowed_and_never_the_link(findings: dict) -> None:
     secret = findings["secret"]
     assert "error" not in secret, secret
-    assert "token s3cr3t-value" in secret["output"]
+    allowed = secret["allowed"]
+    assert "API_TOKEN" in allowed["asked"] and "to call the API" in allowed["asked"], allowed
+    assert "token s3cr3t-value s3cr3t-value" in allowed["output"]  # get_secret and os.environ
+    assert "token s3cr3t-value" in secret["again"]["output"]  # granted: the run did not ask again
     assert "s3cr3t" not in secret["link"] and "s3cr3t" not in secret["decoded"]
-    assert "API_TOKEN" in secret["listed"] and "s3cr3t" not in secret["listed"]
+    listed = secret["listed"]
+    assert "API_TOKEN" in listed and "OTHER" in listed and "s3cr3t" not in listed
+    assert "allowed for main.py" in listed
+    revoked = secret["revoked"]
+    assert "allowed for" not in revoked["listed"] and "API_TOKEN" in revoked["asked"]  # revoked: asked again
+    assert "SecretNotGranted" in revoked["output"] and "s3cr3t" not in revoked["output"]
+
+
+def test_a_shared_link_gets_no_secret_unless_allowed_and_only_the_one_allowed(findings: dict) -> None:
+    hostile = findings["hostileLink"]
+    assert "error" not in hostile, hostile
+    assert "API_TOKEN" in hostile["asked"] and "to prove a point" in hostile["asked"]
+    assert "OTHER" not in hostile["asked"]  # asked for by a computed name: never declared, never asked
+    denied = hostile["denied"]["output"]
+    assert "environ []" in denied and "s3cr3t" not in denied and "other-value" not in denied
+    assert "get_secret API_TOKEN refused SecretNotGranted" in denied and "Secrets panel" in denied
+    allowed = hostile["allowed"]["output"]
+    assert "fresh interpreter True" in allowed  # a worker that ran the program without secrets is not reused
+    assert "environ ['API_TOKEN']" in allowed and "get_secret API_TOKEN s3cr3t-value" in allowed
+    assert "get_secret OTHER refused SecretNotGranted" in allowed and "other-value" not in allowed
+    for output in (denied, allowed):
+        for api in ("localStorage", "caches", "indexedDB", "Worker"):
+            assert f"{api} absent" in output  # the worker has none of the origin's storage
+
+
+def test_app_mode_has_an_opaque_origin_and_asks_for_typed_secrets(findings: dict) -> None:
+    app = findings["appSecrets"]
+    assert "error" not in app, app
+    assert "API_TOKEN" in app["asked"] and "for the app" in app["asked"]
+    assert "typed typed-value" in app["output"]
+    assert "environ []" in app["output"] and "s3cr3t" not in app["output"]  # stored secrets: out of reach
+    for what in ("localStorage", "cookie", "indexedDB", "caches"):
+        assert f"{what} refused True" in app["output"]  # SecurityError
+    assert "origin null" in app["output"]
+
+
+def test_html_output_runs_in_a_sandboxed_frame(findings: dict) -> None:
+    html = findings["htmlPayload"]
+    assert "error" not in html, html
+    frame = html["inFrame"]
+    assert frame["handler"] == "ran" and frame["script"] == "ran"  # its scripts run, in the frame
+    assert frame["parent"] == frame["storage"] == "SecurityError" and frame["origin"] == "null"
+    assert html["editor"] == {"pwned": None, "stored": None}
+    assert 300 <= html["frameHeight"] < 600  # fitted to its content
 
 
 def test_stop_interrupts_an_infinite_loop(findings: dict) -> None:
     stop = findings["stop"]
     assert "error" not in stop, stop
     assert stop["stopMs"] < 2000, stop
-    assert "KeyboardInterrupt" in stop["afterStop"]["output"] or stop["afterStop"]["status"].startswith(
-        "stopped"
-    )
+    assert "KeyboardInterrupt" in stop["afterStop"]["output"]  # interrupted, not only restarted
     assert "still usable" in stop["next"]["output"]
     assert findings["isolated"] is True  # COOP/COEP: the interrupt buffer path, not only the worker restart
 

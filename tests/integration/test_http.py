@@ -219,24 +219,3 @@ def test_protected_reads_need_a_read_token(tmp_path: Path, database_url: str) ->
         assert httpx.get(url + "simple/", auth=("__token__", read)).status_code == 200
         assert httpx.get(url + "simple/", headers={"Authorization": f"Bearer {read}"}).status_code == 200
         assert httpx.get(url + "simple/", headers={"Authorization": "Bearer wf_wrong"}).status_code == 401
-
-
-def test_editor_pages_are_isolated_and_app_mode_embeddable(tmp_path: Path, database_url: str) -> None:
-    from tests.support.server import free_port
-
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=database_url,
-        port=free_port(),
-        app_embed_origins=["https://intranet.example"],
-    )
-    with serve_thread(settings) as url:
-        editor = httpx.get(url)
-        app = httpx.get(url + "app")
-        worker = httpx.get(url + "runner/editor/worker.js")
-    assert editor.headers["cross-origin-opener-policy"] == "same-origin"
-    assert editor.headers["cross-origin-embedder-policy"] == "require-corp"
-    assert editor.headers["content-security-policy"] == "frame-ancestors 'self'"
-    assert '"runtimes": ["314.0.7"]' in editor.text
-    assert app.headers["content-security-policy"] == "frame-ancestors 'self' https://intranet.example"
-    assert worker.headers["cross-origin-embedder-policy"] == "require-corp"

@@ -2,12 +2,14 @@
 import { basicSetup } from "codemirror";
 import { EditorView, keymap } from "@codemirror/view";
 import { python } from "@codemirror/lang-python";
+import { createOutput } from "./output.js";
+import { SECRET_NAME, addSecret, fingerprint, renderSecretsPanel, secretsForRun } from "./secrets.js";
 import { decodeState, encodeState } from "./share.js";
 
 const $ = (id) => document.getElementById(id);
 const config = JSON.parse($("wasmfarm-config").textContent);
-const appMode = document.body.dataset.mode === "app";
-const SECRETS_KEY = "wasmfarm.secrets";
+const appMode = document.body.dataset.mode === "app"; // an opaque origin: no localStorage, no service worker
+const output = createOutput($("output"), { appMode });
 
 const state = {
   files: { "main.py": 'print("Hello from Pyodide on wasmfarm")\n' },
@@ -20,28 +22,11 @@ const state = {
 let view = null;
 let worker = null;
 let pageHost = null; // app mode: Pyodide on the page's own thread, so Python can build the page via `js`
-let booted = null; // {runtime, requirements} the worker was booted with
+let booted = null; // {runtime, requirements, lock, ran, secrets}: what the worker was booted with and has run
 let interrupt = null;
+let starting = false; // a run is asking for secrets or booting
 let running = null;
-
-// Output ----------------------------------------------------------------------------------------------------------
-
-function out(kind, text) {
-  window.wasmfarmFirstOutput ??= performance.now(); // ms since navigation: what the benchmark reads
-  const line = document.createElement(kind === "html" ? "div" : "pre");
-  line.className = `out-${kind}`;
-  if (kind === "html") line.innerHTML = text;
-  else line.textContent = text;
-  $("output").append(line);
-  $("output").scrollTop = $("output").scrollHeight;
-}
-
-function outImage(data, mime) {
-  const img = document.createElement("img");
-  img.src = `data:${mime};base64,${data}`;
-  img.className = "out-image";
-  $("output").append(img);
-}
+let snapshotAsked = false;
 
 function setStatus(text) {
   $("status").textContent = text;
@@ -61,18 +46,22 @@ async function keptLock(runtime, digest) {
   return null;
 }
 
+// The last lock for the same requirements, for offline use; app mode (an opaque origin) has no localStorage.
+const lockCache = {
+  get: (key) => (appMode ? null : localStorage.getItem(key)),
+  set: (key, lock) => appMode || localStorage.setItem(key, JSON.stringify(lock)),
+};
+
 async function serverLock(runtime, requirements) {
   const lines = requirements.split("\n").map((l) => l.split("#")[0].trim()).filter(Boolean);
   const key = `wasmfarm.lock.${runtime}.${lines.join(",")}`;
   let response;
   try {
-    response = await fetch(`r/${runtime}/lock`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ requirements: lines.length ? lines : ["micropip"] }),
-    });
+    // Requirement lines as text/plain: a simple request, with no CORS preflight from app mode's opaque origin.
+    const body = (lines.length ? lines : ["micropip"]).join("\n");
+    response = await fetch(`r/${runtime}/lock`, { method: "POST", body });
   } catch (err) {
-    const cached = localStorage.getItem(key); // offline: the lock this browser used last time
+    const cached = lockCache.get(key); // offline: the lock this browser used last time
     if (cached) return JSON.parse(cached);
     throw err;
   }
@@ -80,7 +69,7 @@ async function serverLock(runtime, requirements) {
   if (!response.ok) throw new Error(body.message ?? `lock failed: HTTP ${response.status}`);
   state.lockDigest = response.headers.get("X-Lock-Digest");
   window.wasmfarmLockSource = "resolved";
-  localStorage.setItem(key, JSON.stringify(body));
+  lockCache.set(key, body);
   return body;
 }
 
@@ -92,20 +81,48 @@ function startWorker() {
   return worker;
 }
 
-async function ensureWorker() {
-  const wanted = { runtime: state.runtime, requirements: state.requirements.trim() };
-  if ((worker || pageHost) && booted && booted.runtime === wanted.runtime && booted.requirements === wanted.requirements) return;
+// A worker that ran a program with secrets serves only that program with the same secrets, and one that ran other
+// programs gets no secrets: a program can leave code behind in its interpreter to catch what the next one is given.
+function reusable(wanted) {
+  if (!booted || booted.runtime !== wanted.runtime || booted.requirements !== wanted.requirements) return false;
+  if (!booted.ran || (!booted.secrets && !wanted.secrets)) return true;
+  return booted.ran === wanted.program && booted.secrets === wanted.secrets;
+}
+
+function recordRun(wanted) {
+  booted.ran = booted.ran && booted.ran !== wanted.program ? "several programs" : wanted.program;
+  const names = new Set([...booted.secrets.split(","), ...wanted.secrets.split(",")]);
+  booted.secrets = [...names].filter(Boolean).sort().join(",");
+}
+
+// Makes the interpreter snapshot the next visits boot from, in a worker that runs no user code.
+function snapshotLater() {
+  if (appMode || snapshotAsked || !booted || window.wasmfarmBoot?.fromSnapshot || !self.caches) return;
+  snapshotAsked = true;
+  const { runtime, lock } = booted;
+  setTimeout(() => {
+    const maker = new Worker(new URL("worker.js", import.meta.url), { type: "module" });
+    maker.onmessage = ({ data }) => {
+      if (data.type === "snapshot" || data.type === "done") maker.terminate(); // made, or failed
+    };
+    maker.postMessage({ type: "snapshot", runtime, lock });
+  }, 500); // after the run's output is on screen
+}
+
+async function ensureWorker(wanted) {
+  if ((worker || pageHost) && reusable(wanted)) return;
   setStatus("locking requirements…");
   const pinned = state.pinnedLock ? await keptLock(wanted.runtime, state.pinnedLock) : null;
   if (pinned) window.wasmfarmLockSource = "digest";
   const lock = pinned ?? (await serverLock(wanted.runtime, wanted.requirements));
   setStatus(`booting Pyodide ${wanted.runtime}…`);
+  const fresh = { runtime: wanted.runtime, requirements: wanted.requirements, lock, ran: null, secrets: "" };
   if (appMode) {
     const { createHost, routeThroughProxy } = await import(new URL("pyodide_host.js", import.meta.url).href);
     routeThroughProxy(globalThis);
     pageHost = createHost(handle);
     await pageHost.boot({ runtime: wanted.runtime, lock });
-    booted = wanted;
+    booted = fresh;
     return;
   }
   const w = startWorker();
@@ -121,7 +138,7 @@ async function ensureWorker() {
     w.onerror = (event) => reject(new Error(event.message));
     w.postMessage({ type: "boot", runtime: wanted.runtime, lock, interruptBuffer: interrupt?.buffer });
   });
-  booted = wanted;
+  booted = fresh;
   w.onmessage = ({ data }) => handle(data);
 }
 
@@ -130,10 +147,10 @@ function handle(data) {
     window.wasmfarmBoot = { ms: data.ms, fromSnapshot: data.fromSnapshot };
     return;
   }
-  if (data.type === "stdout" || data.type === "stderr") out(data.type, data.text);
-  else if (data.type === "html") out("html", data.data);
-  else if (data.type === "image") outImage(data.data, data.mime);
-  else if (data.type === "error") out("error", data.text);
+  if (data.type === "stdout" || data.type === "stderr") output.text(data.type, data.text);
+  else if (data.type === "html") output.html(data.data);
+  else if (data.type === "image") output.image(data.data, data.mime);
+  else if (data.type === "error") output.text("error", data.text);
   else if (data.type === "done") {
     setStatus(data.ok ? `done in ${Math.round(data.ms)} ms` : "failed");
     running?.(data.ok);
@@ -141,32 +158,42 @@ function handle(data) {
   }
 }
 
-function secrets() {
-  try {
-    return JSON.parse(localStorage.getItem(SECRETS_KEY) ?? "{}");
-  } catch {
-    return {};
-  }
+// The secrets this run may carry (asking the user), and the worker it may run in.
+async function prepare(program) {
+  const print = appMode ? "app" : await fingerprint(program);
+  const granted = await secretsForRun(program, print, { appMode });
+  if (!appMode) renderSecrets(); // with any grant just made
+  const secrets = Object.keys(granted.secrets).sort().join(",");
+  const wanted = {
+    runtime: state.runtime, requirements: state.requirements.trim(), program: print ?? "unknown", secrets,
+  };
+  await ensureWorker(wanted);
+  return { wanted, granted };
 }
 
 async function run() {
   saveCurrent();
-  if (running) return;
-  $("output").replaceChildren();
+  if (running || starting) return;
+  output.clear();
+  starting = true;
+  let wanted, granted;
   try {
-    await ensureWorker();
+    ({ wanted, granted } = await prepare({ files: state.files, main: state.main, requirements: state.requirements }));
   } catch (err) {
-    out("error", String(err.message ?? err));
+    output.text("error", String(err.message ?? err));
     setStatus("failed");
     return;
+  } finally {
+    starting = false;
   }
   setStatus("running…");
   if (interrupt) interrupt[0] = 0;
+  recordRun(wanted);
   const finished = new Promise((resolve) => (running = resolve));
-  const program = { type: "run", files: state.files, main: state.main, env: secrets() };
-  if (pageHost) pageHost.run(program);
-  else worker.postMessage(program);
-  await finished;
+  const message = { type: "run", files: state.files, main: state.main, ...granted };
+  if (pageHost) pageHost.run(message);
+  else worker.postMessage(message);
+  if (await finished) snapshotLater();
   if (!appMode) history.replaceState(null, "", location.pathname + location.search);
 }
 
@@ -246,30 +273,13 @@ async function share() {
 }
 
 function renderSecrets() {
-  const list = $("secret-list");
-  if (!list) return;
-  list.replaceChildren(
-    ...Object.keys(secrets()).map((name) => {
-      const row = document.createElement("li");
-      row.textContent = `${name} = ••••••`;
-      const remove = document.createElement("button");
-      remove.textContent = "remove";
-      remove.onclick = () => {
-        const all = secrets();
-        delete all[name];
-        localStorage.setItem(SECRETS_KEY, JSON.stringify(all));
-        renderSecrets();
-      };
-      row.append(" ", remove);
-      return row;
-    }),
-  );
+  renderSecretsPanel($("secret-list"), renderSecrets);
 }
 
-function addSecret() {
+function storeSecret() {
   const name = $("secret-name").value.trim();
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return;
-  localStorage.setItem(SECRETS_KEY, JSON.stringify({ ...secrets(), [name]: $("secret-value").value }));
+  if (!SECRET_NAME.test(name)) return;
+  addSecret(name, $("secret-value").value);
   $("secret-name").value = "";
   $("secret-value").value = "";
   renderSecrets();
@@ -283,8 +293,18 @@ async function restoreFromFragment() {
     Object.assign(state, shared, { current: shared.main, pinnedLock: shared.lockDigest ?? null });
     return true;
   } catch (err) {
-    out("error", `this link could not be opened: ${err.message}`);
+    output.text("error", `this link could not be opened: ${err.message}`);
     return false;
+  }
+}
+
+function registerServiceWorker() {
+  if (!("serviceWorker" in navigator) || !config.serviceWorker) return;
+  const script = `${config.serviceWorker}?${config.runtimes.map((r) => `runtime=${encodeURIComponent(r)}`).join("&")}`;
+  try {
+    navigator.serviceWorker.register(script, { scope: config.scope }).catch(() => {});
+  } catch {
+    // app mode: an opaque origin has no service worker (reading navigator.serviceWorker throws)
   }
 }
 
@@ -312,17 +332,14 @@ async function main() {
     $("restart").onclick = () => restart();
     $("share").onclick = share;
     $("add-file").onclick = addFile;
-    $("add-secret").onclick = addSecret;
+    $("add-secret").onclick = storeSecret;
   }
   window.wasmfarm = {
     run, stop, restart, share, state, decodeState,
     code: () => view?.state.doc.toString(),
     setCode: (code) => view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: code } }),
   };
-  if ("serviceWorker" in navigator && config.serviceWorker) {
-    const worker = `${config.serviceWorker}?${config.runtimes.map((r) => `runtime=${encodeURIComponent(r)}`).join("&")}`;
-    navigator.serviceWorker.register(worker, { scope: config.scope }).catch(() => {});
-  }
+  registerServiceWorker();
   setStatus("ready");
   if (restored || appMode) await run();
 }

@@ -4,8 +4,12 @@
 //
 // post(message): {type: "booted", ms} | {type: "stdout"|"stderr", text} | {type: "html"|"image", data, mime?}
 //                | {type: "error", text} | {type: "done", ok, ms}
+//
+// A program gets only the secrets the user granted it (run({secrets})): as os.environ and through
+// `from wasmfarm import get_secret`.
 
-const origin = globalThis.location.origin;
+// The server's origin from the URL: in app mode the document's own origin is opaque ("null").
+const origin = new URL(globalThis.location.href).origin;
 
 const proxied = (url) => `${origin}/proxy?url=${encodeURIComponent(url.href)}`;
 
@@ -31,7 +35,11 @@ export function routeThroughProxy(scope) {
 }
 
 const PRELUDE = `
-import base64, builtins, io, sys
+import asyncio, base64, builtins, io, sys
+
+# Stop raises KeyboardInterrupt in the program, which run() reports; with no handler Pyodide's event loop would
+# rethrow it as an uncaught error too.
+asyncio.get_event_loop()._keyboard_interrupt_handler = lambda: None
 
 def _post(kind, data, mime=None):
     from wasmfarm_host import post
@@ -56,6 +64,37 @@ def display(obj):
 
 builtins.display = display
 
+def _install_wasmfarm_module():
+    import os, types
+    module = types.ModuleType("wasmfarm", "What the wasmfarm editor offers programs: get_secret(name, reason).")
+
+    class SecretNotGranted(LookupError):
+        """get_secret() of a secret the user did not give this program."""
+        __module__, __qualname__ = "wasmfarm", "SecretNotGranted"
+
+    granted, hint = {}, [""]
+
+    def get_secret(name, reason=""):
+        """The user's secret called name, if the user gave it to this program; the editor shows reason when asking."""
+        if name not in granted:
+            raise SecretNotGranted(f"the secret {name!r} was not given to this program: {hint[0]}")
+        return granted[name]
+
+    def start_run(secrets, how_to_grant):
+        for name in granted:
+            os.environ.pop(name, None)
+        granted.clear()
+        granted.update(secrets)
+        os.environ.update(secrets)
+        hint[0] = how_to_grant
+
+    module.get_secret, module.SecretNotGranted = get_secret, SecretNotGranted
+    sys.modules["wasmfarm"] = module
+    return start_run
+
+_wasmfarm_start_run = _install_wasmfarm_module()
+del _install_wasmfarm_module
+
 def _patch_matplotlib():
     if "matplotlib" not in sys.modules:
         return
@@ -71,62 +110,47 @@ def _patch_matplotlib():
 
 // A memory snapshot of a freshly booted interpreter, kept in Cache Storage: later visits boot from it in a fraction
 // of the time (Python's initialisation is the bulk of a boot). Pyodide's snapshot API is experimental, so any failure
-// drops the snapshot and boots normally.
+// drops the snapshot and boots normally. In snapshot-making mode Pyodide wraps JS objects for serialisation, which
+// breaks ordinary calls into `js`, so the user's interpreter never runs in it: a worker that runs no user code makes
+// the snapshot (makeSnapshot), and user code never reaches Cache Storage (worker.js), so it cannot plant one.
 const SNAPSHOTS = "wasmfarm-snapshots";
 
-async function cachedSnapshot(key) {
+async function runtimeOptions(runtime, lock) {
+  const base = `${origin}/pyodide/${runtime}/`;
+  const { loadPyodide } = await import(base + "pyodide.mjs");
+  const options = { indexURL: base, packageBaseUrl: base, lockFileContents: lock ? JSON.stringify(lock) : undefined };
+  return { loadPyodide, options, snapshotKey: `${base}__snapshot__` };
+}
+
+async function loadFromSnapshot(storage, loadPyodide, options, key) {
   try {
-    const hit = await (await caches.open(SNAPSHOTS)).match(key);
-    return hit ? new Uint8Array(await hit.arrayBuffer()) : null;
+    const hit = await (await storage.open(SNAPSHOTS)).match(key);
+    if (!hit) return null;
+    return await loadPyodide({ ...options, _loadSnapshot: new Uint8Array(await hit.arrayBuffer()) });
   } catch {
+    await storage.open(SNAPSHOTS).then((cache) => cache.delete(key)).catch(() => {});
     return null;
   }
 }
 
-async function storeSnapshot(key, bytes) {
-  try {
-    await (await caches.open(SNAPSHOTS)).put(key, new Response(bytes, { headers: { "Content-Type": "application/octet-stream" } }));
-  } catch {
-    // storage full or unavailable: the next visit boots normally
-  }
+export async function makeSnapshot(storage, { runtime, lock }) {
+  const { loadPyodide, options, snapshotKey } = await runtimeOptions(runtime, lock);
+  const spare = await loadPyodide({ ...options, _makeSnapshot: true });
+  const headers = { "Content-Type": "application/octet-stream" };
+  await (await storage.open(SNAPSHOTS)).put(snapshotKey, new Response(spare.makeMemorySnapshot(), { headers }));
 }
 
-async function loadFromSnapshot(loadPyodide, options, key) {
-  const snapshot = await cachedSnapshot(key);
-  if (!snapshot) return null;
-  try {
-    return await loadPyodide({ ...options, _loadSnapshot: snapshot });
-  } catch {
-    await caches.open(SNAPSHOTS).then((cache) => cache.delete(key)).catch(() => {});
-    return null;
-  }
-}
-
-// In snapshot-making mode Pyodide wraps JS objects for serialisation, which breaks ordinary calls into `js`: the
-// user's interpreter never runs in it. A throwaway interpreter makes the snapshot instead, after the first run.
-async function makeSnapshotLater(loadPyodide, options, key) {
-  try {
-    const spare = await loadPyodide({ ...options, _makeSnapshot: true });
-    await storeSnapshot(key, spare.makeMemorySnapshot());
-  } catch {
-    // no snapshot this time; the next visit boots normally
-  }
-}
-
-export function createHost(post, { snapshots = false } = {}) {
+// storage: the CacheStorage snapshots are read from (the worker's, taken before user code can run), or none.
+export function createHost(post, { storage = null } = {}) {
   let pyodide = null;
-  let pendingSnapshot = null; // made after the first run, when the user is reading output
+  let startRun = null; // the Python side of run(): the granted secrets into os.environ and wasmfarm.get_secret
 
   async function boot({ runtime, lock, interruptBuffer }) {
     const started = performance.now();
-    const base = `${origin}/pyodide/${runtime}/`;
-    const { loadPyodide } = await import(base + "pyodide.mjs");
-    const options = { indexURL: base, packageBaseUrl: base, lockFileContents: lock ? JSON.stringify(lock) : undefined };
-    const snapshotKey = `${base}__snapshot__`;
-    const restored = snapshots ? await loadFromSnapshot(loadPyodide, options, snapshotKey) : null;
+    const { loadPyodide, options, snapshotKey } = await runtimeOptions(runtime, lock);
+    const restored = storage ? await loadFromSnapshot(storage, loadPyodide, options, snapshotKey) : null;
     pyodide = restored ?? (await loadPyodide(options));
-    if (snapshots && !restored) pendingSnapshot = () => makeSnapshotLater(loadPyodide, options, snapshotKey);
-    if (interruptBuffer) pyodide.setInterruptBuffer(interruptBuffer);
+    if (interruptBuffer) pyodide.setInterruptBuffer(new Uint8Array(interruptBuffer)); // the page writes SIGINT in it
     pyodide.setStdout({ batched: (text) => post({ type: "stdout", text }) });
     pyodide.setStderr({ batched: (text) => post({ type: "stderr", text }) });
     pyodide.registerJsModule("wasmfarm_host", {
@@ -139,23 +163,26 @@ export function createHost(post, { snapshots = false } = {}) {
       if (failures.length) throw new Error(`could not load: ${failures.join("; ")}`);
     }
     await pyodide.runPythonAsync(PRELUDE);
+    startRun = pyodide.globals.get("_wasmfarm_start_run");
+    pyodide.globals.delete("_wasmfarm_start_run");
     post({ type: "booted", ms: performance.now() - started, fromSnapshot: Boolean(restored) });
   }
 
-  async function run({ files, main, env }) {
+  // secrets: {name: value} the user granted this program; howToGrant: what get_secret says when a name is missing.
+  async function run({ files, main, secrets, howToGrant }) {
     const started = performance.now();
     try {
       for (const [name, source] of Object.entries(files)) pyodide.FS.writeFile(name, source);
-      pyodide.globals.set("__wasmfarm_env", pyodide.toPy(env ?? {}));
+      const granted = pyodide.toPy(secrets ?? {});
+      startRun(granted, howToGrant ?? "");
+      granted.destroy();
       await pyodide.runPythonAsync(
-        "import os, sys, importlib\nos.environ.update(__wasmfarm_env)\nimportlib.invalidate_caches()\n" +
+        "import os, sys, importlib\nimportlib.invalidate_caches()\n" +
           "for _m in [m for m in sys.modules if m + '.py' in os.listdir('.') and m != '__main__']: del sys.modules[_m]",
       );
       await pyodide.runPythonAsync(files[main], { filename: main });
       await pyodide.runPythonAsync("_patch_matplotlib()\nimport sys\n'matplotlib.pyplot' in sys.modules and __import__('matplotlib.pyplot').pyplot.show()");
       post({ type: "done", ok: true, ms: performance.now() - started });
-      if (pendingSnapshot) setTimeout(pendingSnapshot, 500);
-      pendingSnapshot = null;
     } catch (err) {
       post({ type: "error", text: String(err && err.message ? err.message : err) });
       post({ type: "done", ok: false, ms: performance.now() - started });

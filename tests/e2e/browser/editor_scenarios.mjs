@@ -37,6 +37,22 @@ async function waitDone(page, timeout = 120000) {
   return { status: await status(page), output: await output(page) };
 }
 
+// Waits for one of the editor's dialogs (#grant-dialog, #typed-dialog), answers it, returns what it said.
+async function answer(page, dialog, button, typed) {
+  await page.waitForSelector(`#${dialog}[open]`, { timeout: 120000 });
+  const text = await page.locator(`#${dialog}`).innerText();
+  if (typed !== undefined) await page.fill("#typed-secret", typed);
+  await page.click(`#${button}`);
+  return text;
+}
+
+async function runAnswering(page, dialog, button) {
+  await page.evaluate(() => { document.querySelector("#status").textContent = "queued"; });
+  await page.click("#run");
+  const asked = await answer(page, dialog, button);
+  return { asked, ...(await waitDone(page)) };
+}
+
 async function scenario(name, fn) {
   try {
     found[name] = await fn();
@@ -98,15 +114,80 @@ await scenario("appUi", async () => {
   return { ...result, heading };
 });
 
+// A program that reports what it can get of the user's secrets (API_TOKEN=s3cr3t-value, OTHER=other-value): the
+// environment, get_secret of a declared and of an undeclared name, the page's storage, whatever the last program
+// left in the interpreter.
+const NOSY = `import builtins, os, js
+from wasmfarm import get_secret
+print("fresh interpreter", not hasattr(builtins, "left_behind"))
+builtins.left_behind = True
+print("environ", sorted(k for k, v in os.environ.items() if v in ("s3cr3t-value", "other-value")))
+for name, get in (("API_TOKEN", lambda: get_secret("API_TOKEN", "to prove a point")),
+                  ("OTHER", lambda: get_secret("OTH" + "ER"))):
+    try:
+        print("get_secret", name, get())
+    except Exception as err:
+        print("get_secret", name, "refused", type(err).__name__, err)
+for api in ("localStorage", "caches", "indexedDB", "Worker"):
+    print(api, "reachable" if hasattr(js, api) else "absent")
+`;
+
 await scenario("secret", async () => {
-  await page.fill("#secret-name", "API_TOKEN");
-  await page.fill("#secret-value", "s3cr3t-value");
-  await page.click("#add-secret");
-  await page.evaluate(() => window.wasmfarm.setCode('import os\nprint("token", os.environ["API_TOKEN"])\n'));
-  const result = await runAndWait(page);
+  for (const [name, value] of [["API_TOKEN", "s3cr3t-value"], ["OTHER", "other-value"]]) {
+    await page.fill("#secret-name", name);
+    await page.fill("#secret-value", value);
+    await page.click("#add-secret");
+  }
+  await page.evaluate(() => window.wasmfarm.setCode('import os\nfrom wasmfarm import get_secret\n' +
+    'print("token", get_secret("API_TOKEN", "to call the API"), os.environ["API_TOKEN"])\n'));
+  const allowed = await runAnswering(page, "grant-dialog", "grant-allow");
+  const listed = await page.locator("#secret-list").innerText();
+  const again = await runAndWait(page); // granted: no dialog this time
   const link = await page.evaluate(() => window.wasmfarm.share());
   const decoded = await page.evaluate((l) => window.wasmfarm.decodeState(new URL(l).hash), link);
-  return { ...result, link, decoded: JSON.stringify(decoded), listed: await page.locator("#secret-list").innerText() };
+  await page.click("#secret-list .grant button"); // revoke
+  const revoked = { listed: await page.locator("#secret-list").innerText(),
+                    ...(await runAnswering(page, "grant-dialog", "grant-deny")) };
+  return { allowed, listed, again, link, decoded: JSON.stringify(decoded), revoked };
+});
+
+await scenario("hostileLink", async () => {
+  // Someone else's link, opened in the browser that holds the secrets: it runs on opening and asks first.
+  await page.evaluate((code) => window.wasmfarm.setCode(code), NOSY);
+  const link = await page.evaluate(() => window.wasmfarm.share());
+  const tab = await first.context.newPage();
+  tab.on("pageerror", (err) => found.errors.push(String(err)));
+  await tab.goto(link);
+  const asked = await answer(tab, "grant-dialog", "grant-deny");
+  const denied = await waitDone(tab);
+  const allowed = await runAnswering(tab, "grant-dialog", "grant-allow");
+  await tab.close();
+  return { asked, denied, allowed };
+});
+
+await scenario("appSecrets", async () => {
+  // App mode has an opaque origin: the page's storage throws; a secret is typed in and kept for this page only.
+  await page.evaluate(() => window.wasmfarm.setCode(`import js, os
+from wasmfarm import get_secret
+print("typed", get_secret("API_TOKEN", "for the app"))
+print("environ", sorted(k for k, v in os.environ.items() if v in ("s3cr3t-value", "other-value")))
+for what, read in [("localStorage", lambda: js.localStorage.getItem("wasmfarm.secrets")),
+                   ("cookie", lambda: js.document.cookie), ("indexedDB", lambda: js.indexedDB.open("x")),
+                   ("caches", lambda: js.caches.keys())]:
+    try:
+        print(what, "read", read())
+    except Exception as err:
+        print(what, "refused", "SecurityError" in str(err))
+print("origin", js.self.origin)
+`));
+  await page.evaluate(() => window.wasmfarm.share());
+  const tab = await first.context.newPage();
+  tab.on("pageerror", (err) => found.errors.push(String(err)));
+  await tab.goto(await page.getAttribute("#app-link", "href"));
+  const asked = await answer(tab, "typed-dialog", "typed-use", "typed-value");
+  const result = await waitDone(tab);
+  await tab.close();
+  return { asked, ...result };
 });
 
 await scenario("stop", async () => {
@@ -142,11 +223,34 @@ await scenario("rich", async () => {
     "class Table:\n    def _repr_html_(self):\n        return '<table id=\"rich\"><tr><td>cell</td></tr></table>'\n" +
     "display(Table())\nprint('before error')\n1 / 0\n"));
   const result = await runAndWait(page);
-  const cell = await page.locator("#output #rich td").textContent().catch(() => null);
+  const cell = await page.frameLocator("#output iframe.out-html").locator("#rich td").textContent().catch(() => null);
   await page.fill("#requirements", "nothing-like-it");
   const unresolvable = await runAndWait(page);
   await page.fill("#requirements", "");
   return { ...result, cell, unresolvable };
+});
+
+await scenario("htmlPayload", async () => {
+  // HTML output runs in a sandboxed frame: its scripts run there, and cannot reach the editor's page or storage.
+  const payload = '<div id="tall" style="height:300px">tall</div><img src="x" onerror="' +
+    "document.body.dataset.handler='ran';" +
+    "try { parent.document.body.dataset.pwned = 'yes' } catch (e) { document.body.dataset.parent = e.name }" +
+    "try { localStorage.setItem('pwned', 'yes') } catch (e) { document.body.dataset.storage = e.name }" +
+    '"><script>document.body.dataset.script = "ran"<\/script>';
+  const code = `class Markup:\n    def _repr_html_(self):\n        return ${JSON.stringify(payload)}\ndisplay(Markup())\n`;
+  await page.evaluate((c) => window.wasmfarm.setCode(c), code);
+  const result = await runAndWait(page);
+  const frame = await (await page.waitForSelector("#output iframe.out-html")).contentFrame();
+  await frame.waitForURL(/\/runner\/editor\/output\.html$/);
+  await frame.waitForFunction(() => document.body.dataset.handler === "ran" && document.body.dataset.script === "ran");
+  await page.waitForTimeout(300); // the frame's last height report
+  return {
+    ...result,
+    inFrame: await frame.evaluate(() => ({ ...document.body.dataset, origin: self.origin })),
+    editor: await page.evaluate(() => ({ pwned: document.body.dataset.pwned ?? null,
+                                          stored: localStorage.getItem("pwned") })),
+    frameHeight: await page.evaluate(() => document.querySelector("iframe.out-html").getBoundingClientRect().height),
+  };
 });
 
 await scenario("offline", async () => {
