@@ -68,7 +68,11 @@ def create_app(settings: Settings, farm_: Farm | None = None) -> ASGIApp:
         if farm_ is None:
             domain.close()
 
-    api = FastAPI(title="wasmfarm", version=farm.__version__, lifespan=lifespan)
+    # No /docs or /redoc: FastAPI's pages load their scripts from a public CDN and would run them on the origin that
+    # holds the editor's secrets (and show nothing on an air-gapped site). The API is described at /openapi.json.
+    api = FastAPI(
+        title="wasmfarm", version=farm.__version__, lifespan=lifespan, docs_url=None, redoc_url=None
+    )
 
     @api.exception_handler(FarmError)
     async def _farm_error(_request: Request, exc: FarmError) -> Response:

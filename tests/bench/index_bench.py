@@ -34,6 +34,7 @@ import httpx
 from farm.context import Farm
 from farm.index.nginx import nginx_config_text
 from farm.settings import Settings
+from tests.bench import baseline
 from tests.support.server import free_port, serve_process
 from tests.support.wheels import make_wheel
 
@@ -256,7 +257,20 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--seconds", type=int, default=5, help="duration of each wrk run")
-    parser.add_argument("--skip", action="append", default=[], help="skip a server (devpi, pypiserver)")
+    parser.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        help="skip a server (devpi, pypiserver) or `others`: all of them",
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="also compare this checkout's read path with git revision REV's, alternated in this run",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="alternated rounds of the --baseline comparison"
+    )
     args = parser.parse_args()
     for tool in ("wrk", "nginx"):
         if shutil.which(tool) is None:
@@ -279,39 +293,53 @@ def main() -> None:
     {nginx_config_text(settings.www_dir, settings.blob_dir, f"127.0.0.1:{nginx_prod_port}", f"http://127.0.0.1:{port}")}
     """
     results: list[Result] = []
-    with ExitStack() as stack:
-        stack.enter_context(nginx(base, servers))
-        wasmfarm_url = stack.enter_context(serve_process(settings.data_dir, env={"WASMFARM_PORT": str(port)}))
-        targets = {
-            "nginx static": f"http://127.0.0.1:{nginx_static_port}",
-            "wasmfarm (1 process)": wasmfarm_url.rstrip("/"),
-            "wasmfarm behind nginx (production layout)": f"http://127.0.0.1:{nginx_prod_port}",
-        }
-        page_paths = {name: [f"/simple/{n}/" for n in names] for name in targets}
-        file_paths = {name: [big_path] for name in targets}
-        if "pypiserver" not in args.skip:
-            url = stack.enter_context(pypiserver(base / "wheels"))
-            targets["pypiserver"] = url.removesuffix("/simple/")
-            page_paths["pypiserver"] = [f"/simple/{n}/" for n in names]
-            file_paths["pypiserver"] = [f"/packages/{big.name}"]
-        if "devpi" not in args.skip:
-            url = stack.enter_context(devpi(base, [*wheels, big]))
-            origin = url.split("/root/")[0]
-            targets["devpi-server"] = origin
-            page_paths["devpi-server"] = [f"/root/bench/+simple/{n}/" for n in names]
-            file_paths["devpi-server"] = [_devpi_file_path(url, "bigwheel")]
-        for name, origin in targets.items():
-            for kind, paths in (("project page", page_paths[name]), ("100 KB wheel", file_paths[name])):
-                check = httpx.get(origin + paths[0], headers={"Accept": "text/html"})
-                check.raise_for_status()
-                for connections in (16, 64):
-                    rps, p99 = wrk(origin, paths, connections, args.seconds, base)
-                    results.append(Result(name, kind, connections, rps, p99))
-                    print(
-                        f"{name:45s} {kind:13s} c={connections:<3d} {rps:10.0f} req/s  p99 {p99:7.2f} ms",
-                        flush=True,
-                    )
-    report(results)
+    if "others" not in args.skip:  # else only the --baseline comparison
+        with ExitStack() as stack:
+            stack.enter_context(nginx(base, servers))
+            wasmfarm_url = stack.enter_context(
+                serve_process(settings.data_dir, env={"WASMFARM_PORT": str(port)})
+            )
+            targets = {
+                "nginx static": f"http://127.0.0.1:{nginx_static_port}",
+                "wasmfarm (1 process)": wasmfarm_url.rstrip("/"),
+                "wasmfarm behind nginx (production layout)": f"http://127.0.0.1:{nginx_prod_port}",
+            }
+            page_paths = {name: [f"/simple/{n}/" for n in names] for name in targets}
+            file_paths = {name: [big_path] for name in targets}
+            if not {"pypiserver", "others"} & set(args.skip):
+                url = stack.enter_context(pypiserver(base / "wheels"))
+                targets["pypiserver"] = url.removesuffix("/simple/")
+                page_paths["pypiserver"] = [f"/simple/{n}/" for n in names]
+                file_paths["pypiserver"] = [f"/packages/{big.name}"]
+            if not {"devpi", "others"} & set(args.skip):
+                url = stack.enter_context(devpi(base, [*wheels, big]))
+                origin = url.split("/root/")[0]
+                targets["devpi-server"] = origin
+                page_paths["devpi-server"] = [f"/root/bench/+simple/{n}/" for n in names]
+                file_paths["devpi-server"] = [_devpi_file_path(url, "bigwheel")]
+            for name, origin in targets.items():
+                for kind, paths in (("project page", page_paths[name]), ("100 KB wheel", file_paths[name])):
+                    check = httpx.get(origin + paths[0], headers={"Accept": "text/html"})
+                    check.raise_for_status()
+                    for connections in (16, 64):
+                        rps, p99 = wrk(origin, paths, connections, args.seconds, base)
+                        results.append(Result(name, kind, connections, rps, p99))
+                        print(
+                            f"{name:45s} {kind:13s} c={connections:<3d} {rps:10.0f} req/s  p99 {p99:7.2f} ms",
+                            flush=True,
+                        )
+    if results:
+        report(results)
+    if args.baseline:
+        targets = {"project page": [f"/simple/{n}/" for n in names], "100 KB wheel": [big_path]}
+        baseline.compare(
+            args.baseline,
+            base,
+            base / "wheels",
+            targets,
+            lambda url, paths, connections: wrk(url, paths, connections, args.seconds, base),
+            args.rounds,
+        )
     shutil.rmtree(base, ignore_errors=True)
 
 

@@ -194,28 +194,34 @@ def hostile_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def test_hostile_uploads_are_refused_and_a_restart_serves_the_rest(
-    deployment: Deployment, hostile_files: dict[str, Path]
+    deployment: Deployment, hostile_files: dict[str, Path], database_url: str
 ) -> None:
+    """Each hostile upload goes to a freshly started server: the start after one upload is that upload's restart
+    check (it must start and serve the rest) and the server the next upload goes to. (On PostgreSQL, where what
+    differs is how rows are stored, all uploads go to one server and one restart follows: half a minute less.)"""
     before = _store_state(deployment)
     peak_rss: dict[str, int] = {}
-    for case, _make, upload_name, status, message in HOSTILE_UPLOADS:
-        path = hostile_files[case]
-        assert path.stat().st_size < MAX_UPLOAD, case
+    batches = (
+        [[case] for case in HOSTILE_UPLOADS] if database_url.startswith("sqlite") else [list(HOSTILE_UPLOADS)]
+    )
+    for batch in [*batches, []]:  # the last start only checks the last upload's restart
         with served_process(deployment.data_dir, deployment.env) as (url, process):
-            started = time.monotonic()
-            response = upload(url, path, deployment.tokens["upload"], filename=upload_name)
-            elapsed = time.monotonic() - started
-            peak_rss[case] = _peak_rss_kib(process.pid)
-            assert response.status_code == status, (case, response.text)
-            assert message in response.json()["message"], (case, response.json())
-            assert elapsed < 10, (case, elapsed)
-            _serves_the_rest(url)
-        assert _store_state(deployment) == before, case
-        with served_process(deployment.data_dir, deployment.env) as (url, _process):  # a restart after each
-            _serves_the_rest(url)
+            _serves_the_rest(url)  # also the restart check of what the previous server was sent
+            for name, _make, upload_name, status, message in batch:
+                path = hostile_files[name]
+                assert path.stat().st_size < MAX_UPLOAD, name
+                started = time.monotonic()
+                response = upload(url, path, deployment.tokens["upload"], filename=upload_name)
+                elapsed = time.monotonic() - started
+                peak_rss[name] = _peak_rss_kib(process.pid)
+                assert response.status_code == status, (name, response.text)
+                assert message in response.json()["message"], (name, response.json())
+                assert elapsed < 10, (name, elapsed)
+                _serves_the_rest(url)
+        assert _store_state(deployment) == before, [case[0] for case in batch]
     # The server's peak memory stays near its resting size whatever the upload expands to (was 2.1 GB for the
     # 200 MiB METADATA and 1.5 GB for 300,000 members).
-    assert max(peak_rss.values()) < 400 * 1024, peak_rss
+    assert len(peak_rss) == len(HOSTILE_UPLOADS) and max(peak_rss.values()) < 400 * 1024, peak_rss
 
 
 def _peak_rss_kib(pid: int) -> int:

@@ -74,8 +74,17 @@ def wheel_with_many_entries(directory: Path, count: int) -> Path:
 
 
 def sdist_with_many_members(directory: Path, count: int) -> Path:
-    """A small .tar.gz with ``count`` empty members (the 1.8 MB, 300,000-member sdist of the issue, scaled)."""
-    return make_sdist(directory, "demo", "1.0", extra_members={f"demo-1.0/f/{i}": b"" for i in range(count)})
+    """A small .tar.gz with a valid PKG-INFO and ``count`` empty members (300,000 make the issue's 2 MB sdist)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "demo-1.0.tar.gz"
+    with tarfile.open(path, "w:gz", compresslevel=1, format=tarfile.USTAR_FORMAT) as archive:
+        data = b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n\n"
+        info = tarfile.TarInfo("demo-1.0/PKG-INFO")
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+        for i in range(count):
+            archive.addfile(tarfile.TarInfo(f"demo-1.0/f/{i}"))
+    return path
 
 
 def sdist_bomb(directory: Path, declared: int) -> Path:
