@@ -140,18 +140,31 @@ class WasmfarmApp:
         if scope["type"] != "http":
             await self.api(scope, receive, send)
             return
-        answer = _Answer(send)
+        answer = send  # wrapped below for the API, which may fail after it began a response
         try:
-            await self._dispatch(scope, receive, answer)
+            scope = self._admit(scope)
+            path: str = scope["path"]
+            if StaticIndex.handles(path) and scope["method"] != "POST" and "/lock/" not in path:
+                # The hot path, unwrapped: the static index answers its own errors.
+                await self.static(scope, receive, send)
+                return
+            if scope["method"] in ("POST", "PUT", "PATCH"):
+                declared = _content_length(scope)
+                if declared is not None and declared > self.max_body:
+                    raise _too_large(declared, self.max_body)
+                receive = _limited(receive, self.max_body)
+            answer = _Answer(send)
+            await self.api(scope, receive, answer)
         except FarmError as exc:
-            await answer.error(exc)
+            await _error(answer, exc)
         except Exception:
             log.exception("unhandled error on %s %s", scope["method"], scope["path"])
-            await answer.error(
-                InternalError("internal error: this is a bug in wasmfarm; the server log has it")
+            await _error(
+                answer, InternalError("internal error: this is a bug in wasmfarm; the server log has it")
             )
 
-    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def _admit(self, scope: Scope) -> Scope:
+        """Refuse what no route takes, tidy the path, check read access; the scope to dispatch."""
         path: str = scope["path"]
         if _CONTROL.search(path):
             raise BadRequest(
@@ -162,15 +175,11 @@ class WasmfarmApp:
             scope = dict(scope, path=path, raw_path=path.encode())
         if self.access is not None:
             self.access.check(scope)
-        if StaticIndex.handles(path) and scope["method"] != "POST" and "/lock/" not in path:
-            await self.static(scope, receive, send)
-            return
-        if scope["method"] in ("POST", "PUT", "PATCH"):
-            declared = _content_length(scope)
-            if declared is not None and declared > self.max_body:
-                raise _too_large(declared, self.max_body)
-            receive = _limited(receive, self.max_body)
-        await self.api(scope, receive, send)
+        return scope
+
+
+async def _error(send: Send, exc: FarmError) -> None:
+    await (send if isinstance(send, _Answer) else _Answer(send)).error(exc)
 
 
 class _Answer:

@@ -139,10 +139,10 @@ class Mirror:
                 )
             return list(parse_core_metadata(raw, dist).requires_dist)
         sha256 = self._prefetch(file)
+        # Only its Requires-Dist is needed here; RECORD is checked when the file is ingested.
+        path = self.farm.blobs.path_for(sha256)
         return list(
-            read_core_metadata(
-                self.farm.blobs.path_for(sha256), dist, self.farm.ingestor.limits
-            ).requires_dist
+            read_core_metadata(path, dist, self.farm.ingestor.limits, check_record=False).requires_dist
         )
 
     def _prefetch(self, file: UpstreamFile) -> str:

@@ -9,6 +9,7 @@ compared, with the lowest and highest round shown beside them.
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.server import free_port, serve_process
+from tests.support.server import free_port, served_process
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -39,7 +40,13 @@ domain.close()
 print(farm.__file__)
 """
 
-Wrk = Callable[[str, list[str], int], tuple[float, float]]
+Wrk = Callable[[str, list[str], int], tuple[float, float, int]]  # req/s, p99 ms, requests
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (from /proc: steadier than req/s on a shared machine)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
@@ -73,6 +80,7 @@ def compare(
     with ExitStack() as stack:
         old_code = stack.enter_context(checkout(rev, base))
         servers: dict[str, str] = {}
+        pids: dict[str, int] = {}
         for label, code, env in (
             (f"baseline {rev}", old_code, {"PYTHONPATH": str(old_code)}),
             ("this checkout", REPO, {}),
@@ -80,8 +88,11 @@ def compare(
             data_dir = base / f"data-{label.replace(' ', '-')}"
             origin = fill(code, data_dir, wheels_dir)
             port = free_port()
-            url = stack.enter_context(serve_process(data_dir, env={**env, "WASMFARM_PORT": str(port)}))
+            url, process = stack.enter_context(
+                served_process(data_dir, env={**env, "WASMFARM_PORT": str(port)})
+            )
             servers[label] = url.rstrip("/")
+            pids[label] = process.pid
             first = next(iter(targets.values()))[0]
             headers = httpx.get(servers[label] + first, headers={"Accept": "text/html"}).headers
             print(
@@ -89,20 +100,22 @@ def compare(
                 f"{headers.get('x-content-type-options') == 'nosniff'}, CSP {'content-security-policy' in headers})",
                 flush=True,
             )
-        samples: dict[tuple[str, str, int], list[tuple[float, float]]] = {}
+        samples: dict[tuple[str, str, int], list[tuple[float, float, float]]] = {}
         labels = list(servers)
         for round_ in range(rounds):
             order = labels if round_ % 2 == 0 else labels[::-1]
             for target, paths in targets.items():
                 for connections in (16, 64):
                     for label in order:
-                        rps, p99 = wrk(servers[label], paths, connections)
-                        samples.setdefault((label, target, connections), []).append((rps, p99))
+                        before = cpu_seconds(pids[label])
+                        rps, p99, requests = wrk(servers[label], paths, connections)
+                        cpu_us = (cpu_seconds(pids[label]) - before) * 1e6 / max(requests, 1)
+                        samples.setdefault((label, target, connections), []).append((rps, p99, cpu_us))
         _report(samples, labels, list(targets), rounds)
 
 
 def _report(
-    samples: dict[tuple[str, str, int], list[tuple[float, float]]],
+    samples: dict[tuple[str, str, int], list[tuple[float, float, float]]],
     labels: list[str],
     targets: list[str],
     rounds: int,
@@ -112,19 +125,22 @@ def _report(
         f"\nread path, this checkout against {old} (medians of {rounds} alternated rounds, [lowest-highest]):"
     )
     print(
-        f"{'target':13s} {'conns':>5s} {old + ' req/s':>30s} {'this checkout req/s':>30s} {'ratio':>6s}  p99 ms old/new"
+        f"{'target':13s} {'conns':>5s} {'req/s ' + old:>26s} {'req/s this checkout':>26s} {'ratio':>6s}"
+        f" {'server CPU us/req old':>24s} {'new':>20s} {'ratio':>6s}  p99 ms old/new"
     )
     for target in targets:
         for connections in (16, 64):
             a = samples[(old, target, connections)]
             b = samples[(new, target, connections)]
-            a_rps, b_rps = [r for r, _ in a], [r for r, _ in b]
-            ratio = statistics.median(b_rps) / statistics.median(a_rps)
+            a_rps, b_rps = [s[0] for s in a], [s[0] for s in b]
+            a_cpu, b_cpu = [s[2] for s in a], [s[2] for s in b]
             print(
-                f"{target:13s} {connections:5d} {_spread(a_rps):>30s} {_spread(b_rps):>30s} {ratio:6.3f}  "
-                f"{statistics.median(p for _, p in a):.2f}/{statistics.median(p for _, p in b):.2f}"
+                f"{target:13s} {connections:5d} {_spread(a_rps, 0):>26s} {_spread(b_rps, 0):>26s} "
+                f"{statistics.median(b_rps) / statistics.median(a_rps):6.3f} {_spread(a_cpu, 1):>24s} "
+                f"{_spread(b_cpu, 1):>20s} {statistics.median(b_cpu) / statistics.median(a_cpu):6.3f}  "
+                f"{statistics.median(s[1] for s in a):.2f}/{statistics.median(s[1] for s in b):.2f}"
             )
 
 
-def _spread(values: list[float]) -> str:
-    return f"{statistics.median(values):.0f} [{min(values):.0f}-{max(values):.0f}]"
+def _spread(values: list[float], digits: int) -> str:
+    return f"{statistics.median(values):.{digits}f} [{min(values):.{digits}f}-{max(values):.{digits}f}]"

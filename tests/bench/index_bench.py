@@ -215,7 +215,10 @@ def wait_for(url: str, timeout: float = 60) -> None:
     raise TimeoutError(url)
 
 
-def wrk(url_base: str, paths: list[str], connections: int, seconds: int, base: Path) -> tuple[float, float]:
+def wrk(
+    url_base: str, paths: list[str], connections: int, seconds: int, base: Path
+) -> tuple[float, float, int]:
+    """req/s, p99 latency in ms, and the number of requests made."""
     script = base / f"paths-{random.randrange(1 << 30)}.lua"
     quoted = ",".join(json.dumps(p) for p in paths)
     script.write_text(
@@ -249,7 +252,8 @@ def wrk(url_base: str, paths: list[str], connections: int, seconds: int, base: P
     p99_ms = value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
     if "Non-2xx" in out:
         raise RuntimeError(f"{url_base}: non-2xx responses during the run:\n{out}")
-    return rps, p99_ms
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return rps, p99_ms, requests
 
 
 def main() -> None:
@@ -322,7 +326,7 @@ def main() -> None:
                     check = httpx.get(origin + paths[0], headers={"Accept": "text/html"})
                     check.raise_for_status()
                     for connections in (16, 64):
-                        rps, p99 = wrk(origin, paths, connections, args.seconds, base)
+                        rps, p99, _requests = wrk(origin, paths, connections, args.seconds, base)
                         results.append(Result(name, kind, connections, rps, p99))
                         print(
                             f"{name:45s} {kind:13s} c={connections:<3d} {rps:10.0f} req/s  p99 {p99:7.2f} ms",
