@@ -59,7 +59,7 @@ def _read_body(body: bytes, content_type: str) -> tuple[list[str], str]:
             data = json.loads(body)
             requirements = data["requirements"]
             fmt = data.get("format", "pyodide-lock")
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise InvalidDistribution(
                 'the body must be JSON like {"requirements": ["msgpack>=1"], "format": "pyodide-lock"}'
             ) from exc

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import Response
 
-from farm.errors import RateLimited
+from farm.errors import ProxyRefused, RateLimited
 from farm.proxy.fetch import ProxyFetcher, RateLimiter
 from farm.proxy.policy import ProxyPolicy
 from farm.settings import Settings
@@ -53,6 +53,14 @@ def proxy_router(settings: Settings) -> tuple[APIRouter, contextlib.AbstractAsyn
     async def proxy(
         request: Request, url: str = Query(..., description="The absolute http(s) URL")
     ) -> Response:
+        destination = request.headers.get("sec-fetch-dest", "empty")
+        if destination != "empty":
+            # Only fetch() and XMLHttpRequest: never a script, style, frame or page, which would run someone else's
+            # content with this origin (the editor's, which holds the secrets).
+            raise ProxyRefused(
+                f"the proxy answers fetch() and XMLHttpRequest only, not a {destination!r} load "
+                "(Sec-Fetch-Dest); load such content from its own site"
+            )
         client = request.client.host if request.client else "unknown"
         if not limiter.allow(client):
             raise RateLimited(

@@ -6,6 +6,7 @@ request to notice a re-render (by this process or another one, such as ``wasmfar
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -47,6 +48,8 @@ PREFLIGHT = [
     ),
     (b"access-control-max-age", b"86400"),
 ]
+# What a path a client chose can make the file system say: a name too long, a directory, a file in the way.
+CLIENT_PATH_ERRORS = frozenset({errno.ENAMETOOLONG, errno.EISDIR, errno.ENOTDIR, errno.ENOENT, errno.ELOOP})
 PROJECT_SEGMENT = re.compile(r"[A-Za-z0-9._-]{1,128}")
 FILE_RE = re.compile(r"^/files/([0-9a-f]{2})/([0-9a-f]{64})/([^/]+)$")
 CHUNK = 256 * 1024
@@ -116,7 +119,12 @@ class StaticIndex:
             await _respond(send, 405, [*CORS, (b"allow", b"GET, HEAD, OPTIONS")], b"")
             return
         try:
-            await self._dispatch(scope, send, head=method == "HEAD")
+            try:
+                await self._dispatch(scope, send, head=method == "HEAD")
+            except OSError as exc:
+                if exc.errno not in CLIENT_PATH_ERRORS:
+                    raise
+                raise NotFound(f"no file at {scope['path'][:120]!r}") from None
         except FarmError as exc:
             status = status_for(exc)
             await _respond(send, status, [*CORS, *error_headers(exc)], error_body(exc, status))

@@ -80,7 +80,9 @@ class TokenService:
             prefix=secret[:10],
             scope=scope.value,
             description=description,
-            expires_at=expires_at,
+            expires_at=_aware(expires_at).astimezone(UTC)
+            if expires_at is not None
+            else None,  # SQLite keeps no offset
             projects=json.dumps(names) if names is not None else None,
         )
         with Session(self.engine, expire_on_commit=False) as session:

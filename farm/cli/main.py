@@ -10,7 +10,7 @@ from farm import __version__
 from farm.cli.build_cmd import build, build_cancel, build_log, builder, builds, worker
 from farm.cli.common import configure_logging
 from farm.cli.mirror_cmd import mirror
-from farm.cli.pages_cmd import nginx_config, render
+from farm.cli.pages_cmd import nginx_config, quarantine, render
 from farm.cli.recipes_cmd import recipes
 from farm.cli.runtime_cmd import explain, lock, runtime
 from farm.cli.token_cmd import token
@@ -42,6 +42,7 @@ for _command in (builder, build, builds, build_log, build_cancel, worker):
 cli.add_command(token)
 cli.add_command(render)
 cli.add_command(nginx_config)
+cli.add_command(quarantine)
 cli.add_command(runtime)
 cli.add_command(lock)
 cli.add_command(explain)

@@ -44,3 +44,33 @@ def nginx_config(ctx: click.Context, listen: str, data_dir: Path | None) -> None
             settings.www_dir, settings.blob_dir, listen, f"http://{settings.host}:{settings.port}"
         )
     )
+
+
+@click.group()
+def quarantine() -> None:
+    """Projects kept out of every page and lock because a page could not be made of them."""
+
+
+@quarantine.command("list")
+@data_dir_option
+@click.pass_context
+@reports_errors
+def quarantine_list(ctx: click.Context, data_dir: Path | None) -> None:
+    """List quarantined projects and why."""
+    farm = Farm.open(settings_from(ctx, data_dir=data_dir))
+    for project in farm.catalog.quarantined():
+        click.echo(f"{project.id}\t{project.name!r}\t{project.quarantine}")
+
+
+@quarantine.command("release")
+@click.argument("project_id", type=int)
+@data_dir_option
+@click.pass_context
+@reports_errors
+def quarantine_release(ctx: click.Context, project_id: int, data_dir: Path | None) -> None:
+    """Render a quarantined project again (by its id from `quarantine list`); it returns if it is still bad."""
+    farm = Farm.open(settings_from(ctx, data_dir=data_dir))
+    farm.catalog.release(project_id)
+    farm.publisher.refresh_stale()
+    still = {p.id for p in farm.catalog.quarantined()}
+    click.echo(f"project {project_id} " + ("is quarantined again" if project_id in still else "released"))

@@ -22,7 +22,10 @@ def parse_expiry(text: str, now: datetime | None = None) -> datetime:
     now = now or datetime.now(UTC)
     match = _DURATION.fullmatch(text.strip())
     if match:
-        return now + timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        try:
+            return now + timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        except OverflowError:
+            raise ConfigurationError(f"--expires {text!r} is further away than a date can be") from None
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:

@@ -14,7 +14,9 @@ from pathlib import Path, PurePosixPath
 
 from farm.errors import InvalidDistribution
 
-
+# What reading a crafted member raises: a bad CRC, truncation, an encrypted member (RuntimeError), an unknown
+# compression method (NotImplementedError, a RuntimeError).
+UNREADABLE_ZIP = (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError)
 RATIO_FLOOR = 1024 * 1024  # bytes any member or archive may expand to, however well it compresses
 
 
@@ -64,47 +66,63 @@ def refuse_unsafe_name(name: str, display: str) -> None:
         )
 
 
-# The end of central directory record (APPNOTE.TXT 4.3.16) and its zip64 locator (4.3.15). Hand-read because
-# zipfile.ZipFile parses the whole central directory into memory before anything can be counted.
+# The end of central directory record (APPNOTE.TXT 4.3.16), its zip64 locator (4.3.15) and record (4.3.14). Hand-read
+# because zipfile.ZipFile parses the whole central directory into memory before anything can be counted.
 _EOCD = struct.Struct("<4sHHHHIIH")
 _ZIP64_LOCATOR = struct.Struct("<4sIQI")
 _ZIP64_EOCD = struct.Struct("<4sQHHIIQQQQ")
-_SMALLEST_ENTRY = 46  # a central directory header with an empty name
 
 
-def _central_directory(path: Path) -> tuple[int, int] | None:
-    """(entries, central directory bytes) as the archive's end record declares them; None if there is none."""
+_CD_HEADER = struct.Struct("<4s24xHHH12x")  # signature; name, extra and comment lengths
+_MOST_CD_BYTES = 64 * 1024**2
+
+
+def _central_entries(path: Path, limit: int) -> int | None:
+    """How many entries the central directory holds, counted header by header up to ``limit + 1`` (found the way
+    zipfile finds it: the end record in the last 22 bytes, else the last one in the final 64 KiB); None when there is
+    no readable directory (zipfile then refuses the file too)."""
     size = path.stat().st_size
     with path.open("rb") as handle:
-        tail_start = max(0, size - (_EOCD.size + 0xFFFF + _ZIP64_LOCATOR.size))
+        tail_start = max(0, size - (_EOCD.size + 0xFFFF + _ZIP64_LOCATOR.size + _ZIP64_EOCD.size))
         handle.seek(tail_start)
         tail = handle.read()
-    at = tail.rfind(b"PK\x05\x06")
-    if at < 0 or len(tail) - at < _EOCD.size:
-        return None
-    _sig, _disk, _cd_disk, _here, entries, cd_size, _cd_offset, _comment = _EOCD.unpack_from(tail, at)
-    locator_at = at - _ZIP64_LOCATOR.size
-    if locator_at >= 0 and tail[locator_at : locator_at + 4] == b"PK\x06\x07":
-        _sig64, _d, eocd64_offset, _disks = _ZIP64_LOCATOR.unpack_from(tail, locator_at)
-        rel = eocd64_offset - tail_start
-        if 0 <= rel <= len(tail) - _ZIP64_EOCD.size and tail[rel : rel + 4] == b"PK\x06\x06":
-            fields = _ZIP64_EOCD.unpack_from(tail, rel)
-            entries, cd_size = fields[7], fields[8]
-    return entries, cd_size
+        at = len(tail) - _EOCD.size
+        if at < 0 or tail[at : at + 4] != b"PK\x05\x06":
+            at = tail.rfind(b"PK\x05\x06")
+            if at < 0 or len(tail) - at < _EOCD.size:
+                return None
+        cd_size = _EOCD.unpack_from(tail, at)[5]
+        cd_end = tail_start + at
+        locator_at = at - _ZIP64_LOCATOR.size
+        if locator_at >= 0 and tail[locator_at : locator_at + 4] == b"PK\x06\x07":
+            eocd64_at = locator_at - _ZIP64_EOCD.size
+            if eocd64_at >= 0 and tail[eocd64_at : eocd64_at + 4] == b"PK\x06\x06":
+                cd_size = _ZIP64_EOCD.unpack_from(tail, eocd64_at)[8]
+                cd_end = tail_start + eocd64_at
+        cd_start = cd_end - cd_size
+        if cd_start < 0 or cd_size > _MOST_CD_BYTES:
+            return None if cd_start < 0 else limit + 1
+        handle.seek(cd_start)
+        directory = handle.read(cd_size)
+    count, offset = 0, 0
+    while offset + _CD_HEADER.size <= len(directory) and count <= limit:
+        signature, name, extra, comment = _CD_HEADER.unpack_from(directory, offset)
+        if signature != b"PK\x01\x02":
+            break
+        offset += _CD_HEADER.size + name + extra + comment
+        count += 1
+    return count
 
 
 def open_zip(path: Path, display: str, limits: ArchiveLimits) -> zipfile.ZipFile:
     """Open a zip archive (wheel or .zip sdist) and refuse unsafe ones: escaping paths, too many entries, bombs."""
-    declared = _central_directory(path)
-    if declared is not None:
-        entries, cd_size = declared
-        if entries > limits.max_entries or cd_size > limits.max_entries * (_SMALLEST_ENTRY + 1024):
-            raise limits.refuse(
-                display,
-                f"its central directory declares {entries} entries in {cd_size} bytes, more than the limit of "
-                f"{limits.max_entries} entries",
-                "max_archive_entries",
-            )
+    entries = _central_entries(path, limits.max_entries)
+    if entries is not None and entries > limits.max_entries:
+        raise limits.refuse(
+            display,
+            f"its central directory holds more than the limit of {limits.max_entries} entries",
+            "max_archive_entries",
+        )
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
@@ -121,7 +139,9 @@ def _check_zip_entries(archive: zipfile.ZipFile, display: str, limits: ArchiveLi
     entries = archive.infolist()
     if len(entries) > limits.max_entries:
         raise limits.refuse(
-            display, f"{len(entries)} archive entries exceed the limit of {limits.max_entries}", "max_archive_entries"
+            display,
+            f"{len(entries)} archive entries exceed the limit of {limits.max_entries}",
+            "max_archive_entries",
         )
     total = 0
     for info in entries:
@@ -157,5 +177,7 @@ def read_zip_member(archive: zipfile.ZipFile, member: str, display: str, limits:
         )
     try:
         return archive.read(info)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise InvalidDistribution(f"{display}: {member} cannot be read ({exc}); the archive is damaged") from exc
+    except UNREADABLE_ZIP as exc:
+        raise InvalidDistribution(
+            f"{display}: {member} cannot be read ({exc}); the archive is damaged"
+        ) from exc

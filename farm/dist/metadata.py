@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from packaging.metadata import ExceptionGroup, InvalidMetadata, Metadata, parse_email
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
-from farm.dist.filename import DistFilename
+from farm.dist.filename import DistFilename, validate_project_name
 from farm.errors import InvalidDistribution
 
 MAX_REQUIRES_PYTHON = 255
@@ -35,6 +36,9 @@ def parse_core_metadata(raw: bytes, dist: DistFilename, member: str = "METADATA"
         name, version = metadata.name, metadata.version
     except (ExceptionGroup, InvalidMetadata, ValueError, KeyError) as exc:
         raise InvalidDistribution(f"{display} is invalid: {exc}") from exc
+    if b"\0" in raw:
+        raise InvalidDistribution(f"{display} contains a NUL byte; core metadata is text")
+    validate_project_name(name, f"{display} Name")
     if canonicalize_name(name) != dist.name:
         raise InvalidDistribution(
             f"{display} says Name: {name!r}, but the filename says {dist.name!r}; they must name the same project"
@@ -43,7 +47,7 @@ def parse_core_metadata(raw: bytes, dist: DistFilename, member: str = "METADATA"
         raise InvalidDistribution(
             f"{display} says Version: {version}, but the filename says {dist.version}; they must agree"
         )
-    requires_dist = tuple(str(r) for r in (fields.get("requires_dist") or []))
+    requires_dist = tuple(_requirement(str(r), display) for r in (fields.get("requires_dist") or []))
     requires_python = fields.get("requires_python")
     if requires_python is not None:
         _check_requires_python(requires_python, display)
@@ -70,3 +74,14 @@ def _check_requires_python(value: str, display: str) -> None:
         raise InvalidDistribution(
             f"{display}: Requires-Python is {len(value)} characters long; at most {MAX_REQUIRES_PYTHON} are accepted"
         )
+
+
+def _requirement(line: str, display: str) -> str:
+    """Every Requires-Dist must parse (PEP 508): the resolver and server-side locking read them later."""
+    try:
+        Requirement(line)
+    except InvalidRequirement:
+        raise InvalidDistribution(
+            f"{display} says Requires-Dist: {line[:120]!r}, which is not a PEP 508 requirement"
+        ) from None
+    return line

@@ -48,35 +48,94 @@ def _zip_sdist(path: Path, dist: DistFilename, limits: ArchiveLimits) -> CoreMet
     return parse_core_metadata(raw, dist, "PKG-INFO")
 
 
+class _Guarded:
+    """The decompressed stream tarfile reads, refusing at the limits as it reads: the whole archive's expansion,
+    and headers that run past a member's data by more than ``max_metadata_bytes`` (tarfile reads a PAX or GNU
+    long-name header into memory whole, before its member is ever seen)."""
+
+    def __init__(
+        self, raw: gzip.GzipFile, most: int, limits: ArchiveLimits, display: str, compressed: int
+    ) -> None:
+        self.raw = raw
+        self.most = most
+        self.limits = limits
+        self.display = display
+        self.compressed = compressed
+        self.position = 0
+        self.headers_until = limits.max_metadata_bytes + 2 * tarfile.BLOCKSIZE
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size if size >= 0 else tarfile.RECORDSIZE)
+        self.position += len(data)
+        if self.position > self.most:
+            raise _too_big(self.limits, self.display, self.position, self.compressed)
+        if self.position > self.headers_until:
+            raise self.limits.refuse(
+                self.display,
+                f"a tar header runs over {self.limits.max_metadata_bytes} bytes",
+                "max_metadata_bytes",
+            )
+        return data
+
+    def member_seen(self, member: tarfile.TarInfo) -> None:
+        blocks = -(-member.size // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE
+        self.headers_until = (
+            member.offset_data + blocks + self.limits.max_metadata_bytes + 2 * tarfile.BLOCKSIZE
+        )
+
+
 def _tar_sdist(path: Path, display: str, limits: ArchiveLimits) -> bytes | None:
     compressed = path.stat().st_size
     most = min(limits.max_uncompressed_bytes, max(compressed * limits.max_compression_ratio, RATIO_FLOOR))
     deadline = Deadline(limits, display)
     pkg_info: bytes | None = None
     try:
-        with gzip.open(path, "rb") as stream, tarfile.open(fileobj=stream, mode="r|") as archive:
-            for count, member in enumerate(archive, 1):
-                if count > limits.max_entries:
-                    raise limits.refuse(
-                        display, f"more than {limits.max_entries} archive members", "max_archive_entries"
-                    )
-                refuse_unsafe_name(member.name, display)
-                if member.issym() or member.islnk():
-                    refuse_unsafe_name(member.linkname, display)
-                expanded = stream.tell() + member.size
-                if expanded > most:
-                    raise _too_big(limits, display, expanded, compressed)
-                if pkg_info is None and member.isfile() and _is_pkg_info(member.name):
-                    pkg_info = _read_member(archive, member, display, limits)
-                deadline.check()
-            if stream.tell() > most:
-                raise _too_big(limits, display, stream.tell(), compressed)
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        with gzip.open(path, "rb") as raw:
+            stream = _Guarded(raw, most, limits, display, compressed)
+            with tarfile.open(fileobj=stream, mode="r|") as archive:  # type: ignore[call-overload]
+                for count, member in enumerate(archive, 1):
+                    if count > limits.max_entries:
+                        raise limits.refuse(
+                            display, f"more than {limits.max_entries} archive members", "max_archive_entries"
+                        )
+                    stream.member_seen(member)
+                    refuse_unsafe_name(member.name, display)
+                    if member.issym() or member.islnk():
+                        _refuse_escaping_link(member, display)
+                    expanded = member.offset_data + member.size
+                    if expanded > most:
+                        raise _too_big(limits, display, expanded, compressed)
+                    if pkg_info is None and member.isfile() and _is_pkg_info(member.name):
+                        pkg_info = _read_member(archive, member, display, limits)
+                    deadline.check()
+    except (
+        tarfile.TarError,
+        OSError,
+        EOFError,
+        zlib.error,
+        ValueError,
+    ) as exc:  # ValueError: a bad sparse map
         raise InvalidDistribution(f"{display}: not a readable .tar.gz ({exc}); rebuild the sdist") from exc
     return pkg_info
 
 
-def _read_member(archive: tarfile.TarFile, member: tarfile.TarInfo, display: str, limits: ArchiveLimits) -> bytes:
+def _refuse_escaping_link(member: tarfile.TarInfo, display: str) -> None:
+    """A link may point up within the archive (docs/CHANGES.rst -> ../CHANGES.rst), never out of it."""
+    base = PurePosixPath(member.name).parent if member.issym() else PurePosixPath()
+    if member.linkname.startswith("/") or "\0" in member.linkname:
+        refuse_unsafe_name(member.linkname, display)
+    depth = 0
+    for part in (base / member.linkname).parts:
+        depth += -1 if part == ".." else 0 if part == "." else 1
+        if depth < 0:
+            raise InvalidDistribution(
+                f"{display}: link {member.name!r} -> {member.linkname!r} points outside the archive"
+            )
+
+
+def _read_member(
+    archive: tarfile.TarFile, member: tarfile.TarInfo, display: str, limits: ArchiveLimits
+) -> bytes:
     if member.size > limits.max_metadata_bytes:
         raise limits.refuse(
             display,

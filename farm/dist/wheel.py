@@ -10,7 +10,7 @@ from installer.exceptions import InstallerError
 from installer.sources import WheelFile
 from packaging.utils import canonicalize_name
 
-from farm.dist.archive import ArchiveLimits, Deadline, open_zip, read_zip_member
+from farm.dist.archive import UNREADABLE_ZIP, ArchiveLimits, Deadline, open_zip, read_zip_member
 from farm.dist.filename import DistFilename
 from farm.dist.metadata import CoreMetadata, parse_core_metadata
 from farm.errors import InvalidDistribution
@@ -74,9 +74,11 @@ def check_wheel_record(archive: zipfile.ZipFile, display: str) -> None:
     archive.filename = display  # installer names the wheel by this (the blob's path is its sha256)
     try:
         WheelFile(archive).validate_record(validate_contents=True)
-    except (InstallerError, ValueError, zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError) as exc:
+    except (InstallerError, UnicodeDecodeError, *UNREADABLE_ZIP) as exc:
         issues = getattr(exc, "issues", None) or [str(exc)]
-        shown = "; ".join(str(i) for i in issues[:5]) + (f"; and {len(issues) - 5} more" if len(issues) > 5 else "")
+        shown = "; ".join(str(i) for i in issues[:5]) + (
+            f"; and {len(issues) - 5} more" if len(issues) > 5 else ""
+        )
         raise InvalidDistribution(
             f"{display}: RECORD does not match the wheel's contents: {shown}. Rebuild the wheel (a tool changed "
             "files after RECORD was written, or the file was damaged)"

@@ -191,12 +191,20 @@ class Publisher:
             rows = files[project.name]
             try:
                 check_publishable(project.name, rows)
-                roots_changed |= self.pages.render_project(project.name, rows)
-            except (FarmError, OSError, ValueError) as exc:
+            except FarmError as exc:
                 # A row no page can be made from must not stop start-up or hide the rest: it is set aside.
                 self.catalog.quarantine(project.id, str(exc))
                 roots_changed |= self.pages.remove_project(project.name)
                 log.error("project %r quarantined, left out of every page and lock: %s", project.name, exc)
+                continue
+            try:
+                roots_changed |= self.pages.render_project(project.name, rows)
+            except (
+                OSError
+            ) as exc:  # a full disk, too many open files: left stale, tried again at the next render
+                log.error(
+                    "pages of project %r not rendered (%s); the next render tries again", project.name, exc
+                )
                 continue
             done.append((project.id, project.serial))
         if roots_changed or not (self.pages.www / "simple" / "index.html").is_file():

@@ -10,7 +10,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from packaging.requirements import Requirement
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
@@ -137,7 +137,10 @@ class RuntimeProvider(AbstractProvider[Requirement, Candidate, str]):
         if candidate.extras:
             deps.append(Requirement(f"{candidate.name}=={candidate.version}"))
         for line in self.requires_dist(candidate.files[0]):
-            requirement = Requirement(line)
+            try:
+                requirement = Requirement(line)
+            except InvalidRequirement:
+                continue  # refused at ingest since; a row stored before is read as pip reads it, without it
             if requirement.marker is not None:
                 extras = candidate.extras or {""}
                 if not any(requirement.marker.evaluate({**self.environment, "extra": e}) for e in extras):

@@ -197,6 +197,19 @@ class Catalog:
                 session.add(project)
                 session.commit()
 
+    def release(self, project_id: int) -> None:
+        """Take a project out of quarantine and mark it for rendering (where it is checked again)."""
+        with self.session() as session:
+            project = session.get(Project, project_id)
+            if project is None or project.quarantine is None:
+                raise NotFound(
+                    f"no quarantined project with id {project_id}; `wasmfarm quarantine list` shows them"
+                )
+            project.quarantine = None
+            project.rendered_serial = -1
+            session.add(project)
+            session.commit()
+
     def mark_rendered(self, project_ids_serials: Iterable[tuple[int, int]]) -> None:
         with self.session() as session:
             for project_id, serial in project_ids_serials:

@@ -17,9 +17,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import text
 from sqlmodel import Session
 
+from farm.cli.main import cli
 from farm.context import Farm
 from farm.settings import Settings
 from farm.store.models import ApiToken, DistFile, Project, TokenScope
@@ -161,6 +163,28 @@ HOSTILE_UPLOADS: list[tuple[str, Make, str | None, int, str]] = [
         "max_archive_entries",
     ),
     ("sdist-2GiB-bomb", lambda d: hostile.sdist_bomb(d, 2 * 1024**3), None, 400, "max_uncompressed_bytes"),
+    (
+        "metadata-long-name",
+        lambda d: make_wheel(d, "de-mo", "1.0", metadata_name="de" + "_" * 300 + "mo"),
+        None,
+        400,
+        "at most 128",
+    ),
+    (
+        "metadata-bad-requires",
+        lambda d: make_wheel(d, "demo", "1.0", requires=["!!!x"]),
+        None,
+        400,
+        "PEP 508",
+    ),
+    (
+        "pax-header-64MiB",
+        lambda d: hostile.sdist_with_huge_pax_header(d, 64 * 1024**2),
+        None,
+        400,
+        "max_metadata",
+    ),
+    ("wheel-encrypted-member", lambda d: hostile.wheel_with_odd_member(d, "encrypted"), None, 400, "damaged"),
     ("wheel-bad-crc", hostile.wheel_with_bad_crc, None, 400, "damaged"),
     (
         "record-wrong-hash",
@@ -242,10 +266,20 @@ def test_malformed_requests_get_4xx_with_a_message(deployment: Deployment) -> No
             ("r/314.0.7/simple/..%2F..%2Fetc/", 404, "no page at"),
             ("files/00/" + "0" * 64 + "/x.whl", 404, "is not in this store"),
             ("files/../../etc/passwd", 404, "no page at"),
+            ("pyodide/" + "a" * 300 + "/pyodide.mjs", 404, "is not installed"),
+            ("pyodide/314.0.7/" + "b" * 300, 404, ""),
         ]:
             response = httpx.get(url + path)
             assert response.status_code == status, (path, response.text)
             assert message in response.json()["message"], (path, response.json())
+        nested = httpx.post(
+            url + "r/314.0.7/lock", content=b"[" * 200_000, headers={"Content-Type": "application/json"}
+        )
+        assert nested.status_code == 400 and "must be JSON" in nested.json()["message"], nested.text
+        script = httpx.get(
+            url + "proxy", params={"url": "https://example.org/x.js"}, headers={"Sec-Fetch-Dest": "script"}
+        )
+        assert script.status_code == 403 and "Sec-Fetch-Dest" in script.json()["message"], script.text
         _serves_the_rest(url)
 
 
@@ -323,6 +357,18 @@ def test_a_bad_row_is_quarantined_and_the_rest_served(deployment: Deployment) ->
     ), quarantined
     log = next(deployment.data_dir.parent.glob("serve-*.log")).read_text()
     assert "quarantined" in log
+    runner = CliRunner()
+    listed = runner.invoke(
+        cli, ["--data-dir", str(deployment.data_dir), "quarantine", "list"], env=deployment.env
+    )
+    assert listed.exit_code == 0 and listed.stdout.count("\n") == 3, listed.output
+    first = listed.stdout.split("\t", 1)[0]
+    again = runner.invoke(
+        cli, ["--data-dir", str(deployment.data_dir), "quarantine", "release", first], env=deployment.env
+    )
+    assert again.exit_code == 0 and "quarantined again" in again.stdout, (
+        again.output
+    )  # still bad: back it goes
 
 
 def test_private_deployment_is_private_everywhere(deployment: Deployment) -> None:
@@ -351,7 +397,9 @@ def test_private_deployment_is_private_everywhere(deployment: Deployment) -> Non
             authorised = httpx.request(
                 method, url + path, json={"requirements": ["good"]}, auth=("__token__", read)
             )
-            assert authorised.status_code != 401, (path, authorised.text)
+            assert authorised.status_code != 401 and authorised.status_code < 500, (path, authorised.text)
+            if authorised.headers.get("content-type", "").startswith("application/json"):
+                assert "PermissionDenied" not in authorised.text, (path, authorised.text)
         assert httpx.get(url + "health").status_code == 200
         preflight = httpx.options(
             url + "simple/", headers={"Origin": "https://x.example", "Access-Control-Request-Method": "GET"}

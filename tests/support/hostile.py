@@ -107,3 +107,60 @@ def sdist_with_escaping_member(directory: Path) -> Path:
     return make_sdist(
         directory, "demo", "1.0", extra_members={"demo-1.0/../../etc/cron.d/x": b"* * * * * root id"}
     )
+
+
+def sdist_with_huge_pax_header(directory: Path, size: int) -> Path:
+    """A .tar.gz whose first header is a PAX extended header of ``size`` zeros: tarfile would read it whole."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "demo-1.0.tar.gz"
+    header = tarfile.TarInfo("././@PaxHeader")
+    header.type, header.size = tarfile.XHDTYPE, size
+    with gzip.open(path, "wb") as out:
+        out.write(header.tobuf(format=tarfile.USTAR_FORMAT))
+        chunk = b"\0" * (1024 * 1024)
+        for _ in range(size // len(chunk)):
+            out.write(chunk)
+    return path
+
+
+def sdist_with_bad_sparse_map(directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "demo-1.0.tar.gz"
+    info = tarfile.TarInfo("demo-1.0/sparse")
+    info.pax_headers = {"GNU.sparse.map": "a,b", "GNU.sparse.major": "0", "GNU.sparse.minor": "1"}
+    with tarfile.open(path, "w:gz", format=tarfile.PAX_FORMAT) as archive:
+        archive.addfile(info, io.BytesIO(b""))
+    return path
+
+
+def wheel_with_odd_member(directory: Path, how: str) -> Path:
+    """A wheel whose METADATA is flagged encrypted (``encrypted``) or uses an unknown compression method."""
+    path = make_wheel(directory, "demo", "1.0")
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("demo-1.0.dist-info/METADATA")
+    central = bytes(data).find(b"PK\x01\x02", 0)
+    while central >= 0 and data[central + 46 : central + 46 + len(info.filename)] != info.filename.encode():
+        central = bytes(data).find(b"PK\x01\x02", central + 4)
+    for flags_at, method_at in (
+        (info.header_offset + 6, info.header_offset + 8),
+        (central + 8, central + 10),
+    ):
+        if how == "encrypted":
+            data[flags_at] |= 1
+        else:
+            data[method_at : method_at + 2] = (99).to_bytes(2, "little")
+    path.write_bytes(bytes(data))
+    return path
+
+
+def wheel_hiding_its_end_record(directory: Path, entries: int) -> Path:
+    """A wheel with many entries whose end record's directory-offset field holds the end record's own signature,
+    so a naive backwards search lands inside the record (zipfile still opens it)."""
+    path = wheel_with_many_entries(directory, entries)
+    data = bytearray(path.read_bytes())
+    end = len(data) - 22
+    assert data[end : end + 4] == b"PK\x05\x06"
+    data[end + 16 : end + 20] = b"PK\x05\x06"
+    path.write_bytes(bytes(data))
+    return path

@@ -86,7 +86,9 @@ def test_huge_metadata_is_refused_before_it_is_read(tmp_path: Path) -> None:
 
 def test_zip_with_too_many_entries_is_refused_from_its_end_record(tmp_path: Path) -> None:
     path = hostile.wheel_with_many_entries(tmp_path, 3000)
-    with pytest.raises(InvalidDistribution, match=r"declares 3004 entries.*max_archive_entries"):
+    with pytest.raises(
+        InvalidDistribution, match=r"more than the limit of 1000 entries.*max_archive_entries"
+    ):
         _wheel(path, ArchiveLimits(max_entries=1000))
 
 
@@ -133,3 +135,51 @@ def test_not_a_tar_gz(tmp_path: Path) -> None:
     path.write_bytes(b"\x1f\x8b garbage")
     with pytest.raises(InvalidDistribution, match=r"not a readable .tar.gz"):
         _sdist(path)
+
+
+def test_a_huge_pax_header_is_refused_while_it_is_read(tmp_path: Path) -> None:
+    import resource
+
+    path = hostile.sdist_with_huge_pax_header(tmp_path, 64 * 1024**2)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(InvalidDistribution, match=r"tar header runs over .*max_metadata_bytes"):
+        _sdist(path, ArchiveLimits(max_metadata_bytes=1024**2))
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 32 * 1024  # KiB: never held whole
+
+
+def test_a_bad_sparse_map_is_a_refusal(tmp_path: Path) -> None:
+    with pytest.raises(InvalidDistribution, match="not a readable"):
+        _sdist(hostile.sdist_with_bad_sparse_map(tmp_path))
+
+
+@pytest.mark.parametrize("how", ["encrypted", "unknown-method"])
+def test_odd_zip_members_are_refusals(tmp_path: Path, how: str) -> None:
+    with pytest.raises(InvalidDistribution, match="damaged"):
+        _wheel(hostile.wheel_with_odd_member(tmp_path, how))
+
+
+def test_an_end_record_hidden_from_a_backwards_search_is_still_counted(tmp_path: Path) -> None:
+    path = hostile.wheel_hiding_its_end_record(tmp_path, 3000)
+    with pytest.raises(InvalidDistribution, match="more than the limit of 1000 entries"):
+        _wheel(path, ArchiveLimits(max_entries=1000))
+
+
+def test_links_inside_the_archive_pass_and_links_out_of_it_do_not(tmp_path: Path) -> None:
+    import io
+    import tarfile
+
+    def sdist(where: Path, target: str) -> Path:
+        path = make_sdist(where, "demo", "1.0")
+        with tarfile.open(path) as archive:
+            members = [(m, archive.extractfile(m).read()) for m in archive.getmembers()]  # type: ignore[union-attr]
+        link = tarfile.TarInfo("demo-1.0/docs/CHANGES.rst")
+        link.type, link.linkname = tarfile.SYMTYPE, target
+        with tarfile.open(path, "w:gz") as archive:
+            for member, handle in members:
+                archive.addfile(member, io.BytesIO(handle))
+            archive.addfile(link)
+        return path
+
+    assert _sdist(sdist(tmp_path / "in", "../pyproject.toml")) is not None
+    with pytest.raises(InvalidDistribution, match="points outside the archive"):
+        _sdist(sdist(tmp_path / "out", "../../../etc/passwd"))
