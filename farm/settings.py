@@ -134,6 +134,11 @@ class Settings(BaseSettings):
         description="Official builders: pyodide-build's cross-build environment metadata URL "
         "(PYODIDE_CROSS_BUILD_ENV_METADATA_URL); serve a copy for air-gapped sites.",
     )
+    source_mirrors: list[str] = Field(
+        default=[],
+        description="Base URLs where recipe sources are looked up first, as <mirror>/<filename> (checked by "
+        "sha256); then the recipe's source/url, then the upstream and build indexes by file name and sha256.",
+    )
     build_index_urls: list[str] = Field(
         default=["https://pypi.org/simple/"],
         description="Indexes build requirements (setuptools, cython, ...) are prefetched from, first wins.",

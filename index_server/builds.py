@@ -21,7 +21,7 @@ from index_server.auth import token_from_authorization
 _STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2rem;color:#1b1f24}table{border-collapse:collapse}
 td,th{padding:.25rem .6rem;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
-.succeeded{color:#116329}.failed{color:#b3261e}.running,.queued{color:#7a5200}
+.succeeded{color:#116329}.failed{color:#b3261e}.running,.queued,.warning{color:#7a5200}
 pre{background:#f6f8fa;padding:1rem;max-height:60vh;overflow:auto;white-space:pre-wrap}
 """
 
@@ -76,8 +76,8 @@ def builds_router(farm: Farm, jobs: Jobs) -> APIRouter:
             return JSONResponse(_row(build))
         data = _row(build)
         checks = "".join(
-            f"<tr><td>{escape(c['check'])}</td><td class='{'succeeded' if c['ok'] else 'failed'}'>"
-            f"{'ok' if c['ok'] else 'failed'}</td><td>{escape(c['detail'])}</td></tr>"
+            f"<tr><td>{escape(c['check'])}</td><td class='{_check_class(c)}'>{_check_class(c).replace('succeeded', 'ok')}"
+            f"</td><td>{escape(c['detail'])}</td></tr>"
             for c in (data["checks"] or {}).get("results", [])
         )
         verification = data["verification"] or {}
@@ -174,3 +174,9 @@ document.getElementById("rebuild").addEventListener("submit", async (event) => {
   else { result.textContent = body.message || body.detail || response.status; }
 });
 """
+
+
+def _check_class(result: dict[str, Any]) -> str:
+    if not result["ok"]:
+        return "failed"
+    return "warning" if result.get("warning") else "succeeded"

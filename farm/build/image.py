@@ -79,6 +79,12 @@ class BuilderImage:
     def kind(self) -> str:
         return str(self.manifest["kind"])
 
+    def has_executable(self, name: str) -> bool:
+        """Whether a build in this image finds ``name`` on its PATH (links are not followed: they point into the
+        image, not into this machine)."""
+        dirs = [*sandbox.SANDBOX_PATH.split(":"), f"{VENV}/bin"]
+        return "/" not in name and any(os.path.lexists(self.rootfs / d.lstrip("/") / name) for d in dirs)
+
     def xbuildenv_dir(self) -> str:
         """The installed xbuildenv's own directory inside the image (``/opt/xbuildenv/<version>/xbuildenv``, not
         the ``xbuildenv`` symlink beside it): where its ``requirements.txt`` and ``site-packages-extras/`` are."""

@@ -8,6 +8,7 @@ whether that still needs doing (see ``farm.build.state``), so duplicates and red
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -28,7 +29,7 @@ from farm.build.image import BuilderStore
 from farm.build.runner import BuildLog, BuildOutput, BuildRequest, run_build, verify_and_publish
 from farm.build.sandbox import kill_group
 from farm.build.state import BUILD, BUILT, PUBLISH, VERIFIED, VERIFY, BuildStates
-from farm.errors import BuildFailed, FarmError
+from farm.errors import BuildFailed, FarmError, InvalidDistribution, RecipeInvalid
 from farm.recipe.graph import dependencies
 from farm.recipe.loader import load_recipes
 from farm.store.models import BuildState
@@ -150,7 +151,11 @@ class BuildFarm:
                 build_id, attempts=max((self.states.get(build_id) or _NoBuild).attempts - 1, 0)
             )
             send(build_id, step, delay=2000)
-        except BuildFailed as exc:
+        except (
+            BuildFailed,
+            RecipeInvalid,
+            InvalidDistribution,
+        ) as exc:  # the recipe's or the wheel's: permanent
             build_log(f"# FAILED: {exc}")
             self.states.finish(build_id, BuildState.FAILED, error=str(exc), worker=worker)
         except Exception as exc:  # noqa: BLE001 - the farm's fault (not the recipe's): retried a few times
@@ -185,6 +190,10 @@ class BuildFarm:
             assert out.artifact is not None
             with out.artifact.open("rb") as handle:
                 sha = self.farm.blobs.put_stream(handle)[0]
+            if out.unvendored_tests is not None:
+                with out.unvendored_tests.open("rb") as handle:
+                    tests_sha = self.farm.blobs.put_stream(handle)[0]
+                out.checks["unvendored_tests"] = {"filename": out.unvendored_tests.name, "sha256": tests_sha}
             values = {"wheel_filename": out.artifact.name, "wheel_sha256": sha, "checks": out.checks}
             self.states.update(build_id, build_seconds=round(out.build_seconds, 2), **values)
             if request.recipe.recipe.is_library:
@@ -212,7 +221,8 @@ class BuildFarm:
         build = self.states.get(build_id)
         assert build is not None and build.wheel_filename and build.wheel_sha256
         artifact = self._artifact(request, build.wheel_filename, build.wheel_sha256)
-        return BuildOutput(artifact=artifact, artifact_sha256=build.wheel_sha256)
+        checks = json.loads(build.checks) if build.checks else {}
+        return BuildOutput(artifact=artifact, artifact_sha256=build.wheel_sha256, checks=checks)
 
     def _artifact(self, request: BuildRequest, filename: str, sha256: str) -> Path:
         """The built wheel under its own name (the blob store names files by hash)."""

@@ -14,7 +14,7 @@ from packaging.utils import canonicalize_name
 from farm.build.image import BuilderImage
 from farm.build.key import all_keys
 from farm.build.state import BuildStates
-from farm.errors import NotFound, RecipeInvalid
+from farm.errors import NotFound
 from farm.recipe.graph import build_order, dependents, graph
 from farm.recipe.loader import LoadedRecipe
 
@@ -78,9 +78,17 @@ def plan(
     return planned
 
 
-def check_recipes(problems: Sequence[object]) -> None:
-    if problems:
-        raise RecipeInvalid(
-            "the recipes have problems; fix them first (`wasmfarm recipes lint`):\n"
-            + "\n".join(map(str, problems))
-        )
+def missing_executables(recipes: Sequence[LoadedRecipe], image: BuilderImage) -> dict[str, str]:
+    """Recipes that ask for an executable the builder image lacks (and the recipes that need them), with the
+    reason: such a build could not succeed, so it is not started."""
+    refused = {}
+    for recipe in recipes:
+        lacking = [e for e in recipe.recipe.requirements.executable if not image.has_executable(e)]
+        if lacking:
+            refused[recipe.name] = (
+                f"{recipe.path}: requirements/executable: builder image {image.identity} has no "
+                f"{', '.join(lacking)} on its PATH, so the build is not started"
+            )
+    for name in sorted(dependents(recipes, refused) - set(refused)):
+        refused[name] = f"{name} needs recipe(s) the builder cannot build: {', '.join(sorted(refused))}"
+    return refused

@@ -16,9 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+from packaging.version import Version
+
 from farm.build import checks, crossbuild, sandbox, source, wasm, wheelhouse, xbuildenv
 from farm.build import verify as verifier
 from farm.build.image import EM_CACHE, VENV, BuilderImage
+from farm.dist.wheel import top_level_names
 from farm.errors import BuildFailed
 from farm.recipe.loader import LoadedRecipe
 from farm.runtime.target import target_for
@@ -37,6 +41,7 @@ class BuildOutput:
     verification: dict[str, Any] = field(default_factory=dict)
     published_sha256: str | None = None
     published_filename: str | None = None
+    unvendored_tests: Path | None = None  # the ``<name>-tests`` wheel split off the built one
 
 
 class BuildLog:
@@ -81,6 +86,10 @@ def run_build(farm: Any, request: BuildRequest, log: BuildLog, step: Callable[[s
     mounts = [sandbox.Mount(work, "/work", writable=True)]
 
     step("prepare")
+    if spec.is_wheel_source:  # nothing to compile: the recipe's wheel is checked, verified and published
+        out.artifact = _wheel_source(farm, request, log)
+        _check(farm, request, out, [], log, step)
+        return out
     build_dir, native = _prepare(farm, request, log)
     src_in = "/work/" + str(build_dir.relative_to(work))
     env = _environment(request, settings, farm.runtimes.path(request.runtime), src_in)
@@ -101,8 +110,20 @@ def run_build(farm: Any, request: BuildRequest, log: BuildLog, step: Callable[[s
     cache = (wheelhouse.RequirementsCache(settings.data_dir / "requirements-cache"), request.key)
     from_image = crossbuild.image_pins(request.image)
     pinned = {**from_image, **crossbuild.pins(request.cross_build)}
+    constrained = wheelhouse.write_constraints(work, list(spec.requirements.constraint))
+    if constrained:
+        log(f"# requirements/constraint: {' '.join(spec.requirements.constraint)}")
+        env |= {"PIP_CONSTRAINT": wheelhouse.CONSTRAINTS, "PIP_BUILD_CONSTRAINT": wheelhouse.CONSTRAINTS}
     wheelhouse.prefetch(
-        request.image, work, src_in, index_urls, log, limits, cache if request.key else None, pinned
+        request.image,
+        work,
+        src_in,
+        index_urls,
+        log,
+        limits,
+        cache if request.key else None,
+        pinned,
+        constrained,
     )
     for package in request.cross_build:
         log(
@@ -114,21 +135,59 @@ def run_build(farm: Any, request: BuildRequest, log: BuildLog, step: Callable[[s
     step("build")
     command = _build_command(request, src_in, prelude)
     _sandboxed(request, command, mounts, env, src_in, log, limits)
-    out.build_seconds = time.monotonic() - started
     wheels = sorted((work / "out").glob("*.whl"))
     if len(wheels) != 1:
         raise BuildFailed(f"pyodide build produced {len(wheels)} wheels in /work/out, expected one")
     out.artifact = _vendor_shared_libraries(request, wheels[0], mounts, env, log, limits)
+    if spec.build.post or spec.build.unvendor_tests:
+        step("package")
+        out.unvendored_tests = _package(request, out.artifact, mounts, env, log, limits)
+    out.build_seconds = time.monotonic() - started
 
+    _check(farm, request, out, native, log, step)
+    return out
+
+
+def _check(
+    farm: Any, request: BuildRequest, out: BuildOutput, native: list[str], log: BuildLog, step: Progress
+) -> None:
+    assert out.artifact is not None
     step("check")
     target = target_for(request.runtime)
     report = checks.check_wheel(out.artifact, target, farm.runtimes.path(request.runtime), native)
     out.checks = report.as_dict()
     for result in report.results:
-        log(f"# check {result['check']}: {'ok' if result['ok'] else 'FAILED'}: {result['detail']}")
+        state = "FAILED" if not result["ok"] else "WARNING" if result.get("warning") else "ok"
+        log(f"# check {result['check']}: {state}: {result['detail']}")
     if not report.passed:
         raise BuildFailed("the wheel failed its checks: " + "; ".join(report.failures()))
-    return out
+
+
+def _wheel_source(farm: Any, request: BuildRequest, log: BuildLog) -> Path:
+    """A recipe whose ``source/url`` is a wheel (a pure package, or one built elsewhere): the file, verified
+    against ``source/sha256``, under its own name in ``out/``; its name and version must be the recipe's."""
+    recipe, spec = request.recipe, request.recipe.recipe
+    log(
+        f"# {recipe.name} {spec.package.version}: source/url is a wheel; it is checked, verified and published"
+    )
+    archive = source.fetch(recipe, farm.blobs, source.locations_from(farm.settings), log)
+    assert archive is not None and spec.source.url is not None
+    filename = source.url_filename(spec.source.url)
+    try:
+        name, version, _, _ = parse_wheel_filename(filename)
+    except InvalidWheelFilename as exc:
+        raise BuildFailed(
+            f"{recipe.path}: source/url ends in {filename!r}, not a wheel file name ({exc})"
+        ) from None
+    if name != recipe.name or version != Version(spec.package.version):
+        raise BuildFailed(
+            f"{recipe.path}: source/url is {filename}, which is {name} {version}, but the recipe is "
+            f"{recipe.name} {spec.package.version}; make package/name and package/version agree with the wheel"
+        )
+    wheel = request.work / "out" / filename
+    wheel.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(archive, wheel)
+    return wheel
 
 
 def _private_em_cache(rootfs: Path, work: Path) -> list[sandbox.Mount]:
@@ -159,8 +218,11 @@ def _prepare(farm: Any, request: BuildRequest, log: Callable[[str], None]) -> tu
         f"# {recipe.name} {recipe.recipe.package.version} for Pyodide {request.runtime} in builder "
         f"{request.image.identity}"
     )
-    archive = source.fetch(recipe, farm.blobs, farm.settings.http_timeout)
+    archive = source.fetch(recipe, farm.blobs, source.locations_from(farm.settings), log)
     build_dir = source.unpack(recipe, archive, work)
+    # $PKGDIR: the recipe's own directory, as pyodide-build gives scripts (``cp $PKGDIR/extras/x ...``); a copy.
+    shutil.rmtree(work / "recipe", ignore_errors=True)
+    shutil.copytree(recipe.directory, work / "recipe", symlinks=False)
     deps = work / "deps"
     shutil.rmtree(deps, ignore_errors=True)
     deps.mkdir()
@@ -214,6 +276,7 @@ def _environment(request: BuildRequest, settings: Any, runtime_dir: Path, src_in
         "WASM_LIBRARY_DIR": "/work/deps",
         "PKG_VERSION": spec.package.version,
         "PKG_BUILD_DIR": src_in,
+        "PKGDIR": "/work/recipe",
         "PKG_CONFIG_PATH": "/work/deps/lib/pkgconfig",
         "PYODIDE_JOBS": str(settings.build_jobs),
         "CFLAGS": f"{abi}{spec.build.cflags} -I/work/deps/include".strip(),
@@ -323,6 +386,79 @@ def _vendor_shared_libraries(
     return wheel
 
 
+_PACKAGE = r"""
+set -eo pipefail
+rm -rf /work/pkg /work/pkg-tests && mkdir -p /work/pkg /work/pkg-tests
+wheel unpack "/work/out/$WHEEL" -d /work/pkg >/dev/null
+root=$(echo /work/pkg/*/)
+if [ -n "$POST" ]; then
+  echo "# build/post, in the unpacked wheel"
+  (cd "$root" && eval "$POST")
+fi
+if [ "$UNVENDOR" = 1 ]; then
+  python - "$root" "/work/pkg-tests/$TESTS_DIR" <<'PY'
+import json, os, sys
+from pyodide_build.recipe.unvendor import unvendor_tests
+moved = unvendor_tests(sys.argv[1], sys.argv[2], json.loads(os.environ["RETAIN"]))
+print(f"# unvendor-tests (pyodide-build): {moved} test file(s) or folder(s) moved out of the wheel")
+PY
+fi
+rm "/work/out/$WHEEL"
+wheel pack "$root" -d /work/out
+if [ -d "/work/pkg-tests/$TESTS_DIR" ]; then
+  info="/work/pkg-tests/$TESTS_DIR/$TESTS_DIR.dist-info"
+  mkdir -p "$info"
+  cp "$root"/*.dist-info/WHEEL "$info/WHEEL"
+  printf 'Metadata-Version: 2.1
+Name: %s
+Version: %s
+Summary: The tests of %s, unvendored from its wheel
+Requires-Dist: %s==%s
+' \
+    "$TESTS_NAME" "$PKG_VERSION" "$NAME" "$NAME" "$PKG_VERSION" > "$info/METADATA"
+  mkdir -p /work/tests-out && wheel pack "/work/pkg-tests/$TESTS_DIR" -d /work/tests-out
+fi
+"""
+
+
+def _package(
+    request: BuildRequest,
+    wheel: Path,
+    mounts: list[sandbox.Mount],
+    env: dict[str, str],
+    log: Callable[[str], None],
+    limits: sandbox.Limits,
+) -> Path | None:
+    """What pyodide-build does between the build and the wheel it hands out: ``build/post`` runs in the unpacked
+    wheel (in the sandbox, with the build's environment), then, with ``build/unvendor-tests`` (the default), the
+    test files and folders are moved out by pyodide-build's own ``unvendor_tests`` (``build/_retain-test-patterns``
+    keeps matches), and the wheel is packed again (``wheel pack``: a new RECORD). The tests become a wheel of
+    their own, ``<name>-tests`` (pyodide-build makes a ``-tests.zip`` lock entry; an index serves wheels), which
+    requires the package at its version."""
+    spec = request.recipe.recipe
+    name, version, _, _ = parse_wheel_filename(wheel.name)
+    tests_name = f"{name}-tests"
+    tests_out = request.work / "tests-out"
+    shutil.rmtree(tests_out, ignore_errors=True)
+    package_env = env | {
+        "PATH": f"{VENV}/bin:{sandbox.SANDBOX_PATH}",
+        "WHEEL": wheel.name,
+        "POST": spec.build.post or "",
+        "UNVENDOR": "1" if spec.build.unvendor_tests else "0",
+        "RETAIN": json.dumps(list(spec.build.retain_test_patterns)),
+        "NAME": str(name),
+        "TESTS_NAME": tests_name,
+        "TESTS_DIR": f"{tests_name.replace('-', '_')}-{version}",
+    }
+    _sandboxed(request, ["/bin/bash", "-c", _PACKAGE], mounts, package_env, "/work", log, limits)
+    if not wheel.is_file():
+        raise BuildFailed(f"build/post left no {wheel.name}: the wheel's name must not change")
+    tests = sorted(tests_out.glob("*.whl"))
+    if tests:
+        log(f"# unvendored tests: {tests[0].name}")
+    return tests[0] if tests else None
+
+
 def verify_and_publish(
     farm: Any,
     request: BuildRequest,
@@ -353,7 +489,7 @@ def _verify(farm: Any, request: BuildRequest, out: BuildOutput, log: BuildLog, s
         www=farm.settings.www_dir,
         blobs=farm.blobs,
         runner_assets=farm.settings.runner_assets_dir,
-        imports=list(recipe.recipe.test.imports),
+        imports=import_names(recipe, out.artifact),
         test_source=test_file.read_text() if test_file.is_file() else None,
     )
     out.verification = result.report
@@ -362,6 +498,24 @@ def _verify(farm: Any, request: BuildRequest, out: BuildOutput, log: BuildLog, s
     log(f"# verification: {'ok' if result.ok else 'FAILED'} {json.dumps(result.report.get('imports', {}))}")
     if not result.ok:
         raise BuildFailed("verification in Pyodide failed: " + "; ".join(result.failures()))
+
+
+def import_names(recipe: LoadedRecipe, wheel: Path) -> list[str]:
+    """What verification imports, as pyodide-build decides it: ``test/imports``, else ``package/top-level``, else
+    the wheel's own top-level packages and modules. Never nothing: a wheel with no importable name is refused."""
+    spec = recipe.recipe
+    if spec.test.imports:
+        return list(spec.test.imports)
+    if spec.package.top_level:
+        return list(spec.package.top_level)
+    with zipfile.ZipFile(wheel) as zf:
+        names = list(top_level_names(zf.namelist()))
+    if not names:
+        raise BuildFailed(
+            f"{recipe.path}: {wheel.name} has no top-level module to import, so it cannot be verified; "
+            "name the modules in test/imports"
+        )
+    return names
 
 
 def _publish(farm: Any, request: BuildRequest, out: BuildOutput, log: BuildLog, step: Progress) -> None:
@@ -373,17 +527,27 @@ def _publish(farm: Any, request: BuildRequest, out: BuildOutput, log: BuildLog, 
     if sha256 is None:
         with wheel.open("rb") as handle:
             sha256 = farm.blobs.put_stream(handle)[0]
-    for build_number in range(0, 1000):
-        name = wheel.name if build_number == 0 else _with_build_tag(wheel.name, build_number)
-        existing = farm.catalog.file(name)
-        if existing is not None and existing.sha256 != sha256:
-            continue  # an earlier build of another key holds this name: the next build number
-        ingested = farm.ingestor.ingest_blob(sha256, name, Origin.BUILT.value)
-        break
-    farm.publisher.refresh([recipe.name])
+    ingested = _ingest_numbered(farm, sha256, wheel.name)
+    projects = [recipe.name]
+    tests = out.checks.get("unvendored_tests")
+    if tests:  # the <name>-tests wheel, published beside the package (micropip installs it by name)
+        tests_row = _ingest_numbered(farm, tests["sha256"], tests["filename"]).row
+        projects.append(str(parse_wheel_filename(tests_row.filename)[0]))
+        log(f"# published {tests_row.filename} ({tests_row.sha256})")
+    farm.publisher.refresh(projects)
     out.published_sha256 = ingested.row.sha256
     out.published_filename = ingested.row.filename
     log(f"# published {ingested.row.filename} ({ingested.row.sha256})")
+
+
+def _ingest_numbered(farm: Any, sha256: str, filename: str) -> Any:
+    for build_number in range(0, 1000):
+        name = filename if build_number == 0 else _with_build_tag(filename, build_number)
+        existing = farm.catalog.file(name)
+        if existing is not None and existing.sha256 != sha256:
+            continue  # an earlier build of another key holds this name: the next build number
+        return farm.ingestor.ingest_blob(sha256, name, Origin.BUILT.value)
+    raise BuildFailed(f"1000 builds of {filename} with other contents are published already")
 
 
 def _with_build_tag(filename: str, number: int) -> str:

@@ -12,6 +12,7 @@ from farm.errors import InvalidDistribution
 
 _MAGIC = b"\0asm\x01\0\0\0"
 _WEAK = 0x1
+FUNCTION = 0  # import kinds
 
 
 @dataclass
@@ -103,7 +104,7 @@ def _custom(body: _Reader, module: WasmModule) -> None:
 def _imports(body: _Reader, module: WasmModule) -> None:
     for _ in range(body.leb()):
         mod, name, kind = body.name(), body.name(), body.byte()
-        if kind == 0:  # function
+        if kind == FUNCTION:
             body.leb()
         elif kind == 1:  # table
             body.byte()

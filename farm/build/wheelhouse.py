@@ -4,6 +4,8 @@ Two download steps run in the image with network (``pip download --only-binary=:
 the package runs while the network is up): the static ``build-system.requires`` first, then whatever the backend
 asks for when asked (``get_requires_for_build_wheel``; pyroaring's setup.py asks for cython that way), which is
 asked inside the sandbox with the network cut. Indexes: the farm's own first, then the upstream build index.
+The recipe's ``requirements/constraint`` lines (``/work/constraints.txt``) bind both downloads, the question and,
+through ``PIP_CONSTRAINT``, the build frontend's own install, as pyodide-build passes them.
 """
 
 from __future__ import annotations
@@ -23,6 +25,19 @@ from farm.errors import BuildError, BuildFailed
 from farm.store.blobs import atomic_write
 
 DEFAULT_REQUIRES = ["setuptools>=40.8.0"]
+CONSTRAINTS = "/work/constraints.txt"  # in the sandbox; written by ``write_constraints``
+_UNSATISFIABLE = ("No matching distribution", "ResolutionImpossible", "conflicting dependencies")
+
+
+def write_constraints(work: Path, constraints: list[str]) -> bool:
+    """``work/constraints.txt`` from the recipe's constraint lines; False (and no file) when it has none."""
+    target = work / "constraints.txt"
+    target.unlink(missing_ok=True)
+    if not constraints:
+        return False
+    target.write_text("".join(f"{line}\n" for line in constraints))
+    return True
+
 
 _ASK = """
 import json, os, sys, tomllib
@@ -103,6 +118,7 @@ def prefetch(
     limits: sandbox.Limits,
     cache: tuple[RequirementsCache, str] | None = None,
     pinned: dict[str, str] | None = None,
+    constrained: bool = False,
 ) -> list[str]:
     """Fill ``work/wheelhouse``; return every requirement fetched. ``pinned``: cross-build packages (canonical
     name -> version) fetched at exactly the version whose target files the build gets."""
@@ -113,7 +129,7 @@ def prefetch(
         if remembered is not None:
             log(f"# build requirements of this build key, from the cache: {' '.join(remembered)}")
             return remembered
-    requirements = _fetch(image, work, src_in_sandbox, index_urls, log, limits, pinned or {})
+    requirements = _fetch(image, work, src_in_sandbox, index_urls, log, limits, pinned or {}, constrained)
     if cache is not None:
         cache[0].keep(cache[1], wheelhouse, requirements)
     return requirements
@@ -127,10 +143,12 @@ def _fetch(
     log: Callable[[str], None],
     limits: sandbox.Limits,
     pinned: dict[str, str],
+    constrained: bool,
 ) -> list[str]:
     mounts = [sandbox.Mount(work, "/work", writable=True)]
     requires = pin_requirements(static_requires(work / src_in_sandbox.removeprefix("/work/")), pinned)
-    _download(image, mounts, requires, index_urls, log, limits)
+    constraint = [f"--constraint={CONSTRAINTS}"] if constrained else []
+    _download(image, mounts, requires, index_urls, log, limits, constraint)
     log("# asking the build backend for its build requirements (network cut)")
     lines: list[str] = []
 
@@ -140,7 +158,7 @@ def _fetch(
 
     script = (
         f"{VENV}/bin/pip install -q --no-index --find-links /work/wheelhouse --target /tmp/reqenv "
-        + " ".join(_quote(r) for r in requires)
+        + " ".join(_quote(r) for r in [*constraint, *requires])
         + f"\n{VENV}/bin/python -c {_quote(_ASK)} {src_in_sandbox}"
     )
     outcome = sandbox.run(
@@ -156,7 +174,7 @@ def _fetch(
         )
     extra = [r for r in pin_requirements(asked, pinned) if r not in requires]
     if extra:
-        _download(image, mounts, extra, index_urls, log, limits)
+        _download(image, mounts, extra, index_urls, log, limits, constraint)
     return requires + extra
 
 
@@ -167,6 +185,7 @@ def _download(
     index_urls: list[str],
     log: Callable[[str], None],
     limits: sandbox.Limits,
+    constraint: list[str],
 ) -> None:
     if not requirements:
         return
@@ -179,9 +198,12 @@ def _download(
         "--dest=/work/wheelhouse",
         "--find-links=/work/wheelhouse",
         *indexes,
+        *constraint,
         *requirements,
     ]
-    log(f"# prefetching build requirements: {' '.join(requirements)}")
+    log(
+        f"# prefetching build requirements: {' '.join(requirements)}{f' ({constraint[0]})' if constraint else ''}"
+    )
     outcome = sandbox.run(
         sandbox.command_line(
             image.rootfs,
@@ -194,9 +216,17 @@ def _download(
         limits,
     )
     if outcome.returncode != 0:
+        tail = "\n".join(outcome.tail[-10:])
+        if any(
+            marker in tail for marker in _UNSATISFIABLE
+        ):  # the recipe's requirements: retrying cannot help
+            raise BuildFailed(
+                f"no build requirements satisfy {requirements}"
+                + (f" under requirements/constraint ({CONSTRAINTS})" if constraint else "")
+                + f" on {', '.join(index_urls)}:\n{tail}"
+            )
         raise BuildError(
-            f"could not fetch the build requirements {requirements} from {', '.join(index_urls)}:\n"
-            + "\n".join(outcome.tail[-10:])
+            f"could not fetch the build requirements {requirements} from {', '.join(index_urls)}:\n{tail}"
         )
 
 

@@ -7,10 +7,11 @@ import time
 from pathlib import Path
 
 import click
+from packaging.utils import canonicalize_name
 
 from farm.build.image import ImageSpec
 from farm.build.jobs import BuildFarm, Jobs, make_broker
-from farm.build.plan import check_recipes, plan, select
+from farm.build.plan import missing_executables, plan, select
 from farm.cli.common import data_dir_option, reports_errors, settings_from
 from farm.context import Farm
 from farm.errors import FarmError, NotFound
@@ -164,11 +165,22 @@ def build(
     farm = Farm.open(settings_from(ctx, data_dir=data_dir, recipes_dir=recipes_dir))
     runtime = runtime_version or farm.settings.runtimes[0]
     recipes, problems = load_recipes(farm.settings.recipes_dir)
-    check_recipes(problems)
     image = farm.builders.load(builder_id) if builder_id else farm.builders.for_runtime(runtime)
     if image.runtime != runtime:
         raise FarmError(f"builder image {image.identity} targets runtime {image.runtime}, not {runtime}")
-    chosen = select(recipes, names, everything or changed)
+    # A recipe with a problem (and whatever needs it) is reported and left out; the rest is built.
+    refused = {p.file.parent.name for p in problems}
+    for problem in problems:
+        click.secho(f"not built: {problem}", fg="yellow", err=True)
+    unbuildable = missing_executables(recipes, image)
+    for reason in unbuildable.values():
+        click.secho(f"not built: {reason}", fg="yellow", err=True)
+    recipes = [r for r in recipes if r.name not in unbuildable]
+    named_refused = sorted(
+        {canonicalize_name(n) for n in names} & {canonicalize_name(r) for r in refused | set(unbuildable)}
+    )
+    wanted = [n for n in names if canonicalize_name(n) not in named_refused]
+    chosen = select(recipes, wanted, everything or changed) if wanted or not names else set()
     planned = plan(recipes, chosen, image, runtime, farm.builds, force=force)
     jobs = _jobs(farm)
     pending = [p for p in planned if p.build_id is not None]
@@ -179,9 +191,12 @@ def build(
     for item in planned:
         if item.status == "queued" and item.build_id is not None:
             jobs.send(item.build_id, "build")
+    failed_to_plan = bool(named_refused) or (bool(problems or unbuildable) and not names)
     if not pending or (no_wait and farm.settings.broker_url):
         for item in pending:
             click.echo(f"queued {item.recipe}: build {item.build_id}")
+        if failed_to_plan:
+            raise SystemExit(f"{len(problems) + len(unbuildable)} recipe problem(s); see above")
         return
     ids = [p.build_id for p in pending if p.build_id is not None]
     shown: dict[int, str] = {}
@@ -207,7 +222,7 @@ def build(
     bad = [b for b in failed if b is not None and b.state != BuildState.SUCCEEDED]
     for row in bad:
         click.secho(f"{row.recipe}: build {row.id} {row.state}: {row.error}", fg="red", err=True)
-    if bad:
+    if bad or failed_to_plan:
         raise SystemExit(1)
 
 

@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from pydantic import BaseModel, ValidationError
 
+from farm.recipe.executables import unsupported_executable
 from farm.recipe.spec import Recipe
 
 Loc = tuple[str | int, ...]
@@ -178,11 +180,95 @@ def _file_problems(loaded: LoadedRecipe, lines: dict[Loc, int]) -> list[Problem]
 
 
 def load_recipes(root: Path) -> tuple[list[LoadedRecipe], list[Problem]]:
-    """Every recipe under ``root`` (``<root>/<name>/meta.yaml``) and every problem in any of them."""
-    recipes, problems = [], []
+    """Every recipe under ``root`` (``<root>/<name>/meta.yaml``) that can be built, and every problem found.
+
+    A recipe with a problem is left out, and so is every recipe that needs it; the others are not affected (one
+    broken recipe must not stop a farm from building the rest)."""
+    loaded: list[LoadedRecipe] = []
+    problems: list[Problem] = []
+    broken: set[str] = set()
     for meta in sorted(root.glob("*/meta.yaml")):
-        loaded, found = load_recipe(meta)
+        recipe, found = load_recipe(meta)
         problems += found
-        if loaded is not None:
-            recipes.append(loaded)
-    return recipes, problems
+        if recipe is None:
+            broken.add(canonicalize_name(meta.parent.name))
+        elif found:
+            broken.add(recipe.name)
+        else:
+            loaded.append(recipe)
+    problems += _set_problems(loaded, broken, root)
+    return _without_broken(loaded, broken, problems), problems
+
+
+def _set_problems(recipes: list[LoadedRecipe], broken: set[str], root: Path) -> list[Problem]:
+    """What only the whole set shows: a host requirement that is no recipe here (it is compiled for the target,
+    so nothing else can provide it), an executable no builder has."""
+    known = {r.name for r in recipes} | broken
+    problems = []
+    for recipe in recipes:
+        lines = _positions(yaml.compose(recipe.path.read_text()))
+        for index, line in enumerate(recipe.recipe.requirements.host):
+            name = _requirement_name(line)
+            if name not in known:
+                problems.append(
+                    Problem(
+                        recipe.path,
+                        _line(lines, ("requirements", "host", index)),
+                        f"requirements/host/{index}",
+                        f"{line!r} is not a recipe in {root}: a host requirement is compiled for the target, so "
+                        "it must be a recipe here",
+                        f"add {root / name}/meta.yaml, or move it to requirements/run if it is needed only at "
+                        "run time",
+                    )
+                )
+        for index, executable in enumerate(recipe.recipe.requirements.executable):
+            reason = unsupported_executable(executable)
+            if reason:
+                problems.append(
+                    Problem(
+                        recipe.path,
+                        _line(lines, ("requirements", "executable", index)),
+                        f"requirements/executable/{index}",
+                        f"{executable!r}: {reason}, so this recipe cannot be built here",
+                        "use a recipe whose source is a wheel built elsewhere (source/url ending in .whl)",
+                    )
+                )
+    return problems
+
+
+def _without_broken(
+    recipes: list[LoadedRecipe], broken: set[str], problems: list[Problem]
+) -> list[LoadedRecipe]:
+    """The recipes that neither have a problem nor need one that has (directly or not)."""
+    bad = set(broken) | {p.file.parent.name for p in problems}
+    bad = {canonicalize_name(b) for b in bad}
+    grew = True
+    while grew:
+        grew = False
+        for recipe in recipes:
+            if recipe.name in bad:
+                continue
+            needs = {
+                _requirement_name(r)
+                for r in (*recipe.recipe.requirements.host, *recipe.recipe.requirements.run)
+            }
+            blocked = sorted(needs & bad)
+            if blocked:
+                bad.add(recipe.name)
+                problems.append(
+                    Problem(
+                        recipe.path,
+                        1,
+                        "requirements",
+                        f"needs recipe {', '.join(blocked)}, which has problems; it is not built until they are fixed",
+                    )
+                )
+                grew = True
+    return [r for r in recipes if r.name not in bad]
+
+
+def _requirement_name(line: str) -> str:
+    try:
+        return canonicalize_name(Requirement(line).name)
+    except InvalidRequirement:
+        return canonicalize_name(line.split(maxsplit=1)[0]) if line.split() else ""

@@ -156,5 +156,10 @@ class Recipe(_Section):
         return self
 
     @property
+    def is_wheel_source(self) -> bool:
+        """The source is a wheel (pure, or built elsewhere): nothing is compiled."""
+        return (self.source.url or "").split("?", 1)[0].split("#", 1)[0].endswith(".whl")
+
+    @property
     def is_library(self) -> bool:
         return self.build.package_type in ("static_library", "shared_library")

@@ -116,14 +116,38 @@ def test_checks_refuse_pure_fallback_wrong_tag_and_unresolved_imports(
     assert any(f.startswith("tag:") for f in report.failures())
 
     so = side_module(
-        [("env", "PyLong_FromLong"), ("env", "gzopen")], ["PyInit_m"], ["libz.so"], [("env", "maybe")]
+        [("env", "PyLong_FromLong"), ("GOT.mem", "gz_state")], ["PyInit_m"], ["libz.so"], [("env", "maybe")]
     )
     broken = _wheel(
         tmp_path / "m-1.0-cp314-cp314-pyemscripten_2026_0_wasm32.whl",
         {"m/_m.cpython-314-wasm32-emscripten.so": so},
     )
     [failure] = checks.check_wheel(broken, target_for("314.0.7"), fake_runtime, ["m.c"]).failures()
-    assert "env.gzopen" in failure and "needs libz.so" in failure and "maybe" not in failure
+    assert "GOT.mem.gz_state" in failure and "needs libz.so" in failure and "maybe" not in failure
+
+
+def test_an_unresolved_function_is_a_warning_not_a_failure(tmp_path: Path, fake_runtime: Path) -> None:
+    """The dynamic linker binds function imports lazily: a function that is never called (zstandard's thread
+    pool) does not stop loading, so the check warns and the tests in Pyodide decide."""
+    so = side_module([("env", "PyLong_FromLong"), ("env", "ZSTD_createThreadPool")], ["PyInit_m"])
+    wheel = _wheel(
+        tmp_path / "m-1.0-cp314-cp314-pyemscripten_2026_0_wasm32.whl",
+        {"m/_m.cpython-314-wasm32-emscripten.so": so},
+    )
+    report = checks.check_wheel(wheel, target_for("314.0.7"), fake_runtime, ["m.c"])
+    assert report.passed, report.failures()
+    [warning] = report.warnings()
+    assert warning.startswith("unresolved functions:") and "env.ZSTD_createThreadPool" in warning
+
+
+def test_a_pure_wheel_passes_the_tag_check_where_nothing_was_compiled(
+    tmp_path: Path, fake_runtime: Path
+) -> None:
+    pure = _wheel(tmp_path / "m-1.0-py3-none-any.whl", {"m/__init__.py": b""})
+    assert checks.check_wheel(pure, target_for("314.0.7"), fake_runtime, []).passed
+    native = _wheel(tmp_path / "m-1.0-cp312-cp312-manylinux_2_28_x86_64.whl", {"m/__init__.py": b""})
+    [failure] = checks.check_wheel(native, target_for("314.0.7"), fake_runtime, []).failures()
+    assert failure.startswith("tag:") and "does not install on Pyodide 314.0.7" in failure
 
 
 def test_native_sources_ignore_tests_and_docs(tmp_path: Path) -> None:

@@ -128,10 +128,11 @@ def test_cycles_are_reported_with_their_path(tmp_path: Path) -> None:
 
 def test_build_order_and_dependents(tmp_path: Path) -> None:
     write(tmp_path, "zlib", recipe_text("zlib"))
-    write(tmp_path, "binding", recipe_text("binding", ["zlib", "numpy"]))  # numpy is not a recipe here
+    write(tmp_path, "binding", recipe_text("binding", ["zlib"]))
     write(tmp_path, "app", recipe_text("app", ["binding"]))
     write(tmp_path, "other", recipe_text("other"))
-    recipes, _ = load_recipes(tmp_path)
+    recipes, problems = load_recipes(tmp_path)
+    assert problems == []
     order = build_order(recipes)
     assert order.index("zlib") < order.index("binding") < order.index("app")
     assert dependents(recipes, ["zlib"]) == {"zlib", "binding", "app"}
@@ -156,3 +157,39 @@ def test_lint_command_exit_codes(tmp_path: Path) -> None:
         f"{tmp_path / 'bad' / 'meta.yaml'}:4: source: a source downloaded from 'url' needs 'sha256'"
         in bad.output
     )
+
+
+def test_a_host_requirement_that_is_no_recipe_is_a_lint_error(tmp_path: Path) -> None:
+    """A recipe that needs a missing libcrc32c used to lint clean and fail in its build."""
+    write(tmp_path, "crc", recipe_text("crc", ["libcrc32c>=1.1"]))
+    recipes, problems = load_recipes(tmp_path)
+    assert recipes == []
+    [problem] = problems
+    assert (problem.line, problem.field) == (9, "requirements/host/0")
+    assert "'libcrc32c>=1.1' is not a recipe in" in problem.message and "meta.yaml" in problem.hint
+
+
+def test_one_broken_recipe_leaves_the_others_buildable(tmp_path: Path) -> None:
+    """The broken recipe and what needs it are left out, with a problem each; unrelated recipes are not."""
+    write(tmp_path, "broken", "package:\n  name: broken\n  version: '1'\nsource:\n  path: no-such-dir\n")
+    write(tmp_path, "needs-broken", recipe_text("needs-broken", ["broken"]))
+    write(tmp_path, "fine", recipe_text("fine"))
+    recipes, problems = load_recipes(tmp_path)
+    assert [r.name for r in recipes] == ["fine"]
+    messages = {p.file.parent.name: p.message for p in problems}
+    assert "source directory 'no-such-dir' does not exist" in messages["broken"]
+    assert messages["needs-broken"].startswith("needs recipe broken, which has problems")
+
+
+def test_a_rust_recipe_is_refused_at_lint_time_with_the_reason(tmp_path: Path) -> None:
+    text = (
+        "package:\n  name: oxide\n  version: '1'\nsource:\n  path: src\n"
+        "requirements:\n  executable:\n    - rustup\n"
+    )
+    write(tmp_path, "oxide", text)
+    (tmp_path / "oxide" / "src").mkdir()
+    recipes, problems = load_recipes(tmp_path)
+    assert recipes == []
+    [problem] = problems
+    assert (problem.line, problem.field) == (8, "requirements/executable/0")
+    assert "no Rust toolchain for Emscripten" in problem.message and "cannot be built here" in problem.message
