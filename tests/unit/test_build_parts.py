@@ -19,7 +19,7 @@ from farm.build.key import all_keys
 from farm.build.state import BUILD, BUILT, VERIFY, BuildStates, now
 from farm.context import Farm
 from farm.errors import BuildError, BuildFailed, InvalidDistribution, NotFound
-from farm.recipe.loader import load_recipes
+from farm.recipe.loader import LoadedRecipe, load_recipes
 from farm.runtime.target import target_for
 from farm.store.models import BuildState
 
@@ -409,3 +409,31 @@ def test_a_shared_library_must_be_side_modules(tmp_path: Path) -> None:
     assert "libnative.so is not a WebAssembly module" in failures[1]
     assert checks.is_shared_object("lz4.libs/liblz4-e27bf009.so") and checks.is_shared_object("a/libz.so.1")
     assert not checks.is_shared_object("a/b.sources")
+
+
+def test_verification_imports_what_the_recipe_names_else_the_wheels_own_names(tmp_path: Path) -> None:
+    from farm.build.runner import import_names
+    from farm.recipe.loader import load_recipe
+
+    def recipe(extra: str) -> LoadedRecipe:
+        directory = tmp_path / "m"
+        directory.mkdir(exist_ok=True)
+        (directory / "meta.yaml").write_text(
+            f"package:\n  name: m\n  version: '1'\n{extra}source:\n  url: https://e/m-1-py3-none-any.whl\n"
+            f"  sha256: '{'0' * 64}'\n"
+        )
+        loaded, problems = load_recipe(directory / "meta.yaml")
+        assert loaded is not None, problems
+        return loaded
+
+    wheel = _wheel(
+        tmp_path / "m-1-py3-none-any.whl",
+        {"m/__init__.py": b"", "m_speed.py": b"", "m-1.dist-info/RECORD": b""},
+    )
+    assert import_names(recipe(""), wheel) == ["m", "m_speed"]
+    assert import_names(recipe("  top-level:\n    - m\n"), wheel) == ["m"]
+    data_only = _wheel(
+        tmp_path / "d-1-py3-none-any.whl", {"d-1.data/data/share/x.txt": b"", "d-1.dist-info/RECORD": b""}
+    )
+    with pytest.raises(BuildFailed, match="has no top-level module to import, so it cannot be verified"):
+        import_names(recipe(""), data_only)
