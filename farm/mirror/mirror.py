@@ -21,7 +21,7 @@ from farm.dist.filename import parse_dist_filename
 from farm.dist.metadata import parse_core_metadata
 from farm.dist.wheel import read_core_metadata
 from farm.errors import FarmError, InvalidDistribution, NotFound, UpstreamIntegrityError
-from farm.mirror.resolver import installable_versions, resolve
+from farm.mirror.resolver import allowed_versions, installable_versions, resolve
 from farm.mirror.upstream import UpstreamFile, UpstreamIndex, iter_requirement_lines
 from farm.runtime.target import RuntimeTarget
 from farm.store.ingest import verify_sha256
@@ -113,11 +113,9 @@ class Mirror:
                 environment = {**target.marker_environment, "extra": ""}
                 if requirement.marker is not None and not requirement.marker.evaluate(environment):
                     continue
-                versions = {
-                    v: files
-                    for v, files in installable_versions(project, target).items()
-                    if requirement.specifier.contains(v, prereleases=None)
-                }
+                installable = installable_versions(project, target)
+                allowed = allowed_versions([requirement], installable)
+                versions = {v: files for v, files in installable.items() if v in allowed}
                 chosen = (
                     sorted(versions, reverse=True) if all_versions else sorted(versions, reverse=True)[:1]
                 )

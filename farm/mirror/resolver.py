@@ -70,6 +70,15 @@ def installable_versions(
     return {v: [f for _, f in sorted(files, key=lambda p: p[0])] for v, files in versions.items()}
 
 
+def allowed_versions(requirements: Iterable[Requirement], versions: Iterable[Version]) -> set[Version]:
+    """The versions every requirement allows, as pip chooses them (``SpecifierSet.filter``, PEP 440): a pre-release
+    only when a specifier names one or when nothing else matches (``httpx`` must not bring ``1.0.dev6``)."""
+    allowed = list(versions)
+    for requirement in requirements:
+        allowed = list(requirement.specifier.filter(allowed))
+    return set(allowed)
+
+
 def _valid_wheel(filename: str) -> bool:
     try:
         parse_dist_filename(filename)
@@ -115,10 +124,10 @@ class RuntimeProvider(AbstractProvider[Requirement, Candidate, str]):
         if project is None:
             return []
         found = []
-        for version, files in installable_versions(project, self.target).items():
-            if version in bad:
-                continue
-            if not all(r.specifier.contains(version, prereleases=None) for r in reqs):
+        installable = installable_versions(project, self.target)
+        allowed = allowed_versions(reqs, installable)
+        for version, files in installable.items():
+            if version in bad or version not in allowed:
                 continue
             pinned = any(any(s.operator in ("==", "===") for s in r.specifier) for r in reqs)
             usable = tuple(f for f in files if pinned or not f.yanked)

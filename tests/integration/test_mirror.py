@@ -233,3 +233,32 @@ def test_kill_9_and_resume(settings: Settings, upstream: UpstreamServer, upstrea
         assert "slow5-1.0-py3-none-any.whl" in page
     finally:
         farm.close()
+
+
+def test_pre_releases_only_when_asked_for_or_nothing_else_matches(tmp_path: Path, farm: Farm) -> None:
+    """``httpx`` used to mirror ``httpx 1.0.dev6`` where pip picks 0.28.1 (PEP 440: pre-releases only when a
+    specifier names one, or when no final release matches); the same in the mirror's closure and server-side
+    locking, which resolve with the same provider."""
+    from farm.mirror.resolver import resolve
+    from farm.runtime.locking import CatalogSource
+    from farm.runtime.target import target_for
+
+    root = tmp_path / "pre-upstream"
+    make_wheel(root, "prerel", "0.28.1")
+    make_wheel(root, "prerel", "1.0.dev6")
+    make_wheel(root, "onlypre", "2.0b1")
+    make_wheel(root, "uses", "1.0", requires=["prerel"])
+    with UpstreamServer(root) as server:
+        mirror(farm, server, ["prerel"], closure=False)
+        assert names(farm) == {"prerel-0.28.1-py3-none-any.whl"}
+        mirror(farm, server, ["uses"], closure=True)
+        assert "prerel-1.0.dev6-py3-none-any.whl" not in names(farm)
+        mirror(farm, server, ["prerel>=1.0.dev1", "onlypre"], closure=False)  # named, or nothing else matches
+        assert {"prerel-1.0.dev6-py3-none-any.whl", "onlypre-2.0b1-py3-none-any.whl"} <= names(farm)
+
+    source = CatalogSource(farm.catalog.wheels())
+    target = target_for(farm.settings.runtimes[0])
+    [chosen] = resolve([Requirement("prerel")], source, target, source.requires_dist)
+    assert str(chosen.version) == "0.28.1"
+    [chosen] = resolve([Requirement("prerel>=1.0.dev1")], source, target, source.requires_dist)
+    assert str(chosen.version) == "1.0.dev6"
