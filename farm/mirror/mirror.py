@@ -205,6 +205,7 @@ class Mirror:
                 upstream_url=file.url,
                 yanked=file.yanked,
                 yanked_reason=file.yanked_reason,
+                upload_time=file.upload_time,
             )
             return "reused", 0
         with self.farm.blobs.writer() as writer:
@@ -218,6 +219,7 @@ class Mirror:
                 upstream_url=file.url,
                 yanked=file.yanked,
                 yanked_reason=file.yanked_reason,
+                upload_time=file.upload_time,
             )
             return "downloaded", writer.size
 

@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from urllib.parse import urldefrag, urljoin
 
@@ -34,6 +35,7 @@ class UpstreamFile:
     yanked_reason: str | None
     metadata_sha256: str | None  # PEP 714 hash of <url>.metadata
     has_metadata: bool
+    upload_time: datetime | None = None  # PEP 700, JSON pages only
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,18 @@ def _metadata(value: object) -> tuple[bool, str | None]:
     return bool(value), None
 
 
+def _upload_time(value: object) -> datetime | None:
+    """PEP 700's ``upload-time`` (ISO 8601, UTC: ``2026-03-19T10:02:03.123456Z``); None when absent or unreadable
+    (the file is still mirrored; its time is then the mirror's)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def parse_json_page(name: str, url: str, body: bytes) -> UpstreamProject:
     try:
         page = json.loads(body)
@@ -74,6 +88,7 @@ def parse_json_page(name: str, url: str, body: bytes) -> UpstreamProject:
                     yanked_reason=reason,
                     metadata_sha256=meta_hash,
                     has_metadata=has_meta,
+                    upload_time=_upload_time(entry.get("upload-time")),
                 )
             )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:

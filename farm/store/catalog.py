@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from packaging.utils import NormalizedName, canonicalize_name
 from sqlalchemy import Engine, update
@@ -34,6 +35,7 @@ class NewFile:
     yanked: bool = False
     yanked_reason: str | None = None
     import_names: str | None = None
+    upload_time: datetime | None = None  # upstream's (PEP 700) for mirrored files; None: now
 
 
 class Catalog:
@@ -142,6 +144,8 @@ class Catalog:
                 yanked_reason=new.yanked_reason,
                 import_names=new.import_names,
             )
+            if new.upload_time is not None:
+                row.upload_time = new.upload_time
             session.add(row)
             session.flush()
             self._bump_serial(session, project.id)

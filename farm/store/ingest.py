@@ -10,6 +10,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from farm.dist.archive import ArchiveLimits
@@ -56,8 +57,10 @@ class Ingestor:
         upstream_url: str | None = None,
         yanked: bool = False,
         yanked_reason: str | None = None,
+        upload_time: datetime | None = None,
     ) -> IngestResult:
-        """Validate the written file and publish it. ``writer`` must be finished; it is consumed."""
+        """Validate the written file and publish it. ``writer`` must be finished; it is consumed. ``upload_time``:
+        when upstream says the file was uploaded (PEP 700), kept for mirrored files; else now."""
         writer.finish()
         digest = writer.sha256
         if expected_sha256 is not None:
@@ -72,6 +75,7 @@ class Ingestor:
             upstream_url=upstream_url,
             yanked=yanked,
             yanked_reason=yanked_reason,
+            upload_time=upload_time,
         )
 
     def ingest_blob(
@@ -83,6 +87,7 @@ class Ingestor:
         upstream_url: str | None = None,
         yanked: bool = False,
         yanked_reason: str | None = None,
+        upload_time: datetime | None = None,
     ) -> IngestResult:
         """Publish a file whose blob is in the store already (left by an interrupted run, or prefetched)."""
         path = self.blobs.path_for(sha256)
@@ -96,6 +101,7 @@ class Ingestor:
             upstream_url=upstream_url,
             yanked=yanked,
             yanked_reason=yanked_reason,
+            upload_time=upload_time,
         )
 
     def _publish(
@@ -110,6 +116,7 @@ class Ingestor:
         upstream_url: str | None,
         yanked: bool,
         yanked_reason: str | None,
+        upload_time: datetime | None = None,
     ) -> IngestResult:
         dist = parse_dist_filename(filename)
         metadata: CoreMetadata | None
@@ -154,6 +161,7 @@ class Ingestor:
             yanked=yanked,
             yanked_reason=yanked_reason,
             import_names=json.dumps(list(wheel_metadata.imports)) if wheel_metadata else None,
+            upload_time=upload_time,
         )
         row, created = self.catalog.add_file(new)
         return IngestResult(row, created)

@@ -262,3 +262,20 @@ def test_pre_releases_only_when_asked_for_or_nothing_else_matches(tmp_path: Path
     assert str(chosen.version) == "0.28.1"
     [chosen] = resolve([Requirement("prerel>=1.0.dev1")], source, target, source.requires_dist)
     assert str(chosen.version) == "1.0.dev6"
+
+
+def test_mirrored_files_keep_upstreams_upload_time(tmp_path: Path, farm: Farm) -> None:
+    """``uv --exclude-newer`` reads PEP 700's upload-time: it must be upstream's, not when the mirror stored it."""
+    import json
+    from datetime import UTC, datetime
+
+    root = tmp_path / "timed-upstream"
+    wheel = make_wheel(root, "timed", "1.0")
+    uploaded = datetime(2026, 3, 19, 10, 2, 3, 250000, tzinfo=UTC)
+    os.utime(wheel, (uploaded.timestamp(), uploaded.timestamp()))
+    with UpstreamServer(root) as server:
+        mirror(farm, server, ["timed"], closure=False)
+    [row] = [f for p in farm.catalog.all_projects() for f in farm.catalog.project_files(p.id or 0)]
+    assert row.upload_time.replace(tzinfo=UTC) == uploaded
+    page = json.loads((farm.settings.www_dir / "simple" / "timed" / "index.json").read_text())
+    assert page["files"][0]["upload-time"].startswith("2026-03-19T10:02:03")

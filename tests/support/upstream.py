@@ -8,6 +8,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -91,6 +92,9 @@ class _Handler(BaseHTTPRequestHandler):
             }
             if path.name in self.state.yanked:
                 entry["yanked"] = self.state.yanked[path.name] or True
+            # PEP 700 (API 1.1), as PyPI writes it: the file's modification time plays its upload time.
+            moment = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            entry["upload-time"] = moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
             if path.name.endswith(".whl"):
                 for line in _metadata_of(path).decode().splitlines():
                     if line.startswith("Requires-Python: "):
@@ -100,7 +104,7 @@ class _Handler(BaseHTTPRequestHandler):
             entries.append(entry)
         accept = self.headers.get("Accept", "")
         if "vnd.pypi.simple.v1+json" in accept and not self.state.html_only:
-            body = json.dumps({"meta": {"api-version": "1.0"}, "name": project, "files": entries}).encode()
+            body = json.dumps({"meta": {"api-version": "1.1"}, "name": project, "files": entries}).encode()
             self._send(200, body, "application/vnd.pypi.simple.v1+json")
             return
         links = []
