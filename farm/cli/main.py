@@ -9,6 +9,7 @@ import click
 from farm import __version__
 from farm.cli.build_cmd import build, build_cancel, build_log, builder, builds, worker
 from farm.cli.common import configure_logging
+from farm.cli.fsck_cmd import fsck
 from farm.cli.mirror_cmd import mirror
 from farm.cli.pages_cmd import nginx_config, quarantine, render
 from farm.cli.recipes_cmd import recipes
@@ -43,6 +44,7 @@ cli.add_command(token)
 cli.add_command(render)
 cli.add_command(nginx_config)
 cli.add_command(quarantine)
+cli.add_command(fsck)
 cli.add_command(runtime)
 cli.add_command(lock)
 cli.add_command(explain)

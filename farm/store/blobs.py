@@ -147,6 +147,14 @@ class BlobStore:
         os.replace(temp, target)
         _fsync_dir(target.parent)
 
+    def restore(self, temp: Path, sha256: str) -> None:
+        """Put a complete temporary file in place of a damaged copy (``fsck --repair``; the caller checked its
+        hash): one rename, so a reader sees the damaged copy or the restored one."""
+        target = self.path_for(sha256)
+        target.parent.mkdir(exist_ok=True)
+        os.replace(temp, target)
+        _fsync_dir(target.parent)
+
     def sweep_temporaries(self) -> int:
         """Remove temporary files left by processes that no longer run (a crash or kill -9 mid-write)."""
         removed = 0

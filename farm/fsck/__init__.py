@@ -1,0 +1,1 @@
+"""Checking and mending the store: ``wasmfarm fsck``."""
