@@ -59,6 +59,8 @@ class HeadLimitedProtocol(HttpToolsProtocol):
         _loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
+        self._max_bytes = self.head_limits.max_bytes
+        self._max_fields = self.head_limits.max_fields
         self._section_open = True  # the next bytes belong to a request head (or trailers)
         self._section_bytes = 0  # bytes of the open section fed to the parser so far
         self._head_since: float | None = None  # when the head being received began (loop time); None: none is
@@ -84,47 +86,41 @@ class HeadLimitedProtocol(HttpToolsProtocol):
         if self._refused:
             return
         self._unset_keepalive_if_required()
-        if not self._section_open or self._section_bytes + len(data) < self.head_limits.max_bytes:
-            # The common case, kept as cheap as uvicorn's own: one read, fed whole.
-            if self._section_open:
+        try:  # the common cases, kept as cheap as uvicorn's own: one read, fed whole
+            if not self._section_open:
+                self.parser.feed_data(data)
+            elif self._section_bytes + len(data) < self._max_bytes:
                 self._section_bytes += len(data)
-            self._feed(data)
-            return
-        rest = memoryview(data)
-        while rest:
-            if self._section_open:
-                room = self.head_limits.max_bytes - self._section_bytes
-                piece, rest = rest[:room], rest[room:]
-                self._section_bytes += len(piece)
+                self.parser.feed_data(data)
             else:
-                piece, rest = rest, rest[:0]
-            if not self._feed(piece):
-                return
-            if self._section_open and self._section_bytes >= self.head_limits.max_bytes:
-                self._refuse(
-                    431,
-                    f"the request line and headers exceed {self.head_limits.max_bytes} bytes "
-                    "(setting max_header_bytes)",
-                )
-                return
-
-    def _feed(self, piece: bytes | memoryview) -> bool:
-        """uvicorn's own handling of received data, for one piece; False when the rest must not be parsed."""
-        try:
-            self.parser.feed_data(piece)
+                self._feed_in_pieces(data)
         except httptools.HttpParserError:
-            if not self._refused:
+            if not self._refused:  # else a callback refused the head and stopped the parser
                 msg = "Invalid HTTP request received."
                 self.logger.warning(msg)
                 self.send_400_response(msg)
-            return False
         except httptools.HttpParserUpgrade:
             if self._should_upgrade():
                 self.handle_websocket_upgrade()
             else:
                 self._unsupported_upgrade_warning()
-            return False
-        return True
+
+    def _feed_in_pieces(self, data: bytes) -> None:
+        """A read that reaches the head's limit: fed no further than the limit, then refused."""
+        rest = memoryview(data)
+        while rest and not self._refused:
+            if self._section_open:
+                room = self._max_bytes - self._section_bytes
+                piece, rest = rest[:room], rest[room:]
+                self._section_bytes += len(piece)
+            else:
+                piece, rest = rest, rest[:0]
+            self.parser.feed_data(piece)
+            if self._section_open and self._section_bytes >= self._max_bytes:
+                self._refuse(
+                    431,
+                    f"the request line and headers exceed {self._max_bytes} bytes (setting max_header_bytes)",
+                )
 
     # Parser callbacks ---------------------------------------------------------------------------------------
 
@@ -135,10 +131,8 @@ class HeadLimitedProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         # Counted here rather than per field (one Python call less per header): max_bytes bounds them meanwhile.
-        if len(self.headers) > self.head_limits.max_fields:
-            self._refuse(
-                431, f"more than {self.head_limits.max_fields} header fields (setting max_header_count)"
-            )
+        if len(self.headers) > self._max_fields:
+            self._refuse(431, f"more than {self._max_fields} header fields (setting max_header_count)")
             raise _HeadRefused
         self._section_open = False
         self._head_since = None
@@ -147,7 +141,8 @@ class HeadLimitedProtocol(HttpToolsProtocol):
     def on_chunk_header(self) -> None:
         # The last chunk (size 0) is followed by trailer fields, which httptools collects like headers; any other
         # chunk by its data, which closes the section again at once.
-        self._open_section()
+        self._section_open = True
+        self._section_bytes = 0
 
     def on_body(self, body: bytes) -> None:
         self._section_open = False
@@ -158,13 +153,10 @@ class HeadLimitedProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
-        self._open_section()  # what follows is the next request's head
+        self._section_open = True  # what follows is the next request's head
+        self._section_bytes = 0
 
     # Limits -------------------------------------------------------------------------------------------------
-
-    def _open_section(self) -> None:
-        self._section_open = True
-        self._section_bytes = 0
 
     def _start_head_timer(self) -> None:
         """One watch per connection, every quarter of the timeout, instead of a timer per request (which cost the

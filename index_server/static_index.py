@@ -1,17 +1,20 @@
 """The read path: index pages and files, served from the rendered page tree and the blob store.
 
 A plain ASGI app, because this is the hot path: no routing table, no dependency injection, one ``stat`` per page
-request to notice a re-render (by this process or another one, such as ``wasmfarm mirror``).
+request to notice a re-render (by this process or another one, such as ``wasmfarm mirror``). File names are built as
+strings and opened with ``os`` (pathlib's joins cost several us a request), a cached page keeps its response
+headers ready made, the request headers are read in one pass and content negotiation is memoised.
 """
 
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import os
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
@@ -27,6 +30,7 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+Header = tuple[bytes, bytes]
 
 CORS = [
     (b"access-control-allow-origin", b"*"),
@@ -53,6 +57,10 @@ CLIENT_PATH_ERRORS = frozenset({errno.ENAMETOOLONG, errno.EISDIR, errno.ENOTDIR,
 PROJECT_SEGMENT = re.compile(r"[A-Za-z0-9._-]{1,128}")
 FILE_RE = re.compile(r"^/files/([0-9a-f]{2})/([0-9a-f]{64})/([^/]+)$")
 CHUNK = 256 * 1024
+PAGE_CACHING = (b"cache-control", b"max-age=60, must-revalidate")
+PAGE_VARY = (b"vary", b"Accept, Accept-Encoding")
+IMMUTABLE = (b"cache-control", b"public, max-age=31536000, immutable")
+TEXT_TYPE = b"text/plain; charset=utf-8"
 
 
 @dataclass(frozen=True)
@@ -60,15 +68,37 @@ class CachedPage:
     key: tuple[int, int, int]
     body: bytes
     etag: bytes
+    encoding: bytes | None  # Content-Encoding of the file (a .br or .gz variant), None for the page itself
+    # Response headers ready made, per Content-Type (a page is served under at most three): those of a 200, of a 304.
+    _heads: dict[bytes, tuple[tuple[Header, ...], tuple[Header, ...]]] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
+
+    def heads(self, content_type: bytes) -> tuple[tuple[Header, ...], tuple[Header, ...]]:
+        heads = self._heads.get(content_type)
+        if heads is None:
+            not_modified = (
+                *CORS,
+                INERT,
+                (b"content-type", content_type),
+                (b"etag", self.etag),
+                PAGE_CACHING,
+                PAGE_VARY,
+                *([(b"content-encoding", self.encoding)] if self.encoding is not None else []),
+            )
+            heads = (*not_modified, (b"content-length", b"%d" % len(self.body))), not_modified
+            self._heads[content_type] = heads
+        return heads
 
 
 class PageCache:
     """Rendered pages in memory, revalidated against the file on disk with one stat."""
 
     def __init__(self) -> None:
-        self._pages: dict[Path, CachedPage] = {}
+        self._pages: dict[str, CachedPage] = {}
 
-    def get(self, path: Path) -> CachedPage | None:
+    def get(self, path: str, encoding: bytes | None = None) -> CachedPage | None:
+        """The page in the file ``path`` (whose Content-Encoding is ``encoding``); None when there is no such file."""
         try:
             st = os.stat(path)
         except (FileNotFoundError, NotADirectoryError):
@@ -78,25 +108,55 @@ class PageCache:
         cached = self._pages.get(path)
         if cached is not None and cached.key == key:
             return cached
-        body = path.read_bytes()
+        body = Path(path).read_bytes()
         etag = b'"' + hashlib.sha256(body).hexdigest()[:32].encode() + b'"'
-        page = CachedPage(key, body, etag)
+        page = CachedPage(key, body, etag, encoding)
         self._pages[path] = page
         return page
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
+def _request_headers(scope: Scope) -> tuple[bytes | None, bytes, bytes | None]:
+    """Accept, Accept-Encoding and If-None-Match, in one pass; the first of each counts, as in a lookup."""
+    accept = if_none_match = None
+    accept_encoding = b""
+    for key, value in reversed(scope["headers"]):
+        if key == b"accept":
+            accept = value
+        elif key == b"accept-encoding":
+            accept_encoding = value
+        elif key == b"if-none-match":
+            if_none_match = value
+    return accept, accept_encoding, if_none_match
 
 
-def _etag_matches(if_none_match: str | None, etag: bytes) -> bool:
+def _if_none_match(scope: Scope) -> bytes | None:
+    return _request_headers(scope)[2]
+
+
+def _etag_matches(if_none_match: bytes | None, etag: bytes) -> bool:
     if not if_none_match:
         return False
-    wanted = etag.decode()
-    return any(tag.strip().removeprefix("W/") in (wanted, "*") for tag in if_none_match.split(","))
+    return if_none_match == etag or any(
+        tag.strip().removeprefix(b"W/") in (etag, b"*") for tag in if_none_match.split(b",")
+    )
+
+
+def _negotiate(accept: bytes | None, fmt: str | None) -> tuple[str, bytes]:
+    """The page format and Content-Type negotiated for an Accept header and ``?format=``."""
+    rep = negotiate(None if accept is None else accept.decode("latin-1"), fmt)
+    return rep.format, rep.content_type.encode()
+
+
+# Negotiation costs about 2 us, a third of a page's handling, and clients send the same few Accept headers over and
+# over: memoised, bounded in number and in size (a client may send anything).
+_negotiate_memo = functools.lru_cache(maxsize=256)(_negotiate)
+MEMO_ACCEPT_BYTES = 512
+
+
+def _representation(accept: bytes | None, fmt: str | None) -> tuple[str, bytes]:
+    if accept is not None and len(accept) > MEMO_ACCEPT_BYTES:
+        return _negotiate(accept, fmt)
+    return _negotiate_memo(accept, fmt)
 
 
 class StaticIndex:
@@ -105,6 +165,8 @@ class StaticIndex:
         self.blobs = blobs
         self.runtimes = set(runtimes)
         self.cache = PageCache()
+        self._www = os.fspath(www)
+        self._blob_root = os.fspath(blobs.root)
 
     @staticmethod
     def handles(path: str) -> bool:
@@ -112,15 +174,15 @@ class StaticIndex:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
-        if method == "OPTIONS":
-            await _respond(send, 204, PREFLIGHT, b"")
-            return
         if method not in ("GET", "HEAD"):
-            await _respond(send, 405, [*CORS, (b"allow", b"GET, HEAD, OPTIONS")], b"")
+            if method == "OPTIONS":
+                await _respond(send, 204, PREFLIGHT, b"")
+            else:
+                await _respond(send, 405, [*CORS, (b"allow", b"GET, HEAD, OPTIONS")], b"")
             return
         try:
             try:
-                await self._dispatch(scope, send, head=method == "HEAD")
+                await self._dispatch(scope, send, method == "HEAD")
             except OSError as exc:
                 if exc.errno not in CLIENT_PATH_ERRORS:
                     raise
@@ -158,15 +220,24 @@ class StaticIndex:
                 await _redirect(send, f"/{prefix}{canonical}/", query)
                 return
         fmt = None
-        for part in query.split("&"):
-            key, _, value = part.partition("=")
-            if key == "format":
-                fmt = unquote_plus(value)
-        rep = negotiate(_header(scope, b"accept"), fmt)
-        page_path = self.www / prefix / project / f"index.{rep.format}" if project else None
-        if page_path is None:
-            page_path = self.www / prefix / f"index.{rep.format}"
-        await self._page(scope, send, page_path, rep.content_type, head, project, prefix)
+        if query:
+            for part in query.split("&"):
+                key, _, value = part.partition("=")
+                if key == "format":
+                    fmt = unquote_plus(value)
+        accept, accept_encoding, if_none_match = _request_headers(scope)
+        page_format, content_type = _representation(accept, fmt)
+        folder = f"{self._www}/{prefix}{project}/" if project else f"{self._www}/{prefix}"
+        await self._page(
+            send,
+            folder + "index." + page_format,
+            content_type,
+            accept_encoding,
+            if_none_match,
+            head,
+            project,
+            prefix,
+        )
 
     def _split_view(self, path: str) -> tuple[str, str]:
         if path.startswith("/simple"):
@@ -183,18 +254,23 @@ class StaticIndex:
         raise NotFound(f"no page at {path!r}; the index is at /simple/ and /r/<runtime>/simple/")
 
     async def _page(
-        self, scope: Scope, send: Send, path: Path, content_type: str, head: bool, project: str, prefix: str
+        self,
+        send: Send,
+        path: str,
+        content_type: bytes,
+        accept_encoding: bytes,
+        if_none_match: bytes | None,
+        head: bool,
+        project: str,
+        prefix: str,
     ) -> None:
-        accept_encoding = _header(scope, b"accept-encoding") or ""
-        variant, encoding = path, None
-        if "br" in accept_encoding:
-            variant, encoding = path.with_name(path.name + ".br"), b"br"
-        elif "gzip" in accept_encoding:
-            variant, encoding = path.with_name(path.name + ".gz"), b"gzip"
-        page = self.cache.get(variant)
-        if page is None and encoding is not None:
-            variant, encoding = path, None
-            page = self.cache.get(variant)
+        page = None
+        if b"br" in accept_encoding:
+            page = self.cache.get(path + ".br", b"br")
+        elif b"gzip" in accept_encoding:
+            page = self.cache.get(path + ".gz", b"gzip")
+        if page is None:
+            page = self.cache.get(path)
         if page is None:
             if project:
                 where = (
@@ -202,32 +278,27 @@ class StaticIndex:
                 )
                 raise NotFound(f"project {project!r} has no files for {where}")
             raise NotFound("the index has not been rendered yet; start `wasmfarm serve` once to render it")
-        headers = [
-            *CORS,
-            INERT,
-            (b"content-type", content_type.encode()),
-            (b"etag", page.etag),
-            (b"cache-control", b"max-age=60, must-revalidate"),
-            (b"vary", b"Accept, Accept-Encoding"),
-        ]
-        if encoding is not None:
-            headers.append((b"content-encoding", encoding))
-        if _etag_matches(_header(scope, b"if-none-match"), page.etag):
-            await _respond(send, 304, headers, b"")
+        complete, not_modified = page.heads(content_type)
+        if _etag_matches(if_none_match, page.etag):
+            await _respond(send, 304, not_modified, b"")
             return
-        headers.append((b"content-length", str(len(page.body)).encode()))
-        await _respond(send, 200, headers, b"" if head else page.body, content_length_set=True)
+        await _respond(send, 200, complete, b"" if head else page.body, content_length_set=True)
 
     async def _file(self, scope: Scope, send: Send, path: str, head: bool) -> None:
         match = FILE_RE.match(path)
-        if match is None or match.group(2)[:2] != match.group(1):
+        if match is None:
             raise NotFound(f"no file at {path!r}; file URLs come from the index pages")
-        sha256, filename = match.group(2), match.group(3)
-        is_metadata = filename.endswith(".metadata")
-        blob = self.blobs.metadata_path_for(sha256) if is_metadata else self.blobs.path_for(sha256)
-        etag = f'"{sha256}{"-metadata" if is_metadata else ""}"'.encode()
-        content_type = b"text/plain; charset=utf-8" if is_metadata else _file_type(filename)
-        await self._stream(scope, send, blob, content_type, etag, head, [INERT])
+        shard, sha256, filename = match.groups()
+        if sha256[:2] != shard:
+            raise NotFound(f"no file at {path!r}; file URLs come from the index pages")
+        # The blob store's layout (<root>/<sha[:2]>/<sha>, its metadata beside it), as a string: FILE_RE has checked
+        # the digest, so BlobStore.path_for's check and pathlib's cost are not needed here.
+        blob = f"{self._blob_root}/{shard}/{sha256}"
+        if filename.endswith(".metadata"):
+            blob, etag, content_type = blob + ".metadata", b'"%s-metadata"' % sha256.encode(), TEXT_TYPE
+        else:
+            etag, content_type = b'"%s"' % sha256.encode(), _file_type(filename)
+        await self._stream(scope, send, blob, content_type, etag, head, (INERT,))
 
     async def _runtime(self, scope: Scope, send: Send, path: str, head: bool) -> None:
         """``/pyodide/<version>/<file>``: the runtime's files, its generated lock and its locked wheels."""
@@ -246,16 +317,19 @@ class StaticIndex:
             )
         file = base / name
         if name == "pyodide-lock.json":
-            await self._page(scope, send, file, "application/json", head, "", "")
+            _, accept_encoding, if_none_match = _request_headers(scope)
+            await self._page(
+                send, os.fspath(file), b"application/json", accept_encoding, if_none_match, head, "", ""
+            )
             return
         if file.is_symlink():  # a locked wheel: content-addressed, immutable
             sha256 = file.readlink().name
-            await self._stream(scope, send, file, _file_type(name), f'"{sha256}"'.encode(), head)
+            await self._stream(scope, send, os.fspath(file), _file_type(name), f'"{sha256}"'.encode(), head)
             return
-        accept_encoding = _header(scope, b"accept-encoding") or ""
+        accept_encoding = _request_headers(scope)[1]
         encoding = None
         for token, suffix in ((b"br", ".br"), (b"gzip", ".gz")):
-            if token.decode() in accept_encoding and file.with_name(file.name + suffix).is_file():
+            if token in accept_encoding and file.with_name(file.name + suffix).is_file():
                 encoding, file = token, file.with_name(file.name + suffix)
                 break
         try:
@@ -263,46 +337,45 @@ class StaticIndex:
         except (FileNotFoundError, NotADirectoryError):
             raise NotFound(f"runtime {version} has no file {name!r}") from None
         etag = f'"{st.st_size:x}-{st.st_mtime_ns:x}{"-" + encoding.decode() if encoding else ""}"'.encode()
-        extra = [(b"vary", b"Accept-Encoding")] + ([(b"content-encoding", encoding)] if encoding else [])
-        await self._stream(scope, send, file, _runtime_type(name), etag, head, extra)
+        extra = ((b"vary", b"Accept-Encoding"), *([(b"content-encoding", encoding)] if encoding else []))
+        await self._stream(scope, send, os.fspath(file), _runtime_type(name), etag, head, extra)
 
     async def _stream(
         self,
         scope: Scope,
         send: Send,
-        file: Path,
+        file: str,
         content_type: bytes,
         etag: bytes,
         head: bool,
-        extra: list[tuple[bytes, bytes]] | None = None,
+        extra: tuple[Header, ...] = (),
     ) -> None:
-        headers = [
-            *CORS,
-            (b"content-type", content_type),
-            (b"etag", etag),
-            (b"cache-control", b"public, max-age=31536000, immutable"),
-            *(extra or []),
-        ]
-        if _etag_matches(_header(scope, b"if-none-match"), etag):
+        headers = [*CORS, (b"content-type", content_type), (b"etag", etag), IMMUTABLE, *extra]
+        if _etag_matches(_if_none_match(scope), etag):
             await _respond(send, 304, headers, b"")
             return
         try:
-            handle = file.open("rb")
+            fd = os.open(file, os.O_RDONLY)
         except (FileNotFoundError, NotADirectoryError):
-            raise NotFound(f"{file.name!r} is not in this store") from None
-        with handle:
-            size = os.fstat(handle.fileno()).st_size
-            headers.append((b"content-length", str(size).encode()))
+            raise NotFound(f"{Path(file).name!r} is not in this store") from None
+        try:
+            left = os.fstat(fd).st_size
+            headers.append((b"content-length", b"%d" % left))
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             if head:
                 await send({"type": "http.response.body", "body": b""})
                 return
+            # Reads of exactly what is left: no spare buffer, no empty read at the end. A file cut short ends the
+            # body short (and uvicorn, counting against Content-Length, drops the connection).
             while True:
-                chunk = handle.read(CHUNK)
-                more = len(chunk) == CHUNK
+                chunk = os.read(fd, min(left, CHUNK))
+                left -= len(chunk)
+                more = left > 0 and len(chunk) > 0
                 await send({"type": "http.response.body", "body": chunk, "more_body": more})
                 if not more:
                     break
+        finally:
+            os.close(fd)
 
 
 _RUNTIME_TYPES = {
@@ -332,10 +405,10 @@ def _file_type(filename: str) -> bytes:
 
 
 async def _respond(
-    send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes, content_length_set: bool = False
+    send: Send, status: int, headers: Sequence[Header], body: bytes, content_length_set: bool = False
 ) -> None:
     if not content_length_set and status != 304:
-        headers = [*headers, (b"content-length", str(len(body)).encode())]
+        headers = [*headers, (b"content-length", b"%d" % len(body))]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
