@@ -1,5 +1,5 @@
 # The two commands of the README. Everything else is a step they run.
-.PHONY: serve test bootstrap lint unit bench bench-lock bench-editor bench-build
+.PHONY: serve test bootstrap lint unit bench bench-lock bench-editor bench-build bench-fsck bench-verify
 
 serve: bootstrap  ## set up and run the server (SQLite and files under the data directory)
 	bash ci/build-assets.sh
@@ -41,3 +41,10 @@ bench-build: bootstrap  ## no-op --changed over 200 recipes; farm overhead again
 	bash ci/test-assets.sh
 	bash ci/builder-assets.sh
 	.venv/bin/python -m tests.bench.build_bench $(ARGS)
+
+bench-verify: bootstrap  ## verification per wheel against a bare micropip install; 10 wheels batched against one by one
+	bash ci/test-assets.sh
+	.venv/bin/python -m tests.bench.verify_bench $(ARGS)
+
+bench-fsck: bootstrap  ## fsck's file check against sha256sum over the same stored files
+	.venv/bin/python -m tests.bench.fsck_bench $(ARGS)

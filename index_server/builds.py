@@ -16,6 +16,7 @@ from farm.build.state import BUILD
 from farm.context import Farm
 from farm.errors import NotFound
 from farm.store.models import Build, BuildState, TokenScope
+from farm.verify import outcomes
 from index_server.auth import token_from_authorization
 
 _STYLE = """
@@ -76,17 +77,11 @@ def builds_router(farm: Farm, jobs: Jobs) -> APIRouter:
             return JSONResponse(_row(build))
         data = _row(build)
         checks = "".join(
-            f"<tr><td>{escape(c['check'])}</td><td class='{_check_class(c)}'>{_check_class(c).replace('succeeded', 'ok')}"
-            f"</td><td>{escape(c['detail'])}</td></tr>"
+            f"<tr><td>{escape(c['check'])}</td><td class='{_check_class(c)}'>"
+            f"{_check_class(c).replace('succeeded', 'ok')}</td><td>{escape(c['detail'])}</td></tr>"
             for c in (data["checks"] or {}).get("results", [])
         )
-        verification = data["verification"] or {}
-        results = {**verification.get("imports", {}), **verification.get("tests", {})}
-        verified = "".join(
-            f"<tr><td>{escape(name)}</td><td class='{'succeeded' if r == 'ok' else 'failed'}'>"
-            f"{'ok' if r == 'ok' else '<pre>' + escape(r) + '</pre>'}</td></tr>"
-            for name, r in results.items()
-        )
+        verified = _verification(data["verification"] or {})
         facts = "".join(
             f"<tr><th>{k}</th><td>{escape(str(data[k]))}</td></tr>"
             for k in ("recipe", "version", "runtime", "state", "step", "attempts", "worker", "builder", "key",
@@ -97,7 +92,7 @@ def builds_router(farm: Farm, jobs: Jobs) -> APIRouter:
             f"<p><a href='/builds'>all builds</a></p><h1>Build {build.id}: {escape(build.recipe)} "
             f"{escape(build.version)}</h1><table id='facts' data-build='{build.id}' data-state='{escape(build.state)}'>"
             f"{facts}</table><h2>Checks</h2><table>{checks or '<tr><td>not yet</td></tr>'}</table>"
-            f"<h2>Verification in Pyodide</h2><table>{verified or '<tr><td>not yet</td></tr>'}</table>"
+            f"<h2>Verification in Pyodide</h2>{verified or '<table><tr><td>not yet</td></tr></table>'}"
             "<h2>Log</h2><pre id='log'></pre>"
             "<h2>Rebuild</h2><form id='rebuild'><input id='token' type='password' placeholder='admin token' "
             "autocomplete='off'> <button>Rebuild</button> <span id='rebuild-result'></span></form>"
@@ -180,3 +175,40 @@ def _check_class(result: dict[str, Any]) -> str:
     if not result["ok"]:
         return "failed"
     return "warning" if result.get("warning") else "succeeded"
+
+
+_OUTCOME_CLASS = {"passed": "succeeded", "skipped": "warning", "failed": "failed", "error": "failed"}
+
+
+def _verification(verification: dict[str, Any]) -> str:
+    """The imports, then the recipe's tests: counts and a row per test with its message. Reports of builds made
+    before tests had outcomes (``{name: "ok" | traceback}``) are shown as passed or failed."""
+    if not verification:
+        return ""
+    imports = "".join(
+        f"<tr><td>import {escape(name)}</td><td class='{'succeeded' if r == 'ok' else 'failed'}'>"
+        f"{'ok' if r == 'ok' else '<pre>' + escape(r) + '</pre>'}</td></tr>"
+        for name, r in verification.get("imports", {}).items()
+    )
+    html = f"<table id='imports'>{imports or '<tr><td>no module imported</td></tr>'}</table>"
+    if verification.get("error"):
+        html += f"<pre class='failed'>{escape(str(verification['error']))}</pre>"
+    tests = {
+        nodeid: r if isinstance(r, dict) else {"outcome": "passed" if r == "ok" else "failed", "message": r}
+        for nodeid, r in verification.get("tests", {}).items()
+    }
+    counts = outcomes.summary(tests)
+    html += (
+        f"<h3>Tests</h3><p id='test-summary'>{counts['passed']} passed, {counts['failed']} failed, "
+        f"{counts['skipped']} skipped, {counts['error']} errors</p>"
+    )
+    rows = "".join(
+        f"<tr><td>{escape(nodeid)}</td><td class='{_OUTCOME_CLASS.get(r['outcome'], 'failed')}'>"
+        f"{escape(r['outcome'])}</td><td>{r.get('seconds', '')}</td><td>"
+        f"{'<pre>' + escape(str(r['message'])) + '</pre>' if r.get('message') and r['message'] != 'ok' else ''}"
+        "</td></tr>"
+        for nodeid, r in tests.items()
+    )
+    if rows:
+        html += f"<table id='tests'><tr><th>test</th><th>outcome</th><th>s</th><th>message</th></tr>{rows}</table>"
+    return html

@@ -482,7 +482,6 @@ def _verify(farm: Any, request: BuildRequest, out: BuildOutput, log: BuildLog, s
     recipe = request.recipe
     assert out.artifact is not None
     step("verify")
-    test_file = recipe.directory / f"test_{recipe.directory.name}.py"
     result = verifier.verify(
         out.artifact,
         runtime=request.runtime,
@@ -490,12 +489,15 @@ def _verify(farm: Any, request: BuildRequest, out: BuildOutput, log: BuildLog, s
         blobs=farm.blobs,
         runner_assets=farm.settings.runner_assets_dir,
         imports=import_names(recipe, out.artifact),
-        test_source=test_file.read_text() if test_file.is_file() else None,
+        test_files=sorted(recipe.directory.glob("test_*.py")),
     )
     out.verification = result.report
     for line in result.report.get("log", []):
         log(f"[pyodide] {line}")
-    log(f"# verification: {'ok' if result.ok else 'FAILED'} {json.dumps(result.report.get('imports', {}))}")
+    log(
+        f"# verification: {'ok' if result.ok else 'FAILED'} imports {json.dumps(result.report.get('imports', {}))}"
+        f" tests {json.dumps(result.report.get('summary', {}))}"
+    )
     if not result.ok:
         raise BuildFailed("verification in Pyodide failed: " + "; ".join(result.failures()))
 

@@ -72,8 +72,11 @@ def command_line(
     cwd: str = "/work",
     network: bool = False,
     writable_root: bool = False,
+    hidden: Sequence[str] = (),
 ) -> list[str]:
-    """The bwrap invocation; ``network=True`` only for download steps (pip download of wheels, no code run)."""
+    """The bwrap invocation; ``network=True`` only for download steps (pip download of wheels, no code run).
+    ``hidden`` directories of the root are covered by an empty tmpfs (before ``mounts``, which may bring parts of
+    them back)."""
     cmd = [bwrap_path(), "--bind" if writable_root else "--ro-bind", str(rootfs), "/"]
     cmd += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/run"]  # noqa: S108 - in the sandbox
     cmd += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent"]
@@ -89,6 +92,8 @@ def command_line(
                 cmd += ["--ro-bind", path, path]
     else:
         cmd += ["--unshare-net"]
+    for path in hidden:
+        cmd += ["--tmpfs", path]
     for mount in mounts:
         cmd += ["--bind" if mount.writable else "--ro-bind", str(mount.source), mount.target]
     cmd += ["--clearenv"]

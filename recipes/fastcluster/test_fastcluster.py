@@ -1,7 +1,12 @@
-"""Runs inside Pyodide after the wheel is installed (each test_* function)."""
+"""pytest-pyodide tests, as pyodide-recipes writes them: each ``run_in_pyodide`` function runs inside Pyodide."""
+
+import pytest
+from pytest_pyodide import run_in_pyodide
 
 
-def test_single_linkage_of_points_on_a_line() -> None:
+@pytest.mark.driver_timeout(60)
+@run_in_pyodide(packages=["fastcluster"])
+def test_single_linkage_of_points_on_a_line(selenium) -> None:
     import fastcluster
     import numpy as np
 
@@ -16,7 +21,8 @@ def test_single_linkage_of_points_on_a_line() -> None:
     assert fastcluster.linkage_vector(np.array([[0.0], [1.0], [5.0]]))[:, 2].tolist() == [1.0, 4.0]
 
 
-def test_condensed_distances_and_methods_agree() -> None:
+@run_in_pyodide(packages=["fastcluster"])
+def test_condensed_distances_and_methods_agree(selenium) -> None:
     import fastcluster
     import numpy as np
 

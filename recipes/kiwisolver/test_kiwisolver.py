@@ -1,7 +1,12 @@
-"""Runs inside Pyodide after the wheel is installed (each test_* function)."""
+"""pytest-pyodide tests, as pyodide-recipes writes them: each ``run_in_pyodide`` function runs inside Pyodide."""
+
+import pytest
+from pytest_pyodide import run_in_pyodide
 
 
-def test_solver_and_cpp_exceptions() -> None:
+@pytest.mark.driver_timeout(60)
+@run_in_pyodide(packages=["kiwisolver"])
+def test_solver_and_cpp_exceptions(selenium) -> None:
     import kiwisolver
 
     x = kiwisolver.Variable("x")

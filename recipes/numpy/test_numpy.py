@@ -1,7 +1,12 @@
-"""Runs inside Pyodide after the wheel is installed (each test_* function)."""
+"""pytest-pyodide tests, as pyodide-recipes writes them: each ``run_in_pyodide`` function runs inside Pyodide."""
+
+import pytest
+from pytest_pyodide import run_in_pyodide
 
 
-def test_arrays_linalg_fft_random() -> None:
+@pytest.mark.driver_timeout(60)
+@run_in_pyodide(packages=["numpy"])
+def test_arrays_linalg_fft_random(selenium) -> None:
     import numpy as np
 
     a = np.arange(12, dtype=np.float64).reshape(3, 4)

@@ -1,7 +1,10 @@
-"""Runs inside Pyodide after the wheel is installed (each test_* function)."""
+"""pytest-pyodide tests, as pyodide-recipes writes them: each ``run_in_pyodide`` function runs inside Pyodide."""
+
+from pytest_pyodide import run_in_pyodide
 
 
-def test_libyaml_loader_and_dumper() -> None:
+@run_in_pyodide(packages=["pyyaml"])
+def test_libyaml_loader_and_dumper(selenium) -> None:
     import yaml
 
     assert yaml.__with_libyaml__

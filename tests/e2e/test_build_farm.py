@@ -54,9 +54,10 @@ def test_builds_verifies_and_publishes_shipped_recipes(
         assert checks["passed"] and {c["check"] for c in checks["results"]} >= {"tag", "extension modules"}
         verification = json.loads(str(build["verification"]))
         assert verification["ok"] and all(v == "ok" for v in verification["imports"].values()), verification
-    assert json.loads(str(builds["kiwisolver"]["verification"]))["tests"] == {
-        "test_solver_and_cpp_exceptions": "ok"
-    }
+    kiwisolver = json.loads(str(builds["kiwisolver"]["verification"]))  # its recipe's pytest-pyodide tests
+    assert {nodeid: r["outcome"] for nodeid, r in kiwisolver["tests"].items()} == {
+        "test_kiwisolver.py::test_solver_and_cpp_exceptions[node]": "passed"
+    }, kiwisolver
 
     # The published wheels install with micropip from the farm's own index in a fresh Pyodide.
     with serve_process(build_env.data_dir) as url:
@@ -162,9 +163,9 @@ def _assert_numpy_target_files_used(build_env: BuildFarmEnv, latest: dict[str, d
     config = work / "xbuild/host/lib/python3.14/site-packages/numpy/_core/include/numpy/_numpyconfig.h"
     assert "#define NPY_SIZEOF_LONG 4\n" in config.read_text()
     verification = json.loads(str(latest["fastcluster"]["verification"]))
-    assert verification["tests"] == {
-        "test_single_linkage_of_points_on_a_line": "ok",
-        "test_condensed_distances_and_methods_agree": "ok",
+    assert {nodeid: r["outcome"] for nodeid, r in verification["tests"].items()} == {
+        "test_fastcluster.py::test_single_linkage_of_points_on_a_line[node]": "passed",
+        "test_fastcluster.py::test_condensed_distances_and_methods_agree[node]": "passed",
     }, verification
 
 
