@@ -75,6 +75,20 @@ def _recipes(root: Path, upstream_dir: Path, servers: Loopback) -> None:
     # A wheel source whose URL is PyPI's short form, which caches answer 404: found in the index by its sha256.
     wheelsrc = make_wheel(upstream_dir, "wheelsrc", "1.0", module_source="VALUE = 'from a wheel'\n")
     _wheel_recipe(root, "wheelsrc", wheelsrc, f"http://{host}/packages/py3/w/wheelsrc/{wheelsrc.name}")
+    # Upstream's test files are pytest-pyodide files, not always named test_<dir>.py: all of them run.
+    _write(
+        root / "wheelsrc",
+        {
+            "test_behaviour.py": (
+                "import pytest\nfrom pytest_pyodide import run_in_pyodide\n\n\n"
+                "@pytest.mark.driver_timeout(60)\n@run_in_pyodide(packages=['wheelsrc'])\n"
+                "def test_value_in_pyodide(selenium):\n    import sys, wheelsrc\n"
+                "    assert wheelsrc.VALUE == 'from a wheel' and sys.platform == 'emscripten'\n\n\n"
+                "@pytest.mark.skip(reason='shown as skipped, not failed')\n"
+                "def test_skipped(selenium):\n    raise AssertionError\n"
+            )
+        },
+    )
     # A wheel that cannot be imported in Pyodide: verification must fail, once, and publish nothing.
     bad = make_wheel(upstream_dir, "badimport", "1.0", module_source="raise ImportError('needs os.fork')\n")
     _wheel_recipe(root, "badimport", bad, f"http://{host}/packages/py3/b/badimport/{bad.name}")
@@ -198,9 +212,13 @@ def test_a_wheel_source_found_by_its_hash_is_verified_by_its_own_names_and_publi
     assert build["state"] == "succeeded" and build["published"] and build["attempts"] == 1
     assert build["wheel_filename"] == "wheelsrc-1.0-py3-none-any.whl"
     verification = _json(build, "verification")
-    assert verification["ok"] and verification["imports"] == {
-        "wheelsrc": "ok"
-    }  # no test/imports: the wheel's
+    assert verification["ok"] and verification["imports"] == {"wheelsrc": "ok"}  # no test/imports: its names
+    tests = verification["tests"]
+    assert isinstance(tests, dict)
+    assert {nodeid: r["outcome"] for nodeid, r in tests.items()} == {
+        "test_behaviour.py::test_value_in_pyodide[node]": "passed",
+        "test_behaviour.py::test_skipped[node]": "skipped",
+    }, tests
     log = farm_env.run("build-log", str(build["id"])).stdout
     assert "/packages/py3/w/wheelsrc/wheelsrc-1.0-py3-none-any.whl: HTTP 404" in log  # the recipe's URL
     assert "/files/wheelsrc-1.0-py3-none-any.whl: ok" in log  # where the upstream index lists the same hash
