@@ -45,10 +45,15 @@ def proxy_router(settings: Settings) -> tuple[APIRouter, contextlib.AbstractAsyn
         yield
         await state.pop("fetcher").aclose()
 
+    # One operation in the API description (GET); the other methods reach the same handler, which refuses them
+    # with a message rather than a bare 405, and stay out of the schema (six copies of one operation id otherwise).
     @router.api_route(
         "/proxy",
-        methods=["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"],
-        summary="Fetch a public URL for a page (CORS proxy; GET and HEAD only)",
+        methods=["HEAD", "POST", "PUT", "DELETE", "PATCH"],
+        include_in_schema=False,
+    )
+    @router.api_route(
+        "/proxy", methods=["GET"], summary="Fetch a public URL for a page (CORS proxy; GET and HEAD only)"
     )
     async def proxy(
         request: Request, url: str = Query(..., description="The absolute http(s) URL")

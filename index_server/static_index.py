@@ -16,7 +16,7 @@ import re
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import unquote_plus
 
 from packaging.utils import canonicalize_name
@@ -57,6 +57,7 @@ CLIENT_PATH_ERRORS = frozenset({errno.ENAMETOOLONG, errno.EISDIR, errno.ENOTDIR,
 PROJECT_SEGMENT = re.compile(r"[A-Za-z0-9._-]{1,128}")
 FILE_RE = re.compile(r"^/files/([0-9a-f]{2})/([0-9a-f]{64})/([^/]+)$")
 CHUNK = 256 * 1024
+ACCEPT_RANGES = (b"accept-ranges", b"bytes")
 PAGE_CACHING = (b"cache-control", b"max-age=60, must-revalidate")
 PAGE_VARY = (b"vary", b"Accept, Accept-Encoding")
 IMMUTABLE = (b"cache-control", b"public, max-age=31536000, immutable")
@@ -129,8 +130,43 @@ def _request_headers(scope: Scope) -> tuple[bytes | None, bytes, bytes | None]:
     return accept, accept_encoding, if_none_match
 
 
-def _if_none_match(scope: Scope) -> bytes | None:
-    return _request_headers(scope)[2]
+def _conditions(scope: Scope) -> tuple[bytes | None, bytes | None, bytes | None]:
+    """If-None-Match, Range and If-Range of a file request, in one pass (the first of each counts)."""
+    if_none_match = byte_range = if_range = None
+    for key, value in reversed(scope["headers"]):
+        if key == b"if-none-match":
+            if_none_match = value
+        elif key == b"range":
+            byte_range = value
+        elif key == b"if-range":
+            if_range = value
+    return if_none_match, byte_range, if_range
+
+
+UNSATISFIABLE: Literal["unsatisfiable"] = "unsatisfiable"
+
+
+def parse_range(value: bytes, size: int) -> tuple[int, int] | Literal["unsatisfiable"] | None:
+    """One byte range of RFC 9110 (``bytes=a-b``, ``bytes=a-``, ``bytes=-n``) as (first, last) within ``size``;
+    None when the header is to be ignored (malformed, or several ranges: the whole file is sent instead, as the RFC
+    allows); ``UNSATISFIABLE`` when no byte of the file is in it (416)."""
+    unit, _, spec = value.partition(b"=")
+    if unit.strip().lower() != b"bytes" or b"," in spec:
+        return None
+    first, dash, last = spec.strip().partition(b"-")
+    if not dash or not (first.isdigit() or first == b"") or not (last.isdigit() or last == b""):
+        return None
+    if len(first) > 18 or len(last) > 18:  # no file here is an exabyte; int() of thousands of digits refuses
+        return None
+    if first == b"":
+        if last == b"":
+            return None
+        return (max(size - int(last), 0), size - 1) if size and int(last) else UNSATISFIABLE
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if last and int(last) < start:
+        return None
+    return (start, end) if start < size else UNSATISFIABLE
 
 
 def _etag_matches(if_none_match: bytes | None, etag: bytes) -> bool:
@@ -350,8 +386,9 @@ class StaticIndex:
         head: bool,
         extra: tuple[Header, ...] = (),
     ) -> None:
-        headers = [*CORS, (b"content-type", content_type), (b"etag", etag), IMMUTABLE, *extra]
-        if _etag_matches(_if_none_match(scope), etag):
+        headers = [*CORS, (b"content-type", content_type), (b"etag", etag), IMMUTABLE, ACCEPT_RANGES, *extra]
+        if_none_match, byte_range, if_range = _conditions(scope)
+        if _etag_matches(if_none_match, etag):
             await _respond(send, 304, headers, b"")
             return
         try:
@@ -359,9 +396,22 @@ class StaticIndex:
         except (FileNotFoundError, NotADirectoryError):
             raise NotFound(f"{Path(file).name!r} is not in this store") from None
         try:
-            left = os.fstat(fd).st_size
+            left = size = os.fstat(fd).st_size
+            status = 200
+            # A single range (uv's and pip's lazy wheels read the central directory so), unless If-Range names
+            # another version of the file; several ranges get the whole file.
+            wanted = parse_range(byte_range, size) if byte_range and if_range in (None, etag) else None
+            if wanted == UNSATISFIABLE:
+                headers.append((b"content-range", b"bytes */%d" % size))
+                await _respond(send, 416, headers, b"")
+                return
+            if isinstance(wanted, tuple):
+                first, last = wanted
+                os.lseek(fd, first, os.SEEK_SET)
+                left, status = last - first + 1, 206
+                headers.append((b"content-range", b"bytes %d-%d/%d" % (first, last, size)))
             headers.append((b"content-length", b"%d" % left))
-            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.start", "status": status, "headers": headers})
             if head:
                 await send({"type": "http.response.body", "body": b""})
                 return

@@ -219,3 +219,40 @@ def test_protected_reads_need_a_read_token(tmp_path: Path, database_url: str) ->
         assert httpx.get(url + "simple/", auth=("__token__", read)).status_code == 200
         assert httpx.get(url + "simple/", headers={"Authorization": f"Bearer {read}"}).status_code == 200
         assert httpx.get(url + "simple/", headers={"Authorization": "Bearer wf_wrong"}).status_code == 401
+
+
+def test_the_api_description_lists_each_operation_once(server) -> None:
+    """The proxy used to appear under six methods with one operation id (FastAPI warned at every start)."""
+    url, _ = server
+    schema = httpx.get(f"{url}openapi.json").json()
+    assert list(schema["paths"]["/proxy"]) == ["get"]
+    ids = [op["operationId"] for methods in schema["paths"].values() for op in methods.values()]
+    assert len(ids) == len(set(ids))
+    refused = httpx.post(f"{url}proxy", params={"url": "http://example.invalid/"})
+    assert 400 <= refused.status_code < 500  # still answered with a reason, not a 500
+
+
+def test_files_answer_single_byte_ranges(server, tmp_path: Path) -> None:
+    """uv and pip's lazy wheels read a wheel's central directory with Range requests."""
+    url, tokens = server
+    path = make_wheel(tmp_path, "ranged", "1.0", padding=20_000)
+    data = path.read_bytes()
+    assert upload(url, path, tokens["upload"], name="ranged", version="1.0").status_code == 200
+    file = httpx.get(url + "simple/ranged/", headers={"Accept": JSON}).json()["files"][0]["url"]
+
+    whole = httpx.head(file)
+    assert whole.headers["accept-ranges"] == "bytes"
+    tail = httpx.get(file, headers={"Range": "bytes=-22"})  # the zip's end record
+    assert tail.status_code == 206 and tail.content == data[-22:]
+    assert tail.headers["content-range"] == f"bytes {len(data) - 22}-{len(data) - 1}/{len(data)}"
+    middle = httpx.get(file, headers={"Range": "bytes=100-199"})
+    assert middle.status_code == 206 and middle.content == data[100:200]
+    assert middle.headers["content-length"] == "100"
+    etag = whole.headers["etag"]
+    assert httpx.get(file, headers={"Range": "bytes=0-9", "If-Range": etag}).status_code == 206
+    other = httpx.get(file, headers={"Range": "bytes=0-9", "If-Range": '"another"'})
+    assert other.status_code == 200 and other.content == data  # If-Range of another version: the whole file
+    beyond = httpx.get(file, headers={"Range": f"bytes={len(data)}-"})
+    assert beyond.status_code == 416 and beyond.headers["content-range"] == f"bytes */{len(data)}"
+    several = httpx.get(file, headers={"Range": "bytes=0-1,5-9"})
+    assert several.status_code == 200 and several.content == data

@@ -206,3 +206,26 @@ def test_files_stream_in_exact_reads(index: StaticIndex, size: int) -> None:
 def test_files_not_in_the_store_are_404(index: StaticIndex, path: str) -> None:
     answer = call(index, path)
     assert answer["status"] == 404 and b"NotFound" in answer["body"]
+
+
+@pytest.mark.parametrize(
+    ("header", "size", "expected"),
+    [
+        (b"bytes=0-99", 1000, (0, 99)),
+        (b"bytes=900-", 1000, (900, 999)),
+        (b"bytes=-100", 1000, (900, 999)),
+        (b"bytes=-5000", 1000, (0, 999)),
+        (b"bytes=990-2000", 1000, (990, 999)),
+        (b"bytes=1000-", 1000, "unsatisfiable"),
+        (b"bytes=-0", 1000, "unsatisfiable"),
+        (b"bytes=0-1,5-9", 1000, None),  # several ranges: the whole file
+        (b"bytes=9-1", 1000, None),
+        (b"items=0-1", 1000, None),
+        (b"bytes=abc", 1000, None),
+        (b"bytes=" + b"9" * 5000 + b"-", 1000, None),  # no 500 from int() of 5,000 digits
+    ],
+)
+def test_byte_ranges_are_read_as_rfc_9110_says(header: bytes, size: int, expected: object) -> None:
+    from index_server.static_index import parse_range
+
+    assert parse_range(header, size) == expected
