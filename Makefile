@@ -1,5 +1,5 @@
 # The two commands of the README. Everything else is a step they run.
-.PHONY: serve test bootstrap lint unit bench bench-lock bench-editor bench-build bench-fsck bench-verify
+.PHONY: serve test bootstrap lint unit bench bench-lock bench-editor bench-build bench-fsck bench-verify bench-compat
 
 serve: bootstrap  ## set up and run the server (SQLite and files under the data directory)
 	bash ci/build-assets.sh
@@ -48,3 +48,7 @@ bench-verify: bootstrap  ## verification per wheel against a bare micropip insta
 
 bench-fsck: bootstrap  ## fsck's file check against sha256sum over the same stored files
 	.venv/bin/python -m tests.bench.fsck_bench $(ARGS)
+
+bench-compat: bootstrap  ## /compat at 10,000 projects; a stored check; a real check against bare micropip; a scan, 2 workers against 1
+	bash ci/test-assets.sh
+	.venv/bin/python -m tests.bench.compat_bench $(ARGS)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from farm import site
 from farm.auth.tokens import TokenService
 from farm.build.image import BuilderStore
 from farm.build.state import BuildStates
@@ -13,6 +14,7 @@ from farm.dist.archive import ArchiveLimits
 from farm.index.pages import PageTree, Publisher
 from farm.runtime.distribution import RuntimeStore
 from farm.runtime.publish import LockPublisher
+from farm.runtime.target import targets_for
 from farm.settings import Settings
 from farm.store.blobs import BlobStore
 from farm.store.catalog import Catalog
@@ -49,7 +51,9 @@ class Farm:
             max_metadata_bytes=settings.max_metadata_bytes,
             max_seconds=settings.max_archive_seconds,
         )
-        pages = PageTree(settings.www_dir, settings.resolved_public_url, settings.targets)
+        own = site.Site(settings.resolved_public_url, tuple(settings.runtimes))
+        shown = site.published(settings.data_dir, own)  # the data directory's, whatever this process was told
+        pages = PageTree(settings.www_dir, shown.public_url, targets_for(list(shown.runtimes)))
         publisher = Publisher(catalog, pages)
         runtimes = RuntimeStore(settings.www_dir, settings.runtime_dir, blobs)
         locks = LockPublisher(runtimes, catalog, blobs)

@@ -66,6 +66,10 @@ class UpstreamIntegrityError(FarmError):
 class ResolutionImpossible(FarmError):
     """Requirements cannot be satisfied for a runtime; the message names the requirement and the chain to it."""
 
+    def __init__(self, message: str, unsatisfied: tuple[tuple[str, str | None], ...] = ()) -> None:
+        super().__init__(message)
+        self.unsatisfied = unsatisfied  # (requirement, the candidate that asked for it; None: asked directly)
+
 
 class NotAcceptable(FarmError):
     """No representation of an index page matches the request's Accept header."""
@@ -80,7 +84,11 @@ class ProxyUpstreamError(FarmError):
 
 
 class RateLimited(FarmError):
-    """Too many requests from one client; retry after a moment."""
+    """Too many requests from one client; retry after a moment (``retry_after`` seconds, when known)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class BuildError(FarmError):

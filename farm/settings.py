@@ -7,8 +7,9 @@ config file (``--config``, ``WASMFARM_CONFIG``, or ``$XDG_CONFIG_HOME/wasmfarm/w
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -112,6 +113,43 @@ class Settings(BaseSettings):
     proxy_timeout: float = Field(default=30.0, description="Seconds a proxied fetch may take in all.")
     proxy_rate_per_minute: int = Field(default=120, description="Proxied requests per client per minute.")
     recipes_dir: Path = Field(default=Path("recipes"), description="Directory of recipes (<name>/meta.yaml).")
+    generated_recipes_dir: Path | None = Field(
+        default=None,
+        description="Recipes generated on request (`wasmfarm check --build`), kept apart from recipes_dir (which "
+        "wins on a name clash; `wasmfarm recipes promote NAME` moves one there); default <data_dir>/generated-recipes.",
+    )
+    check_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="Wall-clock seconds a compatibility check may spend per wheel in Pyodide (a batch of n wheels "
+        "sharing one runtime boot gets n times as much).",
+    )
+    check_batch_size: int = Field(
+        default=20, ge=1, description="Wheels `wasmfarm check --scan` runs per Pyodide boot."
+    )
+    compat_requests: Literal["off", "token", "anyone"] = Field(
+        default="token",
+        description="Who may request compatibility checks and builds from the /compat pages: off (nobody: the "
+        "pages only show kept checks), token (a token of scope build, or admin), anyone (rate-limited per client "
+        "address by compat_rate_per_minute). Mirroring and batch scans from the page always need an admin token.",
+    )
+    compat_rate_per_minute: float = Field(
+        default=6.0,
+        gt=0,
+        description="With compat_requests = anyone: requests (check, build) per client address and minute; bursts "
+        "up to compat_rate_burst. Beyond it: 429 with Retry-After. A valid build token is not limited.",
+    )
+    compat_rate_burst: int = Field(
+        default=3,
+        ge=1,
+        description="Requests a client may make at once before compat_rate_per_minute applies.",
+    )
+    compat_workers: int = Field(
+        default=2,
+        ge=1,
+        description="Threads of `wasmfarm serve` that run checks requested from the /compat pages (each check "
+        "that needs Pyodide boots it under Node); a batch scan splits its list over as many.",
+    )
     builder_dir: Path | None = Field(
         default=None,
         description="Where builder images live; default <data_dir>/builders (keep it on a local disk).",
@@ -199,6 +237,10 @@ class Settings(BaseSettings):
             raise ConfigurationError(f"WASMFARM_CONFIG={config!r}: no such file")
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         if path.is_file():
+            try:
+                tomllib.loads(path.read_text())
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                raise ConfigurationError(f"config file {path}: not valid TOML: {exc}") from None
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
 
@@ -229,6 +271,15 @@ class Settings(BaseSettings):
     @property
     def resolved_builder_dir(self) -> Path:
         return self.builder_dir or self.data_dir / "builders"
+
+    @property
+    def resolved_generated_recipes_dir(self) -> Path:
+        return self.generated_recipes_dir or self.data_dir / "generated-recipes"
+
+    @property
+    def recipe_dirs(self) -> tuple[Path, Path]:
+        """Where the build farm finds recipes: the hand-written ones first (they win), then the generated ones."""
+        return self.recipes_dir, self.resolved_generated_recipes_dir
 
     @property
     def www_dir(self) -> Path:

@@ -1,10 +1,11 @@
 """Read protection (``require_read_token``): one check in front of every route, so a private deployment is private
 everywhere: index, files, runtimes, locks, builds, the proxy and the editor.
 
-The exceptions are few and fixed: CORS preflights (browsers send them without credentials), ``/health`` (a load
-balancer's liveness probe; it says only that the server runs) and the upload endpoint, which checks its own, stronger
-scope. Browsers work too: a 401 carries ``WWW-Authenticate: Basic``, so a person is asked for ``__token__`` and the
-token once, and the browser sends it with every later request to this origin.
+The exceptions are few and fixed: CORS preflights (browsers send them without credentials), ``/health`` and
+``/ready`` (a load balancer's probes; they say whether the server can serve, with the names of what it checks) and
+the upload endpoint, which checks its own, stronger scope. Browsers work too: a 401 carries ``WWW-Authenticate:
+Basic``, so a person is asked for ``__token__`` and the token once, and the browser sends it with every later request
+to this origin.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from farm.store.models import TokenScope
 from index_server.auth import token_from_authorization
 
 Verifier = Callable[[str | None, TokenScope], object]
-OPEN_PATHS = frozenset({"/health"})
+OPEN_PATHS = frozenset({"/health", "/ready"})
 UPLOAD_PATHS = frozenset({"/legacy", "/legacy/"})
 
 

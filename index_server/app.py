@@ -12,19 +12,22 @@ from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import farm
 from farm.build.jobs import BuildFarm, Jobs, make_broker
 from farm.context import Farm
 from farm.errors import BadRequest, FarmError, InternalError, UploadTooLarge
+from farm.ops.metrics import new_registry
 from farm.settings import Settings
 from index_server.access import ReadAccess
 from index_server.builds import builds_router
+from index_server.compat import compat_router
 from index_server.editor import mount_editor
 from index_server.errors import error_body, error_headers, status_for
 from index_server.locking import lock_router
+from index_server.metrics import Metered, ops_router
 from index_server.proxy import mount_proxy
 from index_server.static_index import Message, Receive, Scope, Send, StaticIndex
 from index_server.upload import upload_router
@@ -63,6 +66,7 @@ def create_app(settings: Settings, farm_: Farm | None = None) -> ASGIApp:
             for context in proxy_lifespan:
                 await stack.enter_async_context(context)
             yield
+        compat_tasks.close()
         if worker is not None:
             worker.stop()
         if farm_ is None:
@@ -73,6 +77,28 @@ def create_app(settings: Settings, farm_: Farm | None = None) -> ASGIApp:
     api = FastAPI(
         title="wasmfarm", version=farm.__version__, lifespan=lifespan, docs_url=None, redoc_url=None
     )
+
+    _answer_errors(api)
+    registry, request_metrics = new_registry(domain.engine)
+    api.include_router(ops_router(domain, registry))
+    mount_editor(api, settings)
+    proxy = mount_proxy(api, settings)
+    if proxy is not None:
+        proxy_lifespan.append(proxy)
+    api.include_router(upload_router(domain))
+    api.include_router(lock_router(domain))
+    api.include_router(builds_router(domain, jobs))
+    compat, compat_tasks = compat_router(domain, jobs)
+    api.include_router(compat)
+    static = StaticIndex(settings.www_dir, domain.blobs, settings.runtimes)
+    access = ReadAccess(domain.tokens.verify) if settings.require_read_token else None
+    app: ASGIApp = WasmfarmApp(static, api, settings.max_upload_bytes + FORM_OVERHEAD, access)
+    app = Metered(app, request_metrics)
+    return AccessLog(app, settings.access_log) if settings.access_log else app
+
+
+def _answer_errors(api: FastAPI) -> None:
+    """Every error FastAPI meets is answered as JSON with a message (never its default HTML or a bare 500)."""
 
     @api.exception_handler(FarmError)
     async def _farm_error(_request: Request, exc: FarmError) -> Response:
@@ -108,22 +134,6 @@ def create_app(settings: Settings, farm_: Farm | None = None) -> ASGIApp:
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         internal = InternalError("internal error: this is a bug in wasmfarm; the server log has it")
         return Response(error_body(internal, 500), status_code=500, media_type="application/json")
-
-    @api.get("/health", summary="Liveness and what this server serves")
-    def health() -> JSONResponse:
-        return JSONResponse({"status": "ok", "version": farm.__version__, "runtimes": settings.runtimes})
-
-    mount_editor(api, settings)
-    proxy = mount_proxy(api, settings)
-    if proxy is not None:
-        proxy_lifespan.append(proxy)
-    api.include_router(upload_router(domain))
-    api.include_router(lock_router(domain))
-    api.include_router(builds_router(domain, jobs))
-    static = StaticIndex(settings.www_dir, domain.blobs, settings.runtimes)
-    access = ReadAccess(domain.tokens.verify) if settings.require_read_token else None
-    app = WasmfarmApp(static, api, settings.max_upload_bytes + FORM_OVERHEAD, access)
-    return AccessLog(app, settings.access_log) if settings.access_log else app
 
 
 class WasmfarmApp:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import time
 from html import escape
 from typing import Any
 
@@ -15,6 +16,7 @@ from farm.build.jobs import Jobs
 from farm.build.state import BUILD
 from farm.context import Farm
 from farm.errors import NotFound
+from farm.recipe.loader import Problem, load_recipes
 from farm.store.models import Build, BuildState, TokenScope
 from farm.verify import outcomes
 from index_server.auth import token_from_authorization
@@ -44,9 +46,27 @@ def _row(build: Build) -> dict[str, Any]:
     return data
 
 
+class _RecipeProblems:
+    """What the linter says about the recipe directories (recipes that are not built, and why), recomputed at
+    most every ``ttl`` seconds: reading a few hundred meta.yaml files per page view would be wasteful."""
+
+    def __init__(self, farm: Farm, ttl: float = 30.0) -> None:
+        self.farm = farm
+        self.ttl = ttl
+        self._at = -ttl
+        self._problems: list[Problem] = []
+
+    def __call__(self) -> list[Problem]:
+        if time.monotonic() - self._at >= self.ttl:
+            self._problems = load_recipes(*self.farm.settings.recipe_dirs)[1]
+            self._at = time.monotonic()
+        return self._problems
+
+
 def builds_router(farm: Farm, jobs: Jobs) -> APIRouter:
     router = APIRouter()
     states = farm.builds
+    recipe_problems = _RecipeProblems(farm)
 
     def _get(build_id: int) -> Build:
         build = states.get(build_id)
@@ -68,7 +88,16 @@ def builds_router(farm: Farm, jobs: Jobs) -> APIRouter:
         )
         head = "<tr><th>id</th><th>recipe</th><th>version</th><th>runtime</th><th>state</th><th>step</th>"
         head += "<th>attempts</th><th>worker</th><th>build s</th><th>wheel</th></tr>"
-        return _page("builds", f"<h1>Builds</h1><table>{head}{lines}</table>")
+        problems = "".join(
+            f"<li><code>{escape(p.file.parent.name)}</code>: {escape(str(p))}</li>" for p in recipe_problems()
+        )
+        refused = (
+            f"<h2>Recipes not built</h2><p>A recipe with a problem, and every recipe that needs it, is left out "
+            f"(`wasmfarm recipes lint` says the same):</p><ul id='not-built'>{problems}</ul>"
+            if problems
+            else ""
+        )
+        return _page("builds", f"<h1>Builds</h1><table>{head}{lines}</table>{refused}")
 
     @router.get("/builds/{build_id}", summary="One build: state, checks, verification, log")
     def show_build(build_id: int, format: str = Query("html")) -> Response:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from pathlib import Path
 
 import click
 import uvicorn
 
+from farm import site
 from farm.cli.common import reports_errors, settings_from
 from farm.cli.main import cli
 from farm.context import Farm
@@ -49,6 +51,18 @@ def serve(
     settings = settings_from(
         ctx, host=host, port=port, data_dir=data_dir, public_url=public_url, runtimes=list(runtimes) or None
     )
+    replaced = site.record(
+        settings.data_dir, site.Site(settings.resolved_public_url, tuple(settings.runtimes))
+    )
+    if replaced is not None:  # pages are rendered again for the new URL or runtimes at start
+        log.warning(
+            "%s was published as %s for runtimes %s; from now on %s for %s",
+            settings.data_dir,
+            replaced.public_url,
+            ", ".join(replaced.runtimes),
+            settings.resolved_public_url,
+            ", ".join(settings.runtimes),
+        )
     farm = Farm.open(settings)
     app = create_app(settings, farm)
     url = settings.resolved_public_url
@@ -92,7 +106,16 @@ def _install_missing(farm: Farm, versions: list[str]) -> None:
 
 
 def main() -> None:
-    cli()
+    cli(hoist_verbose(sys.argv[1:]))
+
+
+def hoist_verbose(args: list[str]) -> list[str]:
+    """``-v``/``--verbose`` belongs to the command group, but people type it after the command too
+    (``wasmfarm mirror -v attrs``): it is moved to the front, up to a ``--``."""
+    end = args.index("--") if "--" in args else len(args)
+    flags = [a for a in args[:end] if a in ("-v", "--verbose")]
+    rest = [a for a in args[:end] if a not in ("-v", "--verbose")]
+    return flags[:1] + rest + args[end:]
 
 
 if __name__ == "__main__":

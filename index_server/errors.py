@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 from farm.errors import (
     AuthenticationError,
@@ -60,4 +61,6 @@ def error_headers(exc: FarmError) -> list[tuple[bytes, bytes]]:
     headers = [(b"content-type", b"application/json")]
     if isinstance(exc, AuthenticationError):
         headers.append((b"www-authenticate", b'Basic realm="wasmfarm", Bearer'))
+    if isinstance(exc, RateLimited) and exc.retry_after is not None:
+        headers.append((b"retry-after", str(max(1, math.ceil(exc.retry_after))).encode()))
     return headers

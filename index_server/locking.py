@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 from farm.context import Farm
-from farm.errors import InvalidDistribution, NotFound
+from farm.errors import InvalidDistribution, NotFound, ResolutionImpossible
 from farm.mirror.mirror import parse_requirements
 from farm.runtime.locking import canonical, keep_lock, kept_lock, lock_requirements, pylock_toml
 from farm.runtime.target import target_for
+from index_server.errors import error_body
 
 CORS = {"Access-Control-Allow-Origin": "*"}
 
@@ -29,7 +33,10 @@ def lock_router(farm: Farm) -> APIRouter:
         requirements = parse_requirements([("request body", i + 1, line) for i, line in enumerate(lines)])
         if not requirements:
             raise InvalidDistribution('no requirements given; send {"requirements": ["name", ...]}')
-        lock_, files = await run_in_threadpool(lock_requirements, requirements, runtime, farm.locks)
+        try:
+            lock_, files = await run_in_threadpool(lock_requirements, requirements, runtime, farm.locks)
+        except ResolutionImpossible as exc:
+            return _unlockable(exc)
         if fmt == "pylock":
             body = pylock_toml(files, target_for(runtime), farm.settings.resolved_public_url)
             return Response(body, media_type="application/toml", headers=CORS)
@@ -50,6 +57,20 @@ def lock_router(farm: Farm) -> APIRouter:
         )
 
     return router
+
+
+def _unlockable(exc: ResolutionImpossible) -> Response:
+    """422 with the explanation, and the compat page of each requirement that could not be met (the editor links
+    them: what upstream has of it, whether the farm can build it)."""
+    names = []
+    for text, _parent in exc.unsatisfied:
+        with contextlib.suppress(InvalidRequirement):
+            name = canonicalize_name(Requirement(text).name)
+            if name not in names:
+                names.append(name)
+    compat = [{"project": n, "url": f"/compat/{n}"} for n in names]
+    body = {**json.loads(error_body(exc, 422)), "compat": compat}
+    return Response(json.dumps(body), status_code=422, media_type="application/json", headers=CORS)
 
 
 def _read_body(body: bytes, content_type: str) -> tuple[list[str], str]:

@@ -1,4 +1,4 @@
-"""API tokens with scopes read < upload < admin.
+"""API tokens with scopes read < upload < admin and read < build < admin (``TokenScope.allows``).
 
 A token is ``wf_`` + 32 random bytes (urlsafe base64). Only its sha256 is stored: a token has 256 bits of entropy, so
 a fast hash is enough (a slow password hash protects low-entropy secrets, which these are not).

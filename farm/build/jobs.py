@@ -75,10 +75,11 @@ class BuildFarm:
         build = self.states.get(build_id)
         if build is None:
             raise BuildFailed(f"build {build_id} does not exist")
-        recipes, _problems = load_recipes(self.farm.settings.recipes_dir)
+        recipes, _problems = load_recipes(*self.farm.settings.recipe_dirs)
         recipe = next((r for r in recipes if r.name == build.recipe), None)
         if recipe is None:
-            raise BuildFailed(f"recipe {build.recipe!r} is not in {self.farm.settings.recipes_dir} any more")
+            where = " or ".join(str(d) for d in self.farm.settings.recipe_dirs)
+            raise BuildFailed(f"recipe {build.recipe!r} is not in {where} any more")
         libraries, cross_build = [], []
         known = {r.name for r in recipes}
         host = dependencies(recipe, known, host_only=True)

@@ -164,7 +164,7 @@ def build(
         raise click.UsageError("give recipe NAMES, --changed or --all")
     farm = Farm.open(settings_from(ctx, data_dir=data_dir, recipes_dir=recipes_dir))
     runtime = runtime_version or farm.settings.runtimes[0]
-    recipes, problems = load_recipes(farm.settings.recipes_dir)
+    recipes, problems = load_recipes(*farm.settings.recipe_dirs)
     image = farm.builders.load(builder_id) if builder_id else farm.builders.for_runtime(runtime)
     if image.runtime != runtime:
         raise FarmError(f"builder image {image.identity} targets runtime {image.runtime}, not {runtime}")

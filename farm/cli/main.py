@@ -8,6 +8,7 @@ import click
 
 from farm import __version__
 from farm.cli.build_cmd import build, build_cancel, build_log, builder, builds, worker
+from farm.cli.check_cmd import check
 from farm.cli.common import configure_logging
 from farm.cli.fsck_cmd import fsck
 from farm.cli.mirror_cmd import mirror
@@ -49,3 +50,4 @@ cli.add_command(runtime)
 cli.add_command(lock)
 cli.add_command(explain)
 cli.add_command(recipes)
+cli.add_command(check)

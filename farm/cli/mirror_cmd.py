@@ -11,8 +11,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from farm.cli.common import data_dir_option, reports_errors, settings_from
 from farm.context import Farm
-from farm.mirror.mirror import Mirror, MirrorReport, PlannedFile, parse_requirements, read_requirements_file
+from farm.mirror.mirror import Mirror, MirrorReport, PlannedFile, Unselected, read_requirements_file
 from farm.mirror.mirror import Progress as MirrorProgress
+from farm.mirror.pins import PinnedSource, parse_requirement_lines
 from farm.mirror.upstream import UpstreamIndex
 
 
@@ -72,7 +73,8 @@ class TerminalProgress(MirrorProgress):
 @click.option(
     "--deps/--no-deps",
     default=None,
-    help="Resolve dependencies too. Default: yes for -r files, no for projects named on the command line.",
+    help="Resolve dependencies too (the default): a project is mirrored with what it needs on each runtime, so "
+    "micropip can install it from the mirror. --no-deps: the named projects only.",
 )
 @click.option(
     "--all-versions", is_flag=True, help="For named projects: every version that runs, not the newest."
@@ -102,12 +104,17 @@ def mirror(
         raise click.UsageError("name projects to mirror, or give a requirements file with -r")
     settings = settings_from(ctx, data_dir=data_dir, upstream_index=upstream, runtimes=list(runtimes) or None)
     farm = Farm.open(settings)
-    named = parse_requirements([("command line", i + 1, p) for i, p in enumerate(projects)])
-    from_files = parse_requirements([line for f in requirement_files for line in read_requirements_file(f)])
+    named_lines = parse_requirement_lines([("command line", i + 1, p) for i, p in enumerate(projects)])
+    file_lines = parse_requirement_lines(
+        [line for f in requirement_files for line in read_requirements_file(f)]
+    )
+    named = [line.requirement for line in named_lines]
+    from_files = [line.requirement for line in file_lines]
     index = UpstreamIndex(settings.upstream_index, timeout=settings.http_timeout)
+    pins = PinnedSource(index, [*named_lines, *file_lines])
     progress = TerminalProgress()
     try:
-        job = Mirror(farm, index, settings.targets)
+        job = Mirror(farm, index, settings.targets, pins if pins.active else None)
         planned: dict[str, PlannedFile] = {}
         if from_files:
             items = (
@@ -116,19 +123,38 @@ def mirror(
                 else job.plan_projects(from_files, all_versions)
             )
             planned.update((p.file.filename, p) for p in items)
-        if named:
-            items = job.plan_closure(named) if deps else job.plan_projects(named, all_versions)
+        if named:  # each with its closure, unless --no-deps (or --all-versions, a listing of the named ones)
+            items = (
+                job.plan_projects(named, all_versions)
+                if deps is False or (all_versions and deps is None)
+                else job.plan_named(named)
+            )
             planned.update((p.file.filename, p) for p in items)
         if dry_run:
             for item in sorted(planned.values(), key=lambda p: p.file.filename):
                 click.echo(item.file.filename)
+            if _explain_unselected(job.unselected, len(settings.targets)):
+                sys.exit(1)
             return
         report = job.run(list(planned.values()), progress, settings.mirror_concurrency)
     finally:
         index.close()
     _summarise(report)
-    if report.errors:
+    if _explain_unselected(job.unselected, len(settings.targets)) or report.errors:
         sys.exit(1)
+
+
+def _explain_unselected(unselected: list[Unselected], runtimes: int) -> bool:
+    """Say why each named requirement selected nothing on a runtime; True when one selected nothing on any."""
+    empty: dict[str, set[str]] = {}
+    for item in unselected:
+        empty.setdefault(item.requirement, set()).add(item.runtime)
+        click.secho(
+            f"nothing selected for {item.requirement} on Pyodide {item.runtime}: {item.reason}",
+            fg="yellow",
+            err=True,
+        )
+    return any(len(on) == runtimes for on in empty.values())
 
 
 def _summarise(report: MirrorReport) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from farm import site
 from farm.cli.common import data_dir_option, reports_errors, settings_from
 from farm.context import Farm
 from farm.index.nginx import nginx_config_text
@@ -20,8 +21,16 @@ from farm.index.nginx import nginx_config_text
 @click.pass_context
 @reports_errors
 def render(ctx: click.Context, everything: bool, public_url: str | None, data_dir: Path | None) -> None:
-    """Render the index pages of changed projects (the server also does this on start and on every change)."""
-    farm = Farm.open(settings_from(ctx, data_dir=data_dir, public_url=public_url))
+    """Render the index pages of changed projects (the server also does this on start and on every change).
+
+    --public-url changes the URL the data directory publishes (as `wasmfarm serve` does when started with another).
+    """
+    settings = settings_from(ctx, data_dir=data_dir, public_url=public_url)
+    if public_url:
+        recorded = site.load(settings.data_dir)
+        runtimes = recorded.runtimes if recorded else tuple(settings.runtimes)
+        site.record(settings.data_dir, site.Site(settings.resolved_public_url, runtimes))
+    farm = Farm.open(settings)
     if everything:
         farm.catalog.mark_all_stale()
     count = farm.publisher.refresh_stale()

@@ -10,6 +10,7 @@ import click
 from farm.cli.common import reports_errors, settings_from
 from farm.errors import RecipeInvalid
 from farm.mirror.upstream import UpstreamIndex
+from farm.recipe.generated import promote as promote_recipe
 from farm.recipe.graph import build_order
 from farm.recipe.loader import load_recipe, load_recipes
 from farm.recipe.skeleton import write_skeleton
@@ -84,5 +85,28 @@ def new(
     click.echo(
         f"wrote {made.path} ({made.name} {made.version}; imports: {', '.join(made.imports) or 'none found'})"
     )
+    if problems or loaded is None:
+        raise SystemExit(1)
+
+
+@recipes.command("promote")
+@click.argument("name")
+@click.option(
+    "--recipes-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Hand-written recipes to move it into (default: setting recipes_dir).",
+)
+@click.option("--force", is_flag=True, help="Replace a hand-written recipe of the same name.")
+@click.pass_context
+@reports_errors
+def promote(ctx: click.Context, name: str, recipes_dir: Path | None, force: bool) -> None:
+    """Move a generated recipe (written by `wasmfarm check --build`) into the hand-written recipes, then lint it."""
+    settings = settings_from(ctx, recipes_dir=recipes_dir)
+    made = promote_recipe(name, settings.resolved_generated_recipes_dir, settings.recipes_dir, force=force)
+    loaded, problems = load_recipe(made)
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    click.echo(f"promoted {name} to {made}")
     if problems or loaded is None:
         raise SystemExit(1)

@@ -118,7 +118,7 @@ def lock(
     else:
         click.echo(text)
     if pylock:
-        pylock.write_text(pylock_toml(selected, target_for(version), settings.resolved_public_url))
+        pylock.write_text(pylock_toml(selected, target_for(version), farm.publisher.pages.public_url))
         click.echo(f"wrote {pylock}", err=True)
 
 

@@ -37,7 +37,7 @@ def parse_expiry(text: str, now: datetime | None = None) -> datetime:
 
 @click.group()
 def token() -> None:
-    """API tokens. Scopes: read < upload < admin (a scope includes those below it)."""
+    """API tokens. Scopes: read < upload < admin and read < build < admin (a scope includes those below it)."""
 
 
 @token.command("create")
@@ -45,7 +45,8 @@ def token() -> None:
     "--scope",
     type=click.Choice([s.value for s in TokenScope]),
     required=True,
-    help="read: the index when reads are protected; upload: twine uploads; admin: everything.",
+    help="read: the index when reads are protected; upload: twine uploads; build: check and build requests "
+    "from the /compat pages; admin: everything.",
 )
 @click.option("--description", default="", help="A note to tell tokens apart in `wasmfarm token list`.")
 @click.option("--expires", default=None, help="When it stops working: 12h, 30d, 2w, or an ISO date (UTC).")

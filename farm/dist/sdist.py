@@ -34,6 +34,16 @@ def read_sdist_metadata(path: Path, dist: DistFilename, limits: ArchiveLimits) -
     return parse_core_metadata(raw, dist, "PKG-INFO") if raw is not None else None
 
 
+def sdist_file_names(path: Path, dist: DistFilename, limits: ArchiveLimits) -> list[str]:
+    """The regular files of an sdist, read under the same limits and checks as an upload (nothing is extracted)."""
+    names: list[str] = []
+    if dist.filename.endswith(".zip"):
+        with open_zip(path, dist.filename, limits) as archive:
+            return [n for n in archive.namelist() if not n.endswith("/")]
+    _tar_sdist(path, dist.filename, limits, names)
+    return names
+
+
 def _is_pkg_info(name: str) -> bool:
     parts = PurePosixPath(name).parts
     return len(parts) == 2 and parts[1] == "PKG-INFO"
@@ -84,7 +94,7 @@ class _Guarded:
         )
 
 
-def _tar_sdist(path: Path, display: str, limits: ArchiveLimits) -> bytes | None:
+def _tar_sdist(path: Path, display: str, limits: ArchiveLimits, names: list[str] | None = None) -> bytes | None:
     compressed = path.stat().st_size
     most = min(limits.max_uncompressed_bytes, max(compressed * limits.max_compression_ratio, RATIO_FLOOR))
     deadline = Deadline(limits, display)
@@ -105,6 +115,8 @@ def _tar_sdist(path: Path, display: str, limits: ArchiveLimits) -> bytes | None:
                     expanded = member.offset_data + member.size
                     if expanded > most:
                         raise _too_big(limits, display, expanded, compressed)
+                    if names is not None and member.isfile():
+                        names.append(member.name)
                     if pkg_info is None and member.isfile() and _is_pkg_info(member.name):
                         pkg_info = _read_member(archive, member, display, limits)
                     deadline.check()

@@ -88,8 +88,7 @@ def run_checks(farm: Farm, progress: Callable[[int], None] = lambda _: None) -> 
     started = time.monotonic()
     report = FsckReport()
     check_files(farm.catalog, farm.blobs, report, progress)
-    recipe_dirs = [farm.settings.recipes_dir, *getattr(farm.settings, "generated_recipes_dirs", [])]
-    check_orphans(farm.catalog, farm.blobs, recipe_dirs, report)
+    check_orphans(farm.catalog, farm.blobs, list(farm.settings.recipe_dirs), report)
     check_pages(farm.catalog, farm.publisher.pages, report)
     check_locks(farm.locks, report)
     report.seconds = time.monotonic() - started

@@ -13,17 +13,21 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from packaging.requirements import InvalidRequirement, Requirement
+from packaging.requirements import Requirement
 from packaging.utils import NormalizedName
 
 from farm.context import Farm
+from farm.dist.archive import ArchiveLimits
 from farm.dist.filename import parse_dist_filename
 from farm.dist.metadata import parse_core_metadata
 from farm.dist.wheel import read_core_metadata
-from farm.errors import FarmError, InvalidDistribution, NotFound, UpstreamIntegrityError
-from farm.mirror.resolver import allowed_versions, installable_versions, resolve
-from farm.mirror.upstream import UpstreamFile, UpstreamIndex, iter_requirement_lines
+from farm.errors import FarmError, InvalidDistribution, NotFound, ResolutionImpossible, UpstreamIntegrityError
+from farm.mirror.offer import installable_versions, unmet
+from farm.mirror.pins import PinnedSource, parse_requirement_lines
+from farm.mirror.resolver import ProjectSource, allowed_versions, resolve
+from farm.mirror.upstream import UpstreamFile, UpstreamIndex, UpstreamProject, iter_requirement_lines
 from farm.runtime.target import RuntimeTarget
+from farm.store.blobs import BlobStore
 from farm.store.ingest import verify_sha256
 from farm.store.models import Origin
 
@@ -34,6 +38,16 @@ log = logging.getLogger(__name__)
 class PlannedFile:
     project: NormalizedName
     file: UpstreamFile
+
+
+@dataclass(frozen=True)
+class Unselected:
+    """A named requirement for which nothing was selected on a runtime, and why (the compatibility oracle's
+    words: ``farm.mirror.offer``)."""
+
+    requirement: str
+    runtime: str
+    reason: str
 
 
 @dataclass
@@ -58,21 +72,9 @@ class Progress:
 
 
 def parse_requirements(lines: Sequence[tuple[str, int, str]]) -> list[Requirement]:
-    """Requirements from (source, line number, text) triples; every bad line is reported at once."""
-    requirements, problems = [], []
-    for source, lineno, text in lines:
-        if text.startswith("-"):
-            problems.append(
-                f"{source}:{lineno}: option {text.split()[0]!r} is not supported; list requirements only"
-            )
-            continue
-        try:
-            requirements.append(Requirement(text))
-        except InvalidRequirement as exc:
-            problems.append(f"{source}:{lineno}: {text!r} is not a PEP 508 requirement ({exc})")
-    if problems:
-        raise InvalidDistribution("invalid requirements:\n  " + "\n  ".join(problems))
-    return requirements
+    """Requirements from (source, line number, text) triples; every bad line is reported at once. ``--hash`` options
+    are accepted (``farm.mirror.pins`` keeps them; here only the requirements are wanted)."""
+    return [line.requirement for line in parse_requirement_lines(lines)]
 
 
 def read_requirements_file(path: str) -> list[tuple[str, int, str]]:
@@ -83,11 +85,49 @@ def read_requirements_file(path: str) -> list[tuple[str, int, str]]:
     return [(path, lineno, line) for lineno, line in iter_requirement_lines(text)]
 
 
+def upstream_requires_dist(
+    upstream: UpstreamIndex, blobs: BlobStore, limits: ArchiveLimits, file: UpstreamFile
+) -> list[str]:
+    """An upstream wheel's Requires-Dist: from its PEP 714 metadata file, else from the wheel (which is then kept in
+    the blob store, so mirroring it later downloads nothing)."""
+    dist = parse_dist_filename(file.filename)
+    raw = upstream.metadata(file)
+    if raw is not None:
+        if file.metadata_sha256 and hashlib.sha256(raw).hexdigest() != file.metadata_sha256:
+            raise UpstreamIntegrityError(f"{file.url}.metadata: sha256 differs from the index's; not trusted")
+        return list(parse_core_metadata(raw, dist).requires_dist)
+    sha256 = prefetch(upstream, blobs, file)
+    # Only its Requires-Dist is needed here; RECORD is checked when the file is ingested.
+    return list(read_core_metadata(blobs.path_for(sha256), dist, limits, check_record=False).requires_dist)
+
+
+def prefetch(upstream: UpstreamIndex, blobs: BlobStore, file: UpstreamFile) -> str:
+    """Download and verify a file into the blob store without publishing it."""
+    if file.sha256 and blobs.has(file.sha256):
+        return file.sha256
+    with blobs.writer() as writer:
+        upstream.download(file, writer)
+        writer.finish()
+        if file.sha256:
+            verify_sha256(writer.sha256, file.sha256, file.url)
+        return writer.commit()
+
+
 class Mirror:
-    def __init__(self, farm: Farm, upstream: UpstreamIndex, targets: Sequence[RuntimeTarget]) -> None:
+    def __init__(
+        self,
+        farm: Farm,
+        upstream: UpstreamIndex,
+        targets: Sequence[RuntimeTarget],
+        pins: PinnedSource | None = None,
+    ) -> None:
         self.farm = farm
         self.upstream = upstream
+        # What selection sees: the index through a requirements file's hashes and direct references, if any.
+        self.pins = pins
+        self.source: ProjectSource = pins if pins is not None else upstream
         self.targets = list(targets)
+        self.unselected: list[Unselected] = []  # filled by plan_projects and plan_named
 
     # Selection ----------------------------------------------------------------------------------------------
 
@@ -95,21 +135,55 @@ class Mirror:
         """Every file of the resolved closure, per runtime (the union over runtimes)."""
         planned: dict[str, PlannedFile] = {}
         for target in self.targets:
-            for candidate in resolve(requirements, self.upstream, target, self.requires_dist):
+            try:
+                candidates = resolve(requirements, self.source, target, self.requires_dist)
+            except ResolutionImpossible:
+                self._refuse_unpinned()
+                raise
+            for candidate in candidates:
                 for file in candidate.files:
                     planned.setdefault(file.filename, PlannedFile(candidate.name, file))
         return list(planned.values())
 
-    def plan_projects(self, requirements: Sequence[Requirement], all_versions: bool) -> list[PlannedFile]:
-        """Files of the named projects that run on a configured runtime: the newest such version, or all."""
+    def plan_named(self, requirements: Sequence[Requirement]) -> list[PlannedFile]:
+        """Each named requirement with its closure, resolved on its own for each runtime: one that cannot be met
+        is recorded in ``unselected`` with the reason (its own, or the resolver's for a dependency) and does not
+        stop the others."""
         planned: dict[str, PlannedFile] = {}
-        missing = []
         for requirement in requirements:
-            project = self.upstream.project(requirement.name)
-            if project is None:
-                missing.append(requirement.name)
-                continue
             for target in self.targets:
+                environment = {**target.marker_environment, "extra": ""}
+                if requirement.marker is not None and not requirement.marker.evaluate(environment):
+                    continue
+                try:
+                    candidates = resolve([requirement], self.source, target, self.requires_dist)
+                except ResolutionImpossible as exc:
+                    self._refuse_unpinned()
+                    found = unmet(
+                        requirement,
+                        self.source.project(requirement.name),
+                        target,
+                        f"the upstream index {self.upstream.base_url}",
+                    )
+                    reason = found.text if found is not None else str(exc)
+                    self.unselected.append(Unselected(str(requirement), target.version, reason))
+                    continue
+                for candidate in candidates:
+                    for file in candidate.files:
+                        planned.setdefault(file.filename, PlannedFile(candidate.name, file))
+        return list(planned.values())
+
+    def plan_projects(self, requirements: Sequence[Requirement], all_versions: bool) -> list[PlannedFile]:
+        """Files of the named projects that run on a configured runtime: the newest such version, or all.
+
+        A requirement that selects nothing on a runtime is recorded in ``unselected`` with the reason."""
+        planned: dict[str, PlannedFile] = {}
+        for requirement in requirements:
+            project = self.source.project(requirement.name)
+            for target in self.targets:
+                if project is None:
+                    self._unselected(requirement, project, target)
+                    continue
                 environment = {**target.marker_environment, "extra": ""}
                 if requirement.marker is not None and not requirement.marker.evaluate(environment):
                     continue
@@ -122,37 +196,33 @@ class Mirror:
                 for version in chosen:
                     for file in versions[version]:
                         planned.setdefault(file.filename, PlannedFile(project.name, file))
-        if missing:
-            raise NotFound(f"the upstream index {self.upstream.base_url} has no project {', '.join(missing)}")
+                if not chosen:
+                    self._unselected(requirement, project, target)
         return list(planned.values())
+
+    def _refuse_unpinned(self) -> None:
+        if self.pins is not None and self.pins.mismatched:
+            raise UpstreamIntegrityError(
+                f"no file of {', '.join(sorted(self.pins.mismatched))} on {self.upstream.base_url} has a sha256 the "
+                "requirements file allows (--hash): the file changed upstream, or the hash is wrong; nothing mirrored"
+            )
+        if self.pins is not None and self.pins.unpinned:
+            raise InvalidDistribution(
+                "hash-checking mode: once a requirement has --hash, every project of the closure needs one, as in "
+                f"pip; no --hash for {', '.join(sorted(self.pins.unpinned))}: regenerate the file with "
+                "--generate-hashes"
+            )
+
+    def _unselected(
+        self, requirement: Requirement, project: UpstreamProject | None, target: RuntimeTarget
+    ) -> None:
+        found = unmet(requirement, project, target, f"the upstream index {self.upstream.base_url}")
+        reason = found.text if found is not None else "every installable version is excluded by the specifier"
+        self.unselected.append(Unselected(str(requirement), target.version, reason))
 
     def requires_dist(self, file: UpstreamFile) -> list[str]:
         """A wheel's Requires-Dist: from its PEP 714 metadata file, else from the wheel (which is then kept)."""
-        dist = parse_dist_filename(file.filename)
-        raw = self.upstream.metadata(file)
-        if raw is not None:
-            if file.metadata_sha256 and hashlib.sha256(raw).hexdigest() != file.metadata_sha256:
-                raise UpstreamIntegrityError(
-                    f"{file.url}.metadata: sha256 differs from the index's; not trusted"
-                )
-            return list(parse_core_metadata(raw, dist).requires_dist)
-        sha256 = self._prefetch(file)
-        # Only its Requires-Dist is needed here; RECORD is checked when the file is ingested.
-        path = self.farm.blobs.path_for(sha256)
-        return list(
-            read_core_metadata(path, dist, self.farm.ingestor.limits, check_record=False).requires_dist
-        )
-
-    def _prefetch(self, file: UpstreamFile) -> str:
-        """Download and verify a file into the blob store without publishing it."""
-        if file.sha256 and self.farm.blobs.has(file.sha256):
-            return file.sha256
-        with self.farm.blobs.writer() as writer:
-            self.upstream.download(file, writer)
-            writer.finish()
-            if file.sha256:
-                verify_sha256(writer.sha256, file.sha256, file.url)
-            return writer.commit()
+        return upstream_requires_dist(self.upstream, self.farm.blobs, self.farm.ingestor.limits, file)
 
     # Fetching -----------------------------------------------------------------------------------------------
 

@@ -11,15 +11,14 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import SpecifierSet
-from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filename
+from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 from resolvelib import AbstractProvider, BaseReporter, Resolver
 from resolvelib.resolvers import ResolutionImpossible as _Impossible
 from resolvelib.resolvers import ResolutionTooDeep
 
-from farm.dist.filename import parse_dist_filename
-from farm.errors import InvalidDistribution, ResolutionImpossible
+from farm.errors import ResolutionImpossible
+from farm.mirror.offer import installable_versions, unmet
 from farm.mirror.upstream import UpstreamFile, UpstreamProject
 from farm.runtime.target import RuntimeTarget
 
@@ -51,25 +50,6 @@ def _identifier(name: str, extras: Iterable[str]) -> str:
     return f"{canonicalize_name(name)}[{','.join(extras)}]" if extras else canonicalize_name(name)
 
 
-def installable_versions(
-    project: UpstreamProject, target: RuntimeTarget
-) -> dict[Version, list[UpstreamFile]]:
-    """Versions of a project with at least one wheel the runtime installs; yanked files only count when pinned."""
-    python = Version(target.python)
-    versions: dict[Version, list[tuple[int, UpstreamFile]]] = {}
-    for file in project.files:
-        if not file.filename.endswith(".whl"):
-            continue
-        rank = target.wheel_rank(file.filename) if _valid_wheel(file.filename) else None
-        if rank is None:
-            continue
-        if file.requires_python and not _python_ok(file.requires_python, python):
-            continue
-        version = parse_wheel_filename(file.filename)[1]
-        versions.setdefault(version, []).append((rank, file))
-    return {v: [f for _, f in sorted(files, key=lambda p: p[0])] for v, files in versions.items()}
-
-
 def allowed_versions(requirements: Iterable[Requirement], versions: Iterable[Version]) -> set[Version]:
     """The versions every requirement allows, as pip chooses them (``SpecifierSet.filter``, PEP 440): a pre-release
     only when a specifier names one or when nothing else matches (``httpx`` must not bring ``1.0.dev6``)."""
@@ -77,21 +57,6 @@ def allowed_versions(requirements: Iterable[Requirement], versions: Iterable[Ver
     for requirement in requirements:
         allowed = list(requirement.specifier.filter(allowed))
     return set(allowed)
-
-
-def _valid_wheel(filename: str) -> bool:
-    try:
-        parse_dist_filename(filename)
-    except InvalidDistribution:
-        return False
-    return True
-
-
-def _python_ok(requires_python: str, python: Version) -> bool:
-    try:
-        return SpecifierSet(requires_python).contains(python, prereleases=True)
-    except ValueError:
-        return True  # an unparseable Requires-Python does not stop an install in pip or micropip either
 
 
 class RuntimeProvider(AbstractProvider[Requirement, Candidate, str]):
@@ -177,7 +142,10 @@ def resolve(
     try:
         result = Resolver(provider, BaseReporter()).resolve(applicable, max_rounds=2000)
     except _Impossible as exc:
-        raise ResolutionImpossible(explain(exc.causes, upstream, target)) from None
+        unsatisfied = tuple(
+            (str(c.requirement), None if c.parent is None else str(c.parent)) for c in exc.causes
+        )
+        raise ResolutionImpossible(explain(exc.causes, upstream, target), unsatisfied) from None
     except ResolutionTooDeep as exc:
         raise ResolutionImpossible(
             f"resolution for Pyodide {target.version} gave up after {exc} rounds"
@@ -199,22 +167,5 @@ def explain(causes: Collection[Any], upstream: ProjectSource, target: RuntimeTar
 
 
 def why(requirement: Requirement, upstream: ProjectSource, target: RuntimeTarget) -> str:
-    project = upstream.project(requirement.name)
-    if project is None:
-        return f"{upstream.label} has no such project"
-    installable = installable_versions(project, target)
-    if not installable:
-        kinds = {"sdist" if not f.filename.endswith(".whl") else "wheel" for f in project.files}
-        if kinds == {"sdist"}:
-            return "upstream has only sdists, and no wheel for this runtime (the build farm can compile one)"
-        return (
-            f"no wheel for this runtime (it installs {target.platforms[0]}, abi3 and py3-none-any wheels); "
-            "the build farm can compile one"
-        )
-    matching = [v for v in installable if requirement.specifier.contains(v, prereleases=True)]
-    if not matching:
-        available = ", ".join(str(v) for v in sorted(installable, reverse=True)[:5])
-        return f"no installable version matches {requirement.specifier or 'any'} (installable: {available})"
-    if all(f.yanked for v in matching for f in installable[v]):
-        return "every matching version is yanked (PEP 592); pin one with == to use it anyway"
-    return "version conflict with another requirement of the set"
+    found = unmet(requirement, upstream.project(requirement.name), target, upstream.label)
+    return found.text if found is not None else "version conflict with another requirement of the set"

@@ -5,8 +5,10 @@ Like micropip's ``ProjectInfo``: two constructors, one shape, so nothing downstr
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import ssl
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -155,6 +157,13 @@ def parse_html_page(name: str, url: str, body: bytes) -> UpstreamProject:
     return UpstreamProject(canonicalize_name(name), url, tuple(files))
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context (the CA bundle, or SSL_CERT_FILE/SSL_CERT_DIR) for every client: loading it takes ~40 ms, and
+    the server opens a client per compatibility check (``farm.compat.tasks``), so no check reads a stale page."""
+    return httpx.create_ssl_context(trust_env=True)
+
+
 class UpstreamIndex:
     """HTTP access to one upstream index, with retries for transient failures."""
 
@@ -164,7 +173,7 @@ class UpstreamIndex:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.retries = retries
         # trust_env: an enterprise reaches its upstream through the proxy its environment names.
-        self.client = httpx.Client(timeout=timeout, follow_redirects=True, trust_env=True)
+        self.client = httpx.Client(timeout=timeout, follow_redirects=True, trust_env=True, verify=_tls())
         self._pages: dict[str, UpstreamProject | None] = {}
 
     def close(self) -> None:

@@ -179,15 +179,26 @@ def _file_problems(loaded: LoadedRecipe, lines: dict[Loc, int]) -> list[Problem]
     return problems
 
 
-def load_recipes(root: Path) -> tuple[list[LoadedRecipe], list[Problem]]:
-    """Every recipe under ``root`` (``<root>/<name>/meta.yaml``) that can be built, and every problem found.
+def recipe_files(roots: tuple[Path, ...]) -> list[Path]:
+    """The ``meta.yaml`` of every recipe directory under ``roots``; on a name clash the earlier root wins (the
+    hand-written recipes before the generated ones)."""
+    chosen: dict[str, Path] = {}
+    for root in roots:
+        for meta in sorted(root.glob("*/meta.yaml")):
+            chosen.setdefault(canonicalize_name(meta.parent.name), meta)
+    return sorted(chosen.values())
+
+
+def load_recipes(root: Path, *more: Path) -> tuple[list[LoadedRecipe], list[Problem]]:
+    """Every recipe under ``root`` (``<root>/<name>/meta.yaml``) and the ``more`` roots that can be built, and every
+    problem found. A name in an earlier root hides the same name in a later one.
 
     A recipe with a problem is left out, and so is every recipe that needs it; the others are not affected (one
     broken recipe must not stop a farm from building the rest)."""
     loaded: list[LoadedRecipe] = []
     problems: list[Problem] = []
     broken: set[str] = set()
-    for meta in sorted(root.glob("*/meta.yaml")):
+    for meta in recipe_files((root, *more)):
         recipe, found = load_recipe(meta)
         problems += found
         if recipe is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, DateTime, Text, UniqueConstraint
+from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -20,13 +20,16 @@ class Origin(StrEnum):
 
 
 class TokenScope(StrEnum):
+    """read < upload < admin and read < build < admin: upload and build are side by side (an upload token cannot
+    request builds, a build token cannot upload); admin allows everything."""
+
     READ = "read"
     UPLOAD = "upload"
+    BUILD = "build"  # request compatibility checks and builds from the /compat pages
     ADMIN = "admin"
 
     def allows(self, needed: TokenScope) -> bool:
-        order = [TokenScope.READ, TokenScope.UPLOAD, TokenScope.ADMIN]
-        return order.index(self) >= order.index(needed)
+        return self is needed or self is TokenScope.ADMIN or needed is TokenScope.READ
 
 
 class Project(SQLModel, table=True):
@@ -140,3 +143,39 @@ class Build(SQLModel, table=True):
     verification: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # JSON
     timings: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # JSON: seconds per step
     published: bool = False
+
+
+class CompatCheck(SQLModel, table=True):
+    """One check of the compatibility oracle (``farm.compat``): kept for the history, found again by its input key.
+
+    ``current`` marks the latest check of each (project, runtime): what the summary counts."""
+
+    __tablename__ = "compat_check"
+    __table_args__ = (
+        Index("ix_compat_check_project_runtime", "project", "runtime"),
+        # The /compat table: current checks filtered by status or runtime, sorted, paginated (farm.compat.listing).
+        Index("ix_compat_check_current_project", "current", "project", "runtime"),
+        Index("ix_compat_check_current_status", "current", "status", "project"),
+        Index("ix_compat_check_current_runtime", "current", "runtime", "status"),  # the summary's counts
+        Index("ix_compat_check_current_checked", "current", "checked_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    project: str = Field(max_length=255)  # normalised name
+    version: str | None = Field(default=None, max_length=128)
+    runtime: str = Field(max_length=32)
+    requirement: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(index=True, max_length=32)  # farm.compat.verdict.Status
+    code: str = Field(max_length=32)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    wheel_filename: str | None = Field(default=None, max_length=512)
+    wheel_sha256: str | None = Field(default=None, max_length=64)
+    input_key: str = Field(index=True, max_length=64)
+    current: bool = Field(default=True, index=True)
+    ran: bool = False  # Pyodide ran for it
+    checked_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+    seconds: float = 0.0
+    log: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    verdict: str = Field(sa_column=Column(Text, nullable=False))  # the Verdict as JSON

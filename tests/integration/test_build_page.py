@@ -44,3 +44,16 @@ def test_build_page_lists_each_test_outcome(settings: Settings) -> None:
     assert "<td class='warning'>skipped</td><td>0.0</td><td><pre>needs a browser</pre>" in page
     assert "<td>import greet</td><td class='succeeded'>ok</td>" in page
     assert data["verification"]["tests"] == VERIFICATION["tests"]
+
+
+def test_builds_page_says_which_recipes_are_not_built_and_why(tmp_path, database_url: str) -> None:
+    recipes = tmp_path / "recipes"
+    (recipes / "oxide" / "src").mkdir(parents=True)
+    (recipes / "oxide" / "meta.yaml").write_text(
+        "package:\n  name: oxide\n  version: '1'\nsource:\n  path: src\nrequirements:\n  executable:\n    - cargo\n"
+    )
+    settings = Settings(data_dir=tmp_path / "data", database_url=database_url, recipes_dir=recipes)
+    with serve_thread(settings) as url:
+        page = httpx.get(f"{url}builds").text
+    assert "<h2>Recipes not built</h2>" in page
+    assert "<code>oxide</code>" in page and "no Rust toolchain for Emscripten" in page

@@ -132,11 +132,19 @@ def test_hash_mismatch_is_refused_and_nothing_published(farm: Farm, upstream: Up
     [
         (
             ["wasm313only"],
-            "wasm313only (requested directly): no wheel for this runtime (it installs "
-            "pyemscripten_2026_0_wasm32, abi3 and py3-none-any wheels)",
+            "wasm313only (requested directly): no file for this runtime's tags: no sdist, only wheels for "
+            "pyemscripten_2025_0_wasm32 (Pyodide 314.0.7 installs pyemscripten_2026_0_wasm32, abi3 and py3-none-any "
+            "wheels)",
         ),
-        (["needs-src"], "srconly (required by needs-src==1.0): upstream has only sdists"),
-        (["lib>=2"], "lib>=2 (requested directly): no installable version matches >=2 (installable: 1.0)"),
+        (
+            ["needs-src"],
+            "srconly (required by needs-src==1.0): only an sdist for this runtime, no wheel with its tags",
+        ),
+        (
+            ["lib>=2"],
+            "lib>=2 (requested directly): no installable version matches >=2 (installable: 1.0); 2.0: no file for "
+            "this runtime's tags",
+        ),
         (["nonexistent"], "nonexistent (requested directly): the upstream index has no such project"),
     ],
 )
@@ -279,3 +287,129 @@ def test_mirrored_files_keep_upstreams_upload_time(tmp_path: Path, farm: Farm) -
     assert row.upload_time.replace(tzinfo=UTC) == uploaded
     page = json.loads((farm.settings.www_dir / "simple" / "timed" / "index.json").read_text())
     assert page["files"][0]["upload-time"].startswith("2026-03-19T10:02:03")
+
+
+def test_cli_mirror_by_name_takes_the_closure_unless_no_deps(
+    settings: Settings, upstream: UpstreamServer
+) -> None:
+    """``mirror rich`` used to give a project the editor could not install (markdown-it-py missing)."""
+    env = {
+        **os.environ,
+        "WASMFARM_DATA_DIR": str(settings.data_dir),
+        "WASMFARM_DATABASE_URL": settings.resolved_database_url,
+    }
+    command = [*wasmfarm_command(), "mirror", "--upstream", upstream.url]
+    alone = subprocess.run(
+        [*command, "--no-deps", "app"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert alone.returncode == 0, alone.stderr
+    farm = Farm.open(settings)
+    assert names(farm) == {"app-1.0-py3-none-any.whl"}
+    closure = subprocess.run(
+        [*command, "app", "srconly"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert closure.returncode == 1  # srconly selects nothing: said, and the exit status says so
+    assert names(farm) == {
+        "app-1.0-py3-none-any.whl",
+        "lib-1.0-py3-none-any.whl",
+        "base-0.9-py3-none-any.whl",
+    }
+    assert "nothing selected for srconly on Pyodide 314.0.7: only an sdist" in closure.stderr
+    farm.close()
+
+
+def _sha(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _cli(settings: Settings, upstream: UpstreamServer, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "WASMFARM_DATA_DIR": str(settings.data_dir),
+        "WASMFARM_DATABASE_URL": settings.resolved_database_url,
+    }
+    return subprocess.run(
+        [*wasmfarm_command(), "mirror", "--upstream", upstream.url, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_hashed_requirements_files_as_pip_compile_writes_them(
+    tmp_path: Path, settings: Settings, upstream: UpstreamServer, upstream_dir: Path
+) -> None:
+    app, lib, base = (
+        upstream_dir / n
+        for n in ("app-1.0-py3-none-any.whl", "lib-1.0-py3-none-any.whl", "base-0.9-py3-none-any.whl")
+    )
+    compiled = tmp_path / "requirements.txt"
+    compiled.write_text(
+        "# via pip-compile --generate-hashes\n"
+        f"app==1.0 \\\n    --hash=sha256:{_sha(app)} \\\n    --hash=sha256:{'0' * 64}\n"
+        f"lib==1.0 \\\n    --hash=sha256:{_sha(lib)}\n    # via app\n"
+        f"base==0.9 --hash=sha256:{_sha(base)}\n"
+    )
+    result = _cli(settings, upstream, "-r", str(compiled))
+    assert result.returncode == 0, result.stderr
+    farm = Farm.open(settings)
+    assert names(farm) == {app.name, lib.name, base.name}
+
+    partial = tmp_path / "partial.txt"  # pip's hash-checking mode: every project of the closure needs a hash
+    partial.write_text(f"app==1.0 --hash=sha256:{_sha(app)}\n")
+    refused = _cli(settings, upstream, "-r", str(partial))
+    assert refused.returncode == 1
+    assert "hash-checking mode" in refused.stderr and "no --hash for lib" in refused.stderr
+
+    wrong = tmp_path / "wrong.txt"
+    wrong.write_text(f"demo==1.0 --hash=sha256:{'1' * 64}\n")
+    mismatch = _cli(settings, upstream, "-r", str(wrong))
+    assert (
+        mismatch.returncode == 1
+        and "no file of demo" in mismatch.stderr
+        and "has a sha256" in mismatch.stderr
+    )
+    assert "demo-1.0-py3-none-any.whl" not in names(farm)
+
+    bad = tmp_path / "bad.txt"
+    bad.write_text("attrs==1 --hash=md5:abc\nattrs==1 --no-binary :all:\n")
+    invalid = _cli(settings, upstream, "-r", str(bad))
+    assert invalid.returncode != 0
+    assert f"{bad}:1: --hash=md5:abc is not a sha256 hash" in invalid.stderr
+    assert f"{bad}:2: option '--no-binary' is not supported after a requirement" in invalid.stderr
+    farm.close()
+
+
+def test_direct_references_are_fetched_and_verified_or_refused_with_the_reason(
+    tmp_path: Path, settings: Settings, upstream: UpstreamServer, upstream_dir: Path
+) -> None:
+    wheel = upstream_dir / "extra_dep-1.0-py3-none-any.whl"
+    url = f"{upstream.url.rsplit('/simple', 1)[0]}/files/{wheel.name}"
+    ok = tmp_path / "direct.txt"
+    ok.write_text(f"extra-dep @ {url}#sha256={_sha(wheel)}\n")
+    result = _cli(settings, upstream, "-r", str(ok))
+    assert result.returncode == 0, result.stderr
+    farm = Farm.open(settings)
+    [row] = [f for f in farm.catalog.wheels() if f.filename == wheel.name]
+    assert row.upstream_url == url and row.sha256 == _sha(wheel)
+    farm.close()
+
+    refusals = tmp_path / "refused.txt"
+    refusals.write_text(
+        f"extra-dep @ {url}\n"
+        "srconly @ https://example.invalid/srconly-0.1.tar.gz#sha256=" + "2" * 64 + "\n"
+        "demo @ git+https://example.invalid/demo.git\n"
+        f"winonly @ {url}#sha256={_sha(wheel)}\n"
+    )
+    refused = _cli(settings, upstream, "-r", str(refusals))
+    assert refused.returncode != 0
+    for expected in (
+        f"{refusals}:1: extra-dep @ {url}: a direct reference needs exactly one sha256",
+        f"{refusals}:2: srconly @ https://example.invalid/srconly-0.1.tar.gz#sha256={'2' * 64}: 'srconly-0.1.tar.gz' is not a wheel",
+        f"{refusals}:3: demo @ git+https://example.invalid/demo.git: a VCS reference cannot be mirrored",
+        f"{refusals}:4: winonly @ {url}#sha256={_sha(wheel)}: extra_dep-1.0-py3-none-any.whl is a wheel of extra-dep, not of winonly",
+    ):
+        assert expected in refused.stderr, refused.stderr

@@ -179,7 +179,7 @@ def test_server_side_lock(runtime: Runtime) -> None:
 @pytest.mark.parametrize(
     ("requirements", "explanation"),
     [
-        (["wasm313only"], "wasm313only (requested directly): no wheel for this runtime"),
+        (["wasm313only"], "wasm313only (requested directly): no file for this runtime's tags"),
         (["greet", "colorname<2"], "colorname"),
         (["nothing-like-it"], "nothing-like-it (requested directly): this mirror has no such project"),
     ],
@@ -191,6 +191,9 @@ def test_server_side_lock_explains_failures(
     assert response.status_code == 422
     assert "cannot resolve the requirements for Pyodide 314.0.7" in response.json()["message"]
     assert explanation in response.json()["message"]
+    compat = response.json()["compat"]  # what the editor links: each unmet requirement's compat page
+    assert compat and all(c["url"] == f"/compat/{c['project']}" for c in compat)
+    assert explanation.split(" ", 1)[0] in {c["project"] for c in compat}
 
 
 def test_explain_command(runtime: Runtime) -> None:

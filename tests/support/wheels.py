@@ -65,8 +65,10 @@ def make_sdist(
     requires_python: str | None = None,
     pkg_info: bool = True,
     extra_members: dict[str, bytes] | None = None,
+    module: bool = True,
 ) -> Path:
-    """A ``.tar.gz`` sdist with a top-level PKG-INFO (metadata 2.1), a pyproject.toml and one module."""
+    """A ``.tar.gz`` sdist with a top-level PKG-INFO (metadata 2.1), a pyproject.toml and one module (unless not
+    ``module``); ``extra_members`` (paths under ``<name>-<version>/``) add files or replace these."""
     import io
     import tarfile
 
@@ -77,8 +79,9 @@ def make_sdist(
         metadata.append(f"Requires-Python: {requires_python}")
     members: dict[str, bytes] = {
         f"{base}/pyproject.toml": f'[project]\nname = "{name}"\nversion = "{version}"\n'.encode(),
-        f"{base}/{dist}.py": f'VALUE = "{name} {version}"\n'.encode(),
     }
+    if module:
+        members[f"{base}/{dist}.py"] = f'VALUE = "{name} {version}"\n'.encode()
     if pkg_info:
         members[f"{base}/PKG-INFO"] = ("\n".join(metadata) + "\n\n").encode()
     members.update(extra_members or {})

@@ -46,3 +46,26 @@ def test_unknown_setting_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("WASMFARM_CONFIG", str(config))
     with pytest.raises(ConfigurationError, match="prot"):
         load_settings()
+
+
+def test_a_broken_config_file_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "wasmfarm.toml"
+    config.write_text('port = 8080\npublic_url = "http://unclosed\n')
+    monkeypatch.setenv("WASMFARM_CONFIG", str(config))
+    with pytest.raises(ConfigurationError, match=f"config file {re.escape(str(config))}: not valid TOML"):
+        Settings()
+
+
+@pytest.mark.parametrize(
+    ("argv", "hoisted"),
+    [
+        (["mirror", "-v", "attrs"], ["-v", "mirror", "attrs"]),
+        (["--verbose", "render"], ["--verbose", "render"]),
+        (["build", "x", "--", "-v"], ["build", "x", "--", "-v"]),
+        (["serve"], ["serve"]),
+    ],
+)
+def test_verbose_is_taken_after_the_command_too(argv: list[str], hoisted: list[str]) -> None:
+    from index_server.cli import hoist_verbose
+
+    assert hoist_verbose(argv) == hoisted

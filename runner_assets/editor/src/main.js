@@ -66,7 +66,10 @@ async function serverLock(runtime, requirements) {
     throw err;
   }
   const body = await response.json();
-  if (!response.ok) throw new Error(body.message ?? `lock failed: HTTP ${response.status}`);
+  if (!response.ok) {
+    // A requirement the mirror cannot lock: its compat page says what upstream has and whether it can be built.
+    throw Object.assign(new Error(body.message ?? `lock failed: HTTP ${response.status}`), { compat: body.compat });
+  }
   state.lockDigest = response.headers.get("X-Lock-Digest");
   window.wasmfarmLockSource = "resolved";
   lockCache.set(key, body);
@@ -181,6 +184,7 @@ async function run() {
     ({ wanted, granted } = await prepare({ files: state.files, main: state.main, requirements: state.requirements }));
   } catch (err) {
     output.text("error", String(err.message ?? err));
+    if (err.compat?.length) output.compatLinks(err.compat.map((c) => c.project));
     setStatus("failed");
     return;
   } finally {

@@ -34,6 +34,16 @@ export function createOutput(pane, { appMode }) {
     append(frame);
   }
 
+  // Links to the compat pages of requirements that could not be locked ("does it work on Pyodide?").
+  function compatLinks(projects) {
+    const line = Object.assign(document.createElement("p"), { className: "out-compat", textContent: "Does it work on Pyodide? " });
+    projects.forEach((project, i) => {
+      const href = new URL(`compat/${encodeURIComponent(project)}`, document.baseURI).href;
+      line.append(i ? ", " : "", Object.assign(document.createElement("a"), { href, textContent: project, target: "_blank" }));
+    });
+    append(line);
+  }
+
   // A frame reports its content's height (output_frame.js); only the height is taken from it.
   window.addEventListener("message", ({ source, data }) => {
     const frame = [...pane.querySelectorAll("iframe.out-html")].find((f) => f.contentWindow === source);
@@ -41,5 +51,5 @@ export function createOutput(pane, { appMode }) {
     if (frame && Number.isFinite(height)) frame.style.height = `${Math.min(Math.max(height, 0), MAX_FRAME_HEIGHT)}px`;
   });
 
-  return { text, image, html, clear: () => pane.replaceChildren() };
+  return { text, image, html, compatLinks, clear: () => pane.replaceChildren() };
 }

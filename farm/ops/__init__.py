@@ -1,0 +1,1 @@
+"""Operating the farm: health and readiness checks, metrics."""

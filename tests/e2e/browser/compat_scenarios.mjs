@@ -1,0 +1,103 @@
+// The /compat pages in Debian's Chromium (playwright-core): search with completion, open a project, build it from
+// the page and follow the build to "works", then "try it" in the editor. Prints one JSON line of findings.
+// usage: node compat_scenarios.mjs <config.json>
+//   config: { playwright, url, project, token, artifacts, buildTimeoutMs }
+import { mkdtempSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+const config = JSON.parse(readFileSync(process.argv[2], "utf8"));
+const { chromium } = createRequire(path.join(config.playwright, "package.json"))("playwright-core");
+const found = { requests: [], errors: [] };
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const context = await chromium.launchPersistentContext(mkdtempSync(path.join(tmpdir(), "wasmfarm-compat-")), {
+  executablePath: "/usr/bin/chromium", headless: true, viewport: { width: 1280, height: 900 },
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"],
+});
+context.on("request", (request) => found.requests.push(request.url()));
+const page = context.pages()[0] ?? (await context.newPage());
+page.on("pageerror", (err) => found.errors.push(String(err)));
+
+// The project page's state, read whenever the page is there (it reloads itself when a task ends).
+async function projectState() {
+  try {
+    return await page.evaluate(() => ({
+      status: document.querySelector("section.runtime .status")?.textContent ?? null,
+      reason: document.querySelector("section.runtime .reason")?.textContent ?? null,
+      task: document.querySelector("section.runtime .task")?.textContent ?? "",
+      build: document.querySelector("section.runtime .build-live")?.textContent ?? "",
+    }));
+  } catch {
+    return null; // navigating
+  }
+}
+
+async function scenario(name, fn) {
+  try {
+    found[name] = await fn();
+  } catch (err) {
+    found[name] = { error: String(err && err.message ? err.message : err) };
+  }
+}
+
+await scenario("search", async () => {
+  await page.goto(`${config.url}compat`);
+  const prefix = config.project.slice(0, 2);
+  await page.fill("#search-box", prefix);
+  await page.waitForSelector(`#suggestions option[value="${config.project}"]`, { state: "attached", timeout: 10000 });
+  const suggestions = await page.$$eval("#suggestions option", (options) => options.map((o) => o.value));
+  const counts = await page.locator("#counts").innerText();
+  await page.fill("#search-box", config.project);
+  await Promise.all([page.waitForURL(`**/compat/${config.project}`), page.press("#search-box", "Enter")]);
+  return { prefix, suggestions, counts, url: page.url() };
+});
+
+await scenario("build", async () => {
+  const before = await projectState();
+  await page.fill("#token", config.token);
+  await page.click("section.runtime button.action[data-kind='build']");
+  const seen = [];
+  const deadline = Date.now() + config.buildTimeoutMs;
+  let state = null;
+  while (Date.now() < deadline) {
+    state = await projectState();
+    if (state) {
+      for (const line of [state.task, state.build]) if (line && !seen.includes(line)) seen.push(line);
+      if (state.status === "works") break;
+      if (/failed/.test(state.task)) break;
+    }
+    await sleep(1000);
+  }
+  await page.screenshot({ path: path.join(config.artifacts, "compat-project.png"), fullPage: true });
+  return { before, seen, after: state, tryIt: await page.getAttribute("a.try-it", "href") };
+});
+
+await scenario("tryIt", async () => {
+  await page.click("a.try-it");
+  await page.waitForFunction(() => /^(done|failed|stopped)/.test(document.querySelector("#status")?.textContent ?? ""),
+                             null, { timeout: 180000 });
+  return {
+    url: page.url(),
+    status: await page.locator("#status").textContent(),
+    requirements: await page.inputValue("#requirements"),
+    output: await page.locator("#output").innerText(),
+  };
+});
+
+await scenario("unlockable", async () => {
+  await page.fill("#requirements", "no-such-thing-here");
+  await page.evaluate(() => { document.querySelector("#status").textContent = "queued"; });
+  await page.click("#run");
+  await page.waitForFunction(() => /^(done|failed)/.test(document.querySelector("#status").textContent), null,
+                             { timeout: 60000 });
+  return {
+    output: await page.locator("#output").innerText(),
+    links: await page.$$eval("#output a", (links) => links.map((a) => a.href)),
+  };
+});
+
+await context.close();
+process.stdout.write(JSON.stringify(found) + "\n");
