@@ -199,10 +199,22 @@ def build(
             raise SystemExit(f"{len(problems) + len(unbuildable)} recipe problem(s); see above")
         return
     ids = [p.build_id for p in pending if p.build_id is not None]
+    follow_builds(farm, jobs, ids)
+    failed = [farm.builds.get(i) for i in ids]
+    bad = [b for b in failed if b is not None and b.state != BuildState.SUCCEEDED]
+    for row in bad:
+        click.secho(f"{row.recipe}: build {row.id} {row.state}: {row.error}", fg="red", err=True)
+    if bad or failed_to_plan:
+        raise SystemExit(1)
+
+
+def follow_builds(farm: Farm, jobs: Jobs, ids: list[int]) -> None:
+    """Print each build's state as it changes until all have finished: run by this process's worker (no broker)
+    or by the workers on the broker."""
     shown: dict[int, str] = {}
 
-    def done() -> bool:
-        finished = True
+    def finished() -> bool:
+        done = True
         for build_id in ids:
             row = farm.builds.get(build_id)
             assert row is not None
@@ -210,20 +222,14 @@ def build(
             if shown.get(build_id) != status:
                 shown[build_id] = status
                 click.echo(f"  {row.recipe:<24} build {build_id:<5} {status}", err=True)
-            finished = finished and BuildState(row.state).finished
-        return finished
+            done = done and BuildState(row.state).finished
+        return done
 
     if farm.settings.broker_url:
-        while not done():
+        while not finished():
             time.sleep(1)
     else:
-        jobs.drain(done)
-    failed = [farm.builds.get(i) for i in ids]
-    bad = [b for b in failed if b is not None and b.state != BuildState.SUCCEEDED]
-    for row in bad:
-        click.secho(f"{row.recipe}: build {row.id} {row.state}: {row.error}", fg="red", err=True)
-    if bad or failed_to_plan:
-        raise SystemExit(1)
+        jobs.drain(finished)
 
 
 @click.command("builds")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from farm.build.jobs import BuildFarm, Jobs, make_broker
+from farm.cli.build_cmd import follow_builds
 from farm.cli.common import data_dir_option, reports_errors, settings_from
 from farm.cli.mirror_cmd import TerminalProgress as MirrorProgress
 from farm.compat.mirroring import mirror_available, wants_mirroring
@@ -25,7 +25,6 @@ from farm.context import Farm
 from farm.mirror.mirror import Mirror, parse_requirements, read_requirements_file
 from farm.mirror.upstream import UpstreamIndex
 from farm.runtime.target import RuntimeTarget
-from farm.store.models import BuildState
 
 COLOURS = {Status.WORKS: "green", Status.AVAILABLE: "cyan", Status.BUILDABLE: "yellow", Status.FAILS: "red"}
 
@@ -197,25 +196,7 @@ def _build_and_recheck(
         click.echo(
             f"{ticket.project} {ticket.version}: build {ticket.build_id or '-'} {ticket.status}", err=True
         )
-    shown: dict[int, str] = {}
-
-    def finished() -> bool:
-        done = True
-        for build_id in ids:
-            row = farm.builds.get(build_id)
-            assert row is not None
-            status = f"{row.state} {row.step}".strip()
-            if shown.get(build_id) != status:
-                shown[build_id] = status
-                click.echo(f"  {row.recipe:<24} build {build_id:<5} {status}", err=True)
-            done = done and BuildState(row.state).finished
-        return done
-
-    if farm.settings.broker_url:
-        while not finished():
-            time.sleep(1)
-    else:
-        jobs.drain(finished)
+    follow_builds(farm, jobs, ids)
     return _recheck(oracle, verdicts, chosen), tickets
 
 
