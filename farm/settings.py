@@ -198,7 +198,14 @@ class Settings(BaseSettings):
         description="dramatiq broker: redis://... or amqp://...; unset, builds run in the serving/building process.",
     )
     access_log: Path | None = Field(
-        default=None, description="File that receives one line per request (method, path, status, bytes)."
+        default=None,
+        description="File that receives one line per request (method, path, status, bytes, content type; in JSON "
+        "also the client, the duration and the token id); `-` sends them to the server's log on stderr.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="Log lines on stderr (and in the access log file): text for a person, or json, one JSON object "
+        "a line (time, level, logger, message, event and its fields, the request) for a log pipeline.",
     )
     max_header_bytes: int = Field(
         default=64 * 1024,

@@ -5,9 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
@@ -24,11 +22,13 @@ from farm.settings import Settings
 from index_server.access import ReadAccess
 from index_server.builds import builds_router
 from index_server.compat import compat_router
+from index_server.curation import curation_router
 from index_server.editor import mount_editor
 from index_server.errors import error_body, error_headers, status_for
 from index_server.locking import lock_router
 from index_server.metrics import Metered, ops_router
 from index_server.proxy import mount_proxy
+from index_server.request_log import RequestLog, access_logger
 from index_server.static_index import Message, Receive, Scope, Send, StaticIndex
 from index_server.upload import upload_router
 
@@ -86,6 +86,7 @@ def create_app(settings: Settings, farm_: Farm | None = None) -> ASGIApp:
     if proxy is not None:
         proxy_lifespan.append(proxy)
     api.include_router(upload_router(domain))
+    api.include_router(curation_router(domain))
     api.include_router(lock_router(domain))
     api.include_router(builds_router(domain, jobs))
     compat, compat_tasks = compat_router(domain, jobs)
@@ -94,7 +95,8 @@ def create_app(settings: Settings, farm_: Farm | None = None) -> ASGIApp:
     access = ReadAccess(domain.tokens.verify) if settings.require_read_token else None
     app: ASGIApp = WasmfarmApp(static, api, settings.max_upload_bytes + FORM_OVERHEAD, access)
     app = Metered(app, request_metrics)
-    return AccessLog(app, settings.access_log) if settings.access_log else app
+    access_log, terse = access_logger(settings.access_log, settings.log_format)
+    return RequestLog(app, access_log, terse)
 
 
 def _answer_errors(api: FastAPI) -> None:
@@ -214,39 +216,6 @@ class _Answer:
             headers.append((b"connection", b"close"))  # the rest of the body is not read
         await self.send({"type": "http.response.start", "status": status, "headers": headers})
         await self.send({"type": "http.response.body", "body": body})
-
-
-class AccessLog:
-    """One line per request: ``<unix time> <method> <path> <status> <bytes> <content type>``, appended to a file."""
-
-    def __init__(self, app: ASGIApp, path: Path) -> None:
-        self.app = app
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.file = path.open("a", buffering=1)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        status, sent, content_type = 0, 0, "-"
-
-        async def logging_send(message: Message) -> None:
-            nonlocal status, sent, content_type
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                for key, value in message.get("headers", []):
-                    if key == b"content-type":
-                        content_type = value.decode("latin-1").split(";")[0]
-            elif message["type"] == "http.response.body":
-                sent += len(message.get("body", b""))
-            await send(message)
-
-        try:
-            await self.app(scope, receive, logging_send)
-        finally:
-            self.file.write(
-                f"{time.time():.3f} {scope['method']} {scope['path']} {status} {sent} {content_type}\n"
-            )
 
 
 def _content_length(scope: Scope) -> int | None:

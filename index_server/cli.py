@@ -15,7 +15,9 @@ from farm.cli.common import reports_errors, settings_from
 from farm.cli.main import cli
 from farm.context import Farm
 from farm.errors import FarmError
+from farm.ops.logs import event
 from farm.runtime.install import install_runtime
+from farm.settings import Settings
 from index_server.app import create_app
 from index_server.http_limits import server_config
 
@@ -65,20 +67,7 @@ def serve(
         )
     farm = Farm.open(settings)
     app = create_app(settings, farm)
-    url = settings.resolved_public_url
-    click.echo(f"wasmfarm serving {url} (data in {settings.data_dir})", err=True)
-    for runtime in settings.runtimes:
-        click.echo(f"  micropip index for Pyodide {runtime}: {url}r/{runtime}/simple/", err=True)
-    click.echo(
-        f"  uploads: twine upload --repository-url {url}legacy/ (token: wasmfarm token create --scope upload)",
-        err=True,
-    )
-    worker = (
-        "in this process"
-        if not settings.broker_url
-        else f"by `wasmfarm worker`s on {settings.broker_url.split('@')[-1]}"
-    )
-    click.echo(f"  builds: {url}builds (run {worker})", err=True)
+    _announce(settings)
     missing = [r for r in settings.runtimes if not farm.runtimes.is_installed(r)]
     if missing and settings.auto_install_runtimes:
         threading.Thread(
@@ -88,6 +77,34 @@ def serve(
     server.run()
     if not server.started:  # uvicorn has logged why (the port is taken, the lifespan failed, ...)
         raise SystemExit(3)
+
+
+def _announce(settings: Settings) -> None:
+    """Where to reach what: for a person in text, as one ``serving`` event in JSON."""
+    url = settings.resolved_public_url
+    worker = (
+        "in this process"
+        if not settings.broker_url
+        else f"by `wasmfarm worker`s on {settings.broker_url.split('@')[-1]}"
+    )
+    if settings.log_format == "json":
+        event(
+            log,
+            "serving",
+            url=url,
+            data_dir=str(settings.data_dir),
+            runtimes=settings.runtimes,
+            builds=worker,
+        )
+        return
+    click.echo(f"wasmfarm serving {url} (data in {settings.data_dir})", err=True)
+    for runtime in settings.runtimes:
+        click.echo(f"  micropip index for Pyodide {runtime}: {url}r/{runtime}/simple/", err=True)
+    click.echo(
+        f"  uploads: twine upload --repository-url {url}legacy/ (token: wasmfarm token create --scope upload)",
+        err=True,
+    )
+    click.echo(f"  builds: {url}builds (run {worker})", err=True)
 
 
 def _install_missing(farm: Farm, versions: list[str]) -> None:

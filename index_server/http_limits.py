@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 
 from farm.settings import Settings
 
@@ -51,6 +52,8 @@ def server_config(app: ASGIApp, settings: Settings) -> uvicorn.Config:
         lifespan="on",  # a failing startup stops the server instead of serving without it
         log_level="warning",
         access_log=False,  # the app writes its own (setting access_log)
+        # JSON logs: uvicorn's loggers pass their records to the root logger's JSON handler instead of printing text
+        log_config=None if settings.log_format == "json" else LOGGING_CONFIG,
     )
 
 

@@ -9,6 +9,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 from starlette.datastructures import FormData, UploadFile
 
+from farm.audit.trail import Action, Actor, AuditTrail
 from farm.auth.tokens import TokenInfo
 from farm.context import Farm
 from farm.dist.filename import DistFilename, parse_dist_filename
@@ -22,19 +23,23 @@ from index_server.auth import token_from_authorization
 
 def upload_router(farm: Farm) -> APIRouter:
     router = APIRouter()
+    trail = AuditTrail(farm.engine)
 
     @router.post("/legacy/", summary="Upload a distribution (twine / the legacy PyPI upload API)")
     @router.post("/legacy", include_in_schema=False)
     async def upload(request: Request) -> JSONResponse:
         token = token_from_authorization(request.headers.get("authorization"))
         info = await run_in_threadpool(farm.tokens.verify, token, TokenScope.UPLOAD)
+        actor = Actor.for_token(info, request.client.host if request.client else None)
         async with request.form(max_files=1, max_fields=200) as form:
-            return await _handle(farm, form, info)
+            return await _handle(farm, form, info, trail, actor)
 
     return router
 
 
-async def _handle(farm: Farm, form: FormData, token: TokenInfo) -> JSONResponse:
+async def _handle(
+    farm: Farm, form: FormData, token: TokenInfo, trail: AuditTrail, actor: Actor
+) -> JSONResponse:
     """Validate the form against the file's name, then store, publish and render."""
     action = form.get(":action")
     if action not in (None, "file_upload"):
@@ -47,6 +52,10 @@ async def _handle(farm: Farm, form: FormData, token: TokenInfo) -> JSONResponse:
     _check_form_fields(form.get("name"), form.get("version"), dist)
     result = await run_in_threadpool(_store, farm, content, dist, form.get("sha256_digest"))
     if result.created:
+        row = result.row
+        await run_in_threadpool(
+            trail.record, Action.UPLOAD, row.filename, actor, sha256=row.sha256, size=row.size
+        )
         await run_in_threadpool(farm.publisher.refresh, [dist.name])
     return JSONResponse(
         {

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,8 +20,10 @@ from sqlmodel import Session, col, select
 
 from farm.dist.filename import validate_project_name
 from farm.errors import AuthenticationError, ConfigurationError, NotFound, PermissionDenied
+from farm.ops.logs import CURRENT_REQUEST, event
 from farm.store.models import ApiToken, TokenScope, utcnow
 
+log = logging.getLogger(__name__)
 PREFIX = "wf_"
 
 
@@ -113,10 +116,29 @@ class TokenService:
                 f"token {info.prefix}… expired at {_aware(info.expires_at):%Y-%m-%d %H:%M} UTC; create a new one "
                 "with `wasmfarm token create`"
             )
+        request = CURRENT_REQUEST.get()
+        if request is not None:  # the access log names the token a request used
+            request.token_id, request.token_scope = info.id, info.scope.value
         if not info.scope.allows(needed):
+            event(
+                log,
+                "token_refused",
+                logging.WARNING,
+                token_id=info.id,
+                scope=info.scope.value,
+                needed=needed.value,
+            )
             raise PermissionDenied(
                 f"token {info.prefix}… has scope {info.scope.value!r}; this action needs {needed.value!r} or higher"
             )
+        event(
+            log,
+            "token_used",
+            token_id=info.id,
+            prefix=info.prefix,
+            scope=info.scope.value,
+            needed=needed.value,
+        )
         return info
 
     def list(self) -> list[TokenInfo]:

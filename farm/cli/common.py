@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -11,6 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from farm.errors import FarmError
+from farm.ops import logs
 from farm.settings import Settings, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -28,7 +28,10 @@ def data_dir_option[F: Callable[..., Any]](func: F) -> F:
 def settings_from(ctx: click.Context, **overrides: Any) -> Settings:
     root = ctx.find_root()
     merged = {**(root.obj or {}), **{k: v for k, v in overrides.items() if v is not None}}
-    return load_settings(**merged)
+    settings = load_settings(**merged)
+    if settings.log_format != "text":  # the group set up text logging before the settings were known
+        logs.configure_logging(bool(root.meta.get("verbose")), settings.log_format)
+    return settings
 
 
 def reports_errors[F: Callable[..., Any]](func: F) -> F:
@@ -45,10 +48,7 @@ def reports_errors[F: Callable[..., Any]](func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def configure_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+def configure_logging(ctx: click.Context, verbose: bool) -> None:
+    """Text logs until the settings are read (``settings_from`` switches to JSON when ``log_format`` says so)."""
+    ctx.meta["verbose"] = verbose
+    logs.configure_logging(verbose)

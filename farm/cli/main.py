@@ -7,9 +7,11 @@ from pathlib import Path
 import click
 
 from farm import __version__
+from farm.cli.audit_cmd import audit
 from farm.cli.build_cmd import build, build_cancel, build_log, builder, builds, worker
 from farm.cli.check_cmd import check
 from farm.cli.common import configure_logging
+from farm.cli.curation_cmd import delete, yank
 from farm.cli.fsck_cmd import fsck
 from farm.cli.mirror_cmd import mirror
 from farm.cli.pages_cmd import nginx_config, quarantine, render
@@ -34,7 +36,7 @@ def cli(ctx: click.Context, data_dir: Path | None, verbose: bool) -> None:
     Settings come from options, WASMFARM_* environment variables and a TOML config file
     (WASMFARM_CONFIG, or ~/.config/wasmfarm/wasmfarm.toml); see docs/configuration.md.
     """
-    configure_logging(verbose)
+    configure_logging(ctx, verbose)
     ctx.obj = {"data_dir": data_dir} if data_dir else {}
 
 
@@ -51,3 +53,6 @@ cli.add_command(lock)
 cli.add_command(explain)
 cli.add_command(recipes)
 cli.add_command(check)
+cli.add_command(yank)
+cli.add_command(delete)
+cli.add_command(audit)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from farm.audit.trail import Action, Actor, AuditTrail
 from farm.cli.common import data_dir_option, reports_errors, settings_from
 from farm.context import Farm
 from farm.errors import ConfigurationError
@@ -74,6 +75,14 @@ def create(
         TokenScope(scope), description, expires_at=expires_at, projects=projects or None
     )
     click.echo(issued.secret)
+    AuditTrail(farm.engine).record(
+        Action.TOKEN_CREATE,
+        f"token {issued.id}",
+        Actor.command_line(),
+        scope=scope,
+        projects=list(projects) or None,
+        expires_at=expires_at,
+    )
     limits = (f", expires {expires_at:%Y-%m-%d %H:%M} UTC" if expires_at else "") + (
         f", uploads only to {', '.join(sorted(set(projects)))}" if projects else ""
     )
@@ -110,4 +119,5 @@ def revoke(ctx: click.Context, token_id: int, data_dir: Path | None) -> None:
     """Revoke a token by its id (from `wasmfarm token list`)."""
     farm = Farm.open(settings_from(ctx, data_dir=data_dir))
     farm.tokens.revoke(token_id)
+    AuditTrail(farm.engine).record(Action.TOKEN_REVOKE, f"token {token_id}", Actor.command_line())
     click.echo(f"token {token_id} revoked")

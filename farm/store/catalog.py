@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import InvalidVersion, Version
 from sqlalchemy import Engine, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -177,20 +178,69 @@ class Catalog:
             session.flush()
         return project
 
-    def set_yanked(self, filename: str, yanked: bool, reason: str | None) -> bool:
-        """Carry a yank (or un-yank); returns True when something changed."""
+    def set_yanked(self, filename: str, yanked: bool, reason: str | None, *, local: bool = False) -> bool:
+        """Carry a yank (or un-yank); returns True when something changed.
+
+        The mirror carries upstream's state (``local=False``), except over a yank made here (``local=True``: `wasmfarm
+        yank`, POST .../yank), which it leaves alone; a local un-yank hands the file back to the mirror's care."""
+        return bool(self.set_yanked_many([filename], yanked, reason, local=local))
+
+    def set_yanked_many(
+        self, filenames: Sequence[str], yanked: bool, reason: str | None, *, local: bool = False
+    ) -> list[DistFile]:
+        """Yank or un-yank several files in one transaction; the rows that changed."""
+        reason = (reason or None) if yanked else None
+        changed: list[DistFile] = []
         with self.session() as session:
-            row = session.exec(select(DistFile).where(DistFile.filename == filename)).first()
-            if row is None:
-                raise NotFound(f"file {filename!r} is not on this index")
-            reason = reason or None
-            if row.yanked == yanked and (row.yanked_reason or None) == reason:
-                return False
-            row.yanked, row.yanked_reason = yanked, reason
-            session.add(row)
-            self._bump_serial(session, row.project_id)
+            rows = {
+                row.filename: row
+                for row in session.exec(select(DistFile).where(col(DistFile.filename).in_(list(filenames))))
+            }
+            for filename in filenames:
+                row = rows.get(filename)
+                if row is None:
+                    raise NotFound(f"file {filename!r} is not on this index")
+                if not local and row.yank_local:
+                    continue
+                same = row.yanked == yanked and (row.yanked_reason or None) == reason
+                if same and row.yank_local == (local and yanked):
+                    continue
+                row.yanked, row.yanked_reason, row.yank_local = yanked, reason, local and yanked
+                session.add(row)
+                changed.append(row)
+            for project_id in {row.project_id for row in changed}:
+                self._bump_serial(session, project_id)
             session.commit()
-            return True
+        return changed
+
+    def release_files(self, project: str, version: Version) -> list[DistFile]:
+        """Every file of one release (version compared as PEP 440 versions: 1.0 is 1.0.0)."""
+        row = self.project(project)
+        assert row.id is not None
+        return [f for f in self.project_files(row.id) if _same_version(f.version, version)]
+
+    def delete_files(self, filenames: Sequence[str]) -> list[DistFile]:
+        """Remove files from the catalog in one transaction (their blobs are the caller's to remove after)."""
+        with self.session() as session:
+            rows = list(session.exec(select(DistFile).where(col(DistFile.filename).in_(list(filenames)))))
+            missing = set(filenames) - {row.filename for row in rows}
+            if missing:
+                raise NotFound(f"file {sorted(missing)[0]!r} is not on this index")
+            for row in rows:
+                session.delete(row)
+            session.flush()
+            for project_id in {row.project_id for row in rows}:
+                self._bump_serial(session, project_id)
+            session.commit()
+        return rows
+
+    def sha256_listed(self, sha256: str) -> bool:
+        """Whether some catalog row still stores this content (a blob may back files of two names)."""
+        with self.session() as session:
+            return (
+                session.exec(select(DistFile.id).where(DistFile.sha256 == sha256).limit(1)).first()
+                is not None
+            )
 
     def quarantine(self, project_id: int, reason: str) -> None:
         """Keep a project out of every page and lock, with the reason (it stays in the database for an operator)."""
@@ -241,3 +291,10 @@ class Catalog:
             for name, row in rows:
                 result[name].append(row)
             return result
+
+
+def _same_version(stored: str, version: Version) -> bool:
+    try:
+        return Version(stored) == version
+    except InvalidVersion:
+        return False

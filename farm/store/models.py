@@ -62,6 +62,8 @@ class DistFile(SQLModel, table=True):
     requires_python: str | None = Field(default=None, max_length=255)
     yanked: bool = False
     yanked_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # The yank state was set here (`wasmfarm yank`, POST .../yank): the mirror no longer carries upstream's over it.
+    yank_local: bool = False
     upload_time: datetime = Field(
         default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
     )
@@ -94,6 +96,28 @@ class ApiToken(SQLModel, table=True):
     projects: str | None = Field(
         default=None, sa_column=Column(Text, nullable=True)
     )  # JSON list of normalised names the token may upload to; None: any
+
+
+class AuditEvent(SQLModel, table=True):
+    """One upload or admin action (yank, unyank, delete, token create/revoke): when, who, what, why, from where.
+
+    Who is a token's id and prefix (never its secret) or, for the command line, the local user name."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False, index=True)
+    )
+    action: str = Field(index=True, max_length=32)  # farm.audit.trail.Action
+    target: str = Field(sa_column=Column(Text, nullable=False))  # a file name, or a token ("token 3")
+    actor: str = Field(max_length=255)  # "token 3 (wf_AbCdEfG…)", "cli:alice"
+    token_id: int | None = Field(default=None, index=True)
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    client: str | None = Field(default=None, max_length=255)  # the client's address; None: the command line
+    detail: str | None = Field(
+        default=None, sa_column=Column(Text, nullable=True)
+    )  # JSON: sha256, origin, ...
 
 
 class BuildState(StrEnum):
