@@ -16,7 +16,7 @@ import json
 import logging
 import sys
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -24,7 +24,7 @@ LogFormat = Literal["text", "json"]
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-@dataclass
+@dataclass(slots=True)
 class RequestContext:
     """The request being served: set by the HTTP layer, read by every log record made while it runs."""
 
@@ -33,7 +33,6 @@ class RequestContext:
     client: str | None
     token_id: int | None = None  # set when a token is verified for this request
     token_scope: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 CURRENT_REQUEST: ContextVar[RequestContext | None] = ContextVar("wasmfarm_request", default=None)
