@@ -28,7 +28,7 @@ from index_server.errors import error_body, error_headers, status_for
 from index_server.locking import lock_router
 from index_server.metrics import Metered, ops_router
 from index_server.proxy import mount_proxy
-from index_server.request_log import RequestLog, access_logger
+from index_server.request_log import RequestLog, access_logger, enter_request
 from index_server.static_index import Message, Receive, Scope, Send, StaticIndex
 from index_server.upload import upload_router
 
@@ -96,7 +96,7 @@ def create_app(settings: Settings, farm_: Farm | None = None) -> ASGIApp:
     app: ASGIApp = WasmfarmApp(static, api, settings.max_upload_bytes + FORM_OVERHEAD, access)
     app = Metered(app, request_metrics)
     access_log, terse = access_logger(settings.access_log, settings.log_format)
-    return RequestLog(app, access_log, terse)
+    return RequestLog(app, access_log, terse) if access_log is not None else app
 
 
 def _answer_errors(api: FastAPI) -> None:
@@ -166,6 +166,7 @@ class WasmfarmApp:
                     raise _too_large(declared, self.max_body)
                 receive = _limited(receive, self.max_body)
             answer = _Answer(send)
+            enter_request(scope)
             await self.api(scope, receive, answer)
         except FarmError as exc:
             await _error(answer, exc)
@@ -186,6 +187,7 @@ class WasmfarmApp:
             path = _SLASHES.sub("/", path)
             scope = dict(scope, path=path, raw_path=path.encode())
         if self.access is not None:
+            enter_request(scope)
             self.access.check(scope)
         return scope
 

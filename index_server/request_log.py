@@ -1,10 +1,10 @@
-"""The outermost ASGI wrapper: the request context every log line carries, and the access log.
+"""The request context every log line carries, and the access log.
 
-The context (method, path, client address, and the token once one is verified) is set for the whole request, so a
-token use, an upload or an error logged below names the request. The access log (setting ``access_log``: a file, or
-``-`` for the server's log on stderr) gets one line per request when the response ends. In text format a file line is
-``<unix time> <method> <path> <status> <bytes> <content type>``; in JSON (setting ``log_format``) it is an ``access``
-event with those fields, the client, the duration and the token id.
+The context (method, path, client address, and the token once one is verified) is set for requests that reach the
+API or a token check, so a token use, an upload or an error logged below names the request. The access log
+(setting ``access_log``: a file, or ``-`` for the server's log on stderr) gets one line per request when the response
+ends. In text format a file line is ``<unix time> <method> <path> <status> <bytes> <content type>``; in JSON (setting
+``log_format``) it is an ``access`` event with those fields, the client, the duration and the token id.
 """
 
 from __future__ import annotations
@@ -31,8 +31,22 @@ def access_logger(path: Path | None, log_format: LogFormat) -> tuple[logging.Log
     return file_logger("wasmfarm.access.file", str(path), log_format), log_format == "text"
 
 
+def enter_request(scope: Scope) -> RequestContext:
+    """The request's context, made when something below needs it (a route of the API, a token check) unless the
+    access log made it already. The unwrapped read path never pays for it. No reset is needed: uvicorn runs every
+    request in a task of its own, whose context ends with it."""
+    current = CURRENT_REQUEST.get()
+    if current is None:
+        client = scope.get("client")
+        current = RequestContext(scope["method"], scope["path"], client[0] if client else None)
+        CURRENT_REQUEST.set(current)
+    return current
+
+
 class RequestLog:
-    def __init__(self, app: Inner, access: logging.Logger | None, terse: bool) -> None:
+    """The access log, outermost: it makes the request's context first, so the token a request used is in its line."""
+
+    def __init__(self, app: Inner, access: logging.Logger, terse: bool) -> None:
         self.app = app
         self.access = access
         self.terse = terse  # the historical one-line text format of the access log file
@@ -44,12 +58,6 @@ class RequestLog:
         client = scope.get("client")
         request = RequestContext(scope["method"], scope["path"], client[0] if client else None)
         reset = CURRENT_REQUEST.set(request)
-        if self.access is None:
-            try:
-                await self.app(scope, receive, send)
-            finally:
-                CURRENT_REQUEST.reset(reset)
-            return
         started = time.perf_counter()
         status, sent, content_type = 0, 0, "-"
 
@@ -73,7 +81,6 @@ class RequestLog:
     def _log(
         self, request: RequestContext, status: int, sent: int, content_type: str, seconds: float
     ) -> None:
-        assert self.access is not None
         if self.terse:
             self.access.info(
                 "%.3f %s %s %d %d %s", time.time(), request.method, request.path, status, sent, content_type

@@ -117,8 +117,8 @@ def _request(app: RequestLog) -> None:
 def test_access_log_file(tmp_path: Path, log_format: str) -> None:
     path = tmp_path / "logs" / "access.log"
     logger, terse = access_logger(path, log_format)  # type: ignore[arg-type]
-    _request(RequestLog(_app, logger, terse))
     assert logger is not None
+    _request(RequestLog(_app, logger, terse))
     for handler in logger.handlers:
         handler.flush()
     (line,) = path.read_text().splitlines()
