@@ -12,6 +12,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
+from farm.audit.trail import Action, Actor, AuditTrail
+from farm.auth.tokens import TokenInfo
 from farm.build.jobs import Jobs
 from farm.build.state import BUILD
 from farm.context import Farm
@@ -67,6 +69,7 @@ def builds_router(farm: Farm, jobs: Jobs) -> APIRouter:
     router = APIRouter()
     states = farm.builds
     recipe_problems = _RecipeProblems(farm)
+    trail = AuditTrail(farm.engine)
 
     def _get(build_id: int) -> Build:
         build = states.get(build_id)
@@ -150,12 +153,15 @@ def builds_router(farm: Farm, jobs: Jobs) -> APIRouter:
     @router.post("/builds/{build_id}/rebuild", summary="Build the same recipe again (admin token)")
     async def rebuild(build_id: int, request: Request) -> JSONResponse:
         token = token_from_authorization(request.headers.get("authorization"))
-        await run_in_threadpool(farm.tokens.verify, token, TokenScope.ADMIN)
+        info = await run_in_threadpool(farm.tokens.verify, token, TokenScope.ADMIN)
         old = await run_in_threadpool(_get, build_id)
         new = await run_in_threadpool(
             states.create, old.recipe, old.version, old.runtime, old.key, old.builder
         )
         assert new.id is not None
+        await run_in_threadpool(
+            trail.record, Action.BUILD_REBUILD, f"build {build_id}", _actor(info, request), new_build=new.id
+        )
         await run_in_threadpool(jobs.send, new.id, BUILD)
         return JSONResponse(
             {"id": new.id, "url": f"/builds/{new.id}", "state": BuildState.QUEUED}, status_code=202
@@ -164,13 +170,21 @@ def builds_router(farm: Farm, jobs: Jobs) -> APIRouter:
     @router.post("/builds/{build_id}/cancel", summary="Cancel a queued or running build (admin token)")
     async def cancel(build_id: int, request: Request) -> JSONResponse:
         token = token_from_authorization(request.headers.get("authorization"))
-        await run_in_threadpool(farm.tokens.verify, token, TokenScope.ADMIN)
+        info = await run_in_threadpool(farm.tokens.verify, token, TokenScope.ADMIN)
         build = await run_in_threadpool(_get, build_id)
         cancelled = await run_in_threadpool(states.cancel, build_id)
+        if cancelled:
+            await run_in_threadpool(
+                trail.record, Action.BUILD_CANCEL, f"build {build_id}", _actor(info, request)
+            )
         state = BuildState.CANCELLED if cancelled else build.state
         return JSONResponse({"id": build_id, "state": state, "cancelled": cancelled})
 
     return router
+
+
+def _actor(token: TokenInfo, request: Request) -> Actor:
+    return Actor.for_token(token, request.client.host if request.client else None)
 
 
 _SCRIPT = """

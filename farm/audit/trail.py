@@ -28,6 +28,9 @@ class Action(StrEnum):
     DELETE = "delete"
     TOKEN_CREATE = "token-create"  # noqa: S105 - an action's name, not a secret
     TOKEN_REVOKE = "token-revoke"  # noqa: S105
+    BUILD_REBUILD = "build-rebuild"
+    BUILD_CANCEL = "build-cancel"
+    QUARANTINE_RELEASE = "quarantine-release"
 
 
 @dataclass(frozen=True)

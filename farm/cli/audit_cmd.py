@@ -24,7 +24,8 @@ from farm.context import Farm
 @click.pass_context
 @reports_errors
 def audit(ctx: click.Context, as_json: bool, limit: int, action: str | None, data_dir: Path | None) -> None:
-    """Uploads and admin actions (yank, unyank, delete, token create and revoke): when, who (a token's id and
+    """Uploads and admin actions (yank, unyank, delete, token create and revoke, build cancel and rebuild,
+    quarantine release): when, who (a token's id and
     prefix, never its secret, or cli:<user>), what, why and from which address."""
     farm = Farm.open(settings_from(ctx, data_dir=data_dir))
     for entry in AuditTrail(farm.engine).entries(limit, action):

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from farm import site
+from farm.audit.trail import Action, Actor, AuditTrail
 from farm.cli.common import data_dir_option, reports_errors, settings_from
 from farm.context import Farm
 from farm.index.nginx import nginx_config_text
@@ -80,6 +81,7 @@ def quarantine_release(ctx: click.Context, project_id: int, data_dir: Path | Non
     """Render a quarantined project again (by its id from `quarantine list`); it returns if it is still bad."""
     farm = Farm.open(settings_from(ctx, data_dir=data_dir))
     farm.catalog.release(project_id)
+    AuditTrail(farm.engine).record(Action.QUARANTINE_RELEASE, f"project {project_id}", Actor.command_line())
     farm.publisher.refresh_stale()
     still = {p.id for p in farm.catalog.quarantined()}
     click.echo(f"project {project_id} " + ("is quarantined again" if project_id in still else "released"))

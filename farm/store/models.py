@@ -99,7 +99,8 @@ class ApiToken(SQLModel, table=True):
 
 
 class AuditEvent(SQLModel, table=True):
-    """One upload or admin action (yank, unyank, delete, token create/revoke): when, who, what, why, from where.
+    """One upload or admin action (yank, unyank, delete, token create/revoke, build cancel/rebuild, quarantine
+    release): when, who, what, why, from where.
 
     Who is a token's id and prefix (never its secret) or, for the command line, the local user name."""
 
@@ -110,7 +111,9 @@ class AuditEvent(SQLModel, table=True):
         default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False, index=True)
     )
     action: str = Field(index=True, max_length=32)  # farm.audit.trail.Action
-    target: str = Field(sa_column=Column(Text, nullable=False))  # a file name, or a token ("token 3")
+    target: str = Field(
+        sa_column=Column(Text, nullable=False)
+    )  # a file name, "token 3", "build 7", "project 2"
     actor: str = Field(max_length=255)  # "token 3 (wf_AbCdEfG…)", "cli:alice"
     token_id: int | None = Field(default=None, index=True)
     reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

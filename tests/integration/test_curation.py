@@ -386,3 +386,26 @@ def test_a_local_yank_of_a_mirrored_file_survives_mirror_runs_until_undone(
         assert yanks()[new] is False
         assert mirror(upstream) == 1  # undone: the file is in the mirror's care again
         assert yanks() == {old: "upstream says so", new: "upstream too"}
+
+
+def test_build_cancel_and_rebuild_by_an_admin_are_in_the_trail(site: Site) -> None:
+    farm = Farm.open(site.settings)
+    try:
+        build = farm.builds.create("demo", "1.0", PYODIDE_VERSION, "0" * 64, "")
+        headers = {"Authorization": f"Bearer {site.tokens['admin']}"}
+        refused = httpx.post(
+            site.url + f"builds/{build.id}/cancel",
+            headers={"Authorization": f"Bearer {site.tokens['owner']}"},
+        )
+        assert refused.status_code == 403
+        cancelled = httpx.post(site.url + f"builds/{build.id}/cancel", headers=headers)
+        assert cancelled.status_code == 200 and cancelled.json()["cancelled"] is True, cancelled.text
+        again = httpx.post(site.url + f"builds/{build.id}/rebuild", headers=headers)
+        assert again.status_code == 202, again.text
+        entries = [(e.action, e.target, e.detail) for e in reversed(AuditTrail(farm.engine).entries(limit=2))]
+    finally:
+        farm.close()
+    assert entries == [
+        ("build-cancel", f"build {build.id}", {}),
+        ("build-rebuild", f"build {build.id}", {"new_build": again.json()["id"]}),
+    ]

@@ -369,6 +369,11 @@ def test_a_bad_row_is_quarantined_and_the_rest_served(deployment: Deployment) ->
     assert again.exit_code == 0 and "quarantined again" in again.stdout, (
         again.output
     )  # still bad: back it goes
+    trail = runner.invoke(
+        cli, ["--data-dir", str(deployment.data_dir), "audit", "--json", "--limit", "1"], env=deployment.env
+    )
+    assert json.loads(trail.stdout)["action"] == "quarantine-release"
+    assert json.loads(trail.stdout)["target"] == f"project {first}"
 
 
 def test_private_deployment_is_private_everywhere(deployment: Deployment) -> None:
