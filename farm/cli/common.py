@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,6 +15,7 @@ from farm.ops import logs
 from farm.settings import Settings, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("wasmfarm")
 
 
 def data_dir_option[F: Callable[..., Any]](func: F) -> F:
@@ -42,7 +44,10 @@ def reports_errors[F: Callable[..., Any]](func: F) -> F:
         try:
             return func(*args, **kwargs)
         except FarmError as exc:
-            click.secho(f"error: {exc}", fg="red", err=True)
+            if logs.logging_json():  # stderr is a stream of JSON lines: the error is one of them
+                logs.event(log, "error", logging.ERROR, error=type(exc).__name__, detail=str(exc))
+            else:
+                click.secho(f"error: {exc}", fg="red", err=True)
             raise SystemExit(1) from None
 
     return wrapper  # type: ignore[return-value]

@@ -121,6 +121,14 @@ def configure_logging(verbose: bool = False, log_format: LogFormat = "text") -> 
     logging.captureWarnings(log_format == "json")  # a warning printed raw would be a line that is not JSON
 
 
+def logging_json() -> bool:
+    """Whether stderr carries JSON lines now (then a command's error is logged as one too)."""
+    return any(
+        getattr(h, "wasmfarm", False) and isinstance(h.formatter, JsonFormatter)
+        for h in logging.getLogger().handlers
+    )
+
+
 def file_logger(name: str, path: str, log_format: LogFormat) -> logging.Logger:
     """A logger of its own writing to a file (the access log), in the chosen format, not passed to the root."""
     logger = logging.getLogger(name)

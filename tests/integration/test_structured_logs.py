@@ -4,6 +4,8 @@ for each upload, token use and admin action, and an access line for each request
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import httpx
@@ -12,7 +14,7 @@ from farm.context import Farm
 from farm.settings import Settings
 from farm.store.models import TokenScope
 from tests.support.clients import upload
-from tests.support.server import served_process
+from tests.support.server import served_process, wasmfarm_command
 from tests.support.wheels import make_wheel
 
 
@@ -60,3 +62,15 @@ def test_json_logs_carry_uploads_token_uses_admin_actions_and_access(tmp_path: P
     assert access[("POST", f"/api/files/{wheel.name}/delete")]["status"] == 401
     assert access[("GET", "/health")]["token_id"] is None
     assert not any(secret in "\n".join(lines) for secret in (admin.secret, owner.secret))
+
+
+def test_a_command_in_json_mode_reports_its_error_as_a_json_line(tmp_path: Path) -> None:
+    env = {**os.environ, "WASMFARM_DATA_DIR": str(tmp_path / "data"), "WASMFARM_LOG_FORMAT": "json"}
+    result = subprocess.run(
+        [*wasmfarm_command(), "yank", "demo-1.0-py3-none-any.whl", "--reason", "x"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 1
+    records = [json.loads(line) for line in result.stderr.splitlines()]
+    assert records[-1]["event"] == "error" and records[-1]["error"] == "NotFound"
+    assert "is not on this index" in records[-1]["detail"]
