@@ -282,6 +282,11 @@ class Settings(BaseSettings):
         return self.recipes_dir, self.resolved_generated_recipes_dir
 
     @property
+    def snapshot_dir(self) -> Path:
+        """Memory snapshots of booted runtimes, which verifications restore instead of booting (a cache)."""
+        return self.data_dir / "snapshots"
+
+    @property
     def www_dir(self) -> Path:
         """Rendered index pages, laid out like the URLs: what a static server in front serves."""
         return self.data_dir / "www"

@@ -59,6 +59,7 @@ def import_checks(
         "pyodideDir": str(Path(config["www"]) / "pyodide" / runtime),
         "packageBaseUrl": f"{base_url}pyodide/{runtime}/",
         "indexUrls": [f"{base_url}r/{runtime}/simple/"],
+        "snapshot": config.get("snapshot"),
         "wheels": [{"wheel": item["wheel"], "imports": item["imports"]} for item in config["items"]],
     }
     path = Path(config["work"]) / "node.json"
@@ -77,6 +78,9 @@ def import_checks(
         prefix, _, line = raw.partition("] ")
         if prefix.startswith("[") and prefix[1:].isdigit() and int(prefix[1:]) < len(reports):
             reports[int(prefix[1:])]["log"].append(line)
+        elif prefix == "[boot":  # the runtime's own start-up concerns every wheel
+            for report in reports:
+                report["log"].append(f"(runtime) {line}")
     done = set()
     for raw in stdout.decode("utf-8", "replace").splitlines():
         if raw.startswith("{"):
