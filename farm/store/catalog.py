@@ -76,6 +76,16 @@ class Catalog:
             )
             return list(rows)
 
+    def wheels_of(self, name: str) -> list[DistFile]:
+        """A project's published wheels (none if it is quarantined or unknown); ``name`` normalised."""
+        with self.session() as session:
+            rows = session.exec(
+                select(DistFile)
+                .join(Project, col(DistFile.project_id) == col(Project.id))
+                .where(Project.name == name, DistFile.kind == "wheel", col(Project.quarantine).is_(None))
+            )
+            return list(rows)
+
     def project_names(self) -> list[str]:
         with self.session() as session:
             return list(session.exec(select(Project.name).order_by(col(Project.name))))
