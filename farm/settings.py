@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address `wasmfarm serve` listens on.")
     port: int = Field(default=8080, description="Port `wasmfarm serve` listens on.")
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Reverse proxies (comma-separated addresses or networks, `*` for any) whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed, so rate limits and logs see the real client behind them (the generated "
+        "nginx configuration sets both); empty: none, every request is its peer's.",
+    )
     public_url: str | None = Field(
         default=None,
         description="URL clients reach the server at (absolute file URLs in JSON pages use it); "

@@ -39,7 +39,8 @@ class HeadLimits:
 
 
 def server_config(app: ASGIApp, settings: Settings) -> uvicorn.Config:
-    """The uvicorn configuration of ``wasmfarm serve``: address, head limits, log level, no access log."""
+    """The uvicorn configuration of ``wasmfarm serve``: address, head limits, log level, no access log, and the
+    reverse proxies whose forwarded headers name the client."""
     limits = HeadLimits.from_settings(settings)
     return uvicorn.Config(
         app,
@@ -51,6 +52,8 @@ def server_config(app: ASGIApp, settings: Settings) -> uvicorn.Config:
         lifespan="on",  # a failing startup stops the server instead of serving without it
         log_level="warning",
         access_log=False,  # the app writes its own (setting access_log)
+        proxy_headers=bool(settings.forwarded_allow_ips.strip()),
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 
