@@ -86,16 +86,32 @@ def remove(ctx: click.Context, version: str, data_dir: Path | None) -> None:
     multiple=True,
     help="Also copy this locked package's wheel and its lock dependencies (repeatable; for packageCacheDir).",
 )
+@click.option(
+    "--token",
+    envvar="WASMFARM_TOKEN",
+    default=None,
+    help="A read token, for a server with require_read_token (or $WASMFARM_TOKEN).",
+)
 @click.pass_context
 @reports_errors
 def fetch(
-    ctx: click.Context, version: str, directory: Path, server: str | None, packages: tuple[str, ...]
+    ctx: click.Context,
+    version: str,
+    directory: Path,
+    server: str | None,
+    packages: tuple[str, ...],
+    token: str | None,
 ) -> None:
     """Copy runtime VERSION's files and lock from a wasmfarm server into a local directory, each checked against
     the sha256 the server lists, for Node: its loadPyodide needs a filesystem indexURL."""
     settings = settings_from(ctx)
     copy = fetch_runtime(
-        server or settings.resolved_public_url, version, directory, packages, timeout=settings.http_timeout
+        server or settings.resolved_public_url,
+        version,
+        directory,
+        packages,
+        timeout=settings.http_timeout,
+        token=token,
     )
     click.echo(
         f"runtime {version} in {copy.directory}: {len(copy.downloaded)} files fetched, {len(copy.kept)} kept"

@@ -23,7 +23,13 @@ from typing import Any
 import httpx
 from packaging.utils import canonicalize_name
 
-from farm.errors import InvalidDistribution, NotFound, UpstreamIntegrityError, UpstreamUnavailable
+from farm.errors import (
+    InvalidDistribution,
+    NotFound,
+    PermissionDenied,
+    UpstreamIntegrityError,
+    UpstreamUnavailable,
+)
 from farm.runtime.distribution import MANIFEST
 from farm.store.blobs import atomic_write
 
@@ -57,14 +63,17 @@ def fetch_runtime(
     directory: Path,
     packages: tuple[str, ...] = (),
     timeout: float = 60.0,
+    token: str | None = None,
 ) -> LocalCopy:
     """Copy runtime ``version`` from the server at ``server_url`` into ``directory``, verified file by file; with
-    ``packages``, also the lock's wheels of those packages and their lock dependencies (for ``packageCacheDir``)."""
+    ``packages``, also the lock's wheels of those packages and their lock dependencies (for ``packageCacheDir``).
+    ``token``: a read token, for a server with ``require_read_token`` (sent as HTTP Basic ``__token__``)."""
     base = runtime_base_url(server_url, version)
     directory.mkdir(parents=True, exist_ok=True)
     downloaded: list[str] = []
     kept: list[str] = []
-    with httpx.Client(timeout=timeout, follow_redirects=True) as client:
+    auth = ("__token__", token) if token else None
+    with httpx.Client(timeout=timeout, follow_redirects=True, auth=auth) as client:
         manifest = _get_json(client, base + MANIFEST, f"runtime {version}")
         files, info = _parse_manifest(manifest, base + MANIFEST)
         for remote in files:
@@ -84,6 +93,10 @@ def _get_json(client: httpx.Client, url: str, what: str) -> Any:
         response = client.get(url)
     except httpx.HTTPError as exc:
         raise UpstreamUnavailable(f"{url}: {exc}; is the wasmfarm server running at that address?") from exc
+    if response.status_code in (401, 403):
+        raise PermissionDenied(
+            f"{url} answered {response.status_code}: the server wants a read token (--token, or WASMFARM_TOKEN)"
+        )
     if response.status_code == 404:
         raise NotFound(
             f"{url} answered 404: the server does not serve {what} (`wasmfarm runtime list` on the server shows "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from collections.abc import Iterator
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from farm.errors import InvalidDistribution, NotFound, UpstreamIntegrityError
+from farm.errors import InvalidDistribution, NotFound, PermissionDenied, UpstreamIntegrityError
 from farm.runtime.local_copy import fetch_runtime
 from tests.support.loopback import LoopbackServer, send
 
@@ -25,7 +26,7 @@ def sha(data: bytes) -> str:
 class Site(LoopbackServer):
     """Serves ``routes`` (path -> bytes) and 404 elsewhere."""
 
-    def __init__(self, routes: dict[str, bytes]) -> None:
+    def __init__(self, routes: dict[str, bytes], authorization: str | None = None) -> None:
         site_routes = routes
 
         class Handler(BaseHTTPRequestHandler):
@@ -33,6 +34,9 @@ class Site(LoopbackServer):
                 pass
 
             def do_GET(self) -> None:
+                if authorization and self.headers.get("Authorization") != authorization:
+                    send(self, 401, b"token please", "text/plain")
+                    return
                 body = site_routes.get(self.path)
                 send(self, 200 if body is not None else 404, body or b"", "application/octet-stream")
 
@@ -134,3 +138,13 @@ def test_wheels_are_checked_against_the_lock(target: Path) -> None:
 def test_a_server_without_the_runtime_says_so(target: Path) -> None:
     with Site({}) as site, pytest.raises(NotFound, match=r"does not serve runtime 314\.0\.7"):
         fetch_runtime(site.url, "314.0.7", target)
+
+
+def test_a_read_token_is_sent_as_http_basic(target: Path) -> None:
+    files = [{"name": "pyodide.asm.wasm", "size": len(WASM), "sha256": sha(WASM)}]
+    basic = "Basic " + base64.b64encode(b"__token__:wf_secret").decode()
+    with Site(routes(files, {"pyodide.asm.wasm": WASM}, GOOD_LOCK), authorization=basic) as site:
+        with pytest.raises(PermissionDenied, match="wants a read token"):
+            fetch_runtime(site.url, "314.0.7", target)
+        copy = fetch_runtime(site.url, "314.0.7", target, token="wf_secret")
+    assert copy.downloaded == ("pyodide.asm.wasm", "pyodide-lock.json")
