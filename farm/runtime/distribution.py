@@ -183,8 +183,10 @@ def _write_file_manifest(directory: Path, version: str, integrity: str, info: di
     """``wasmfarm-runtime.json``: every file of the npm package as served (before compression), size and sha256."""
     files = []
     for path in sorted(directory.rglob("*")):
-        if not path.is_file() or path.is_symlink() or path.name == MANIFEST or path.name.startswith("."):
-            continue
+        if not path.is_file() or path.is_symlink() or path.name.startswith("."):
+            continue  # locked wheels are links, temporary files hidden
+        if path.name in (MANIFEST, "pyodide-lock.json"):
+            continue  # the generated lock changes with the catalog: clients check it by its info
         if path.name.endswith((".gz", ".br")) and path.with_name(path.name[:-3]).is_file():
             continue  # a precompressed variant, not a file of the package
         digest = hashlib.sha256()
