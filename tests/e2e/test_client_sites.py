@@ -86,7 +86,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         yield Site(server.url, root)
 
 
-def open_site(node: str, url: str, marker: str, tmp_path: Path, screenshot: str) -> dict:
+def open_site(
+    node: str, url: str, marker: str, tmp_path: Path, screenshot: str, timeout_ms: int = 150_000
+) -> dict:
     _require(PLAYWRIGHT)
     _require(Path("/usr/bin/chromium"))
     ARTIFACTS.mkdir(exist_ok=True)
@@ -98,7 +100,7 @@ def open_site(node: str, url: str, marker: str, tmp_path: Path, screenshot: str)
                 "url": url,
                 "marker": marker,
                 "failMarker": "Traceback",
-                "timeoutMs": 150_000,
+                "timeoutMs": timeout_ms,
                 "screenshot": str(ARTIFACTS / screenshot),
             }
         )
@@ -183,28 +185,12 @@ def test_jupyterlite_kernel_boots_from_the_mirror_and_pip_installs_from_it(
 def test_pyscript_page_boots_from_the_mirror_and_installs_from_its_index(
     client_mirror: Mirror, site: Site, node: str, tmp_path: Path
 ) -> None:
-    page_dir = site.root / "pyscript"
-    with tarfile.open(_require(PYSCRIPT)) as archive:
-        members = [m for m in archive.getmembers() if m.name.startswith("package/dist/")]
-        archive.extractall(tmp_path / "npm", members=members, filter="data")
-    shutil.copytree(tmp_path / "npm" / "package" / "dist", page_dir / "dist")
     config = {
         "interpreter": f"{client_mirror.url}pyodide/{PYODIDE_VERSION}/pyodide.mjs",
         "packages": ["msgpack"],
         "index_urls": [f"{client_mirror.url}r/{PYODIDE_VERSION}/simple/"],
     }
-    (page_dir / "index.html").write_text(
-        "<!doctype html>\n<html><head><meta charset='utf-8'>\n"
-        '<link rel="stylesheet" href="./dist/core.css">\n'
-        '<script type="module" src="./dist/core.js"></script>\n'
-        "</head><body><div id='out'>waiting</div>\n"
-        f"<script type='py' config='{json.dumps(config)}'>\n"
-        "import sys, msgpack\n"
-        "from pyscript import document\n"
-        "value = msgpack.unpackb(msgpack.packb([1, 2, 3]))[2]\n"
-        "document.getElementById('out').innerText = ' '.join(['wasmfarm', 'ok', str(value), sys.version])\n"
-        "</script>\n</body></html>\n"
-    )
+    pyscript_page(site, tmp_path, "pyscript", config)
     out = open_site(node, f"{site.url}pyscript/index.html", "wasmfarm ok 3", tmp_path, "pyscript-page.png")
     assert out.get("error") is None, (out.get("error"), out.get("text"), out["console"][-20:])
     assert "wasmfarm ok 3 3.14" in out["text"], out["text"]
@@ -219,3 +205,43 @@ def test_pyscript_page_boots_from_the_mirror_and_installs_from_its_index(
     ), sorted(paths)
     assert any(p.startswith("/files/") and p.endswith(MSGPACK) for p in paths), sorted(paths)
     print(f"PyScript: {out['seconds']:.1f} s to the printed result")
+
+
+def pyscript_page(site: Site, tmp_path: Path, name: str, config: dict[str, object]) -> None:
+    """``<site>/<name>/index.html``: @pyscript/core's dist/ beside a page whose Python shows a marker."""
+    page_dir = site.root / name
+    with tarfile.open(_require(PYSCRIPT)) as archive:
+        members = [m for m in archive.getmembers() if m.name.startswith("package/dist/")]
+        archive.extractall(tmp_path / "npm", members=members, filter="data")
+    shutil.copytree(tmp_path / "npm" / "package" / "dist", page_dir / "dist")
+    (page_dir / "index.html").write_text(
+        "<!doctype html>\n<html><head><meta charset='utf-8'>\n"
+        '<link rel="stylesheet" href="./dist/core.css">\n'
+        '<script type="module" src="./dist/core.js"></script>\n'
+        "</head><body><div id='out'>waiting</div>\n"
+        f"<script type='py' config='{json.dumps(config)}'>\n"
+        "import sys, msgpack\n"
+        "from pyscript import document\n"
+        "value = msgpack.unpackb(msgpack.packb([1, 2, 3]))[2]\n"
+        "document.getElementById('out').innerText = ' '.join(['wasmfarm', 'ok', str(value), sys.version])\n"
+        "</script>\n</body></html>\n"
+    )
+
+
+def test_a_page_that_reaches_for_the_cdn_is_caught(
+    client_mirror: Mirror, site: Site, node: str, tmp_path: Path
+) -> None:
+    """The guard is not vacuous: without `interpreter`, PyScript asks jsDelivr for Pyodide; the browser cannot reach
+    it, the page never shows its result, and the attempt is in the record."""
+    pyscript_page(site, tmp_path, "pyscript-cdn", {"packages": ["msgpack"]})
+    out = open_site(
+        node,
+        f"{site.url}pyscript-cdn/index.html",
+        "wasmfarm ok 3",
+        tmp_path,
+        "pyscript-cdn.png",
+        timeout_ms=15_000,
+    )
+    assert out.get("error") is not None and "wasmfarm ok" not in (out.get("text") or "")
+    with pytest.raises(AssertionError, match=r"cdn\.jsdelivr\.net"):
+        assert_only_mirror_and_site(out, client_mirror, site)
