@@ -1,14 +1,17 @@
 """Pyodide runtime distributions: fetched from npm, verified, unpacked into the page tree, served from there.
 
-``<www>/pyodide/<version>/`` holds the npm package's files (with ``.gz``/``.br`` variants) and, once the lock is
-generated, ``pyodide-lock.json`` and a link per locked wheel. The package's own lock, which points at the CDN, is kept
-aside in ``<runtimes>/<version>/upstream-lock.json``: only the mirror's generated lock is ever served.
+``<www>/pyodide/<version>/`` holds the npm package's files (with ``.gz``/``.br`` variants), ``wasmfarm-runtime.json``
+(the package's files with their sizes and sha256, so a client can copy and verify them: ``wasmfarm runtime fetch``)
+and, once the lock is generated, ``pyodide-lock.json`` and a link per locked wheel. The package's own lock, which
+points at the CDN, is kept aside in ``<runtimes>/<version>/upstream-lock.json``: only the mirror's generated lock is
+ever served.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gzip
+import hashlib
 import json
 import logging
 import os
@@ -28,6 +31,7 @@ from farm.store.blobs import BlobStore, atomic_write, process_alive
 
 log = logging.getLogger(__name__)
 
+MANIFEST = "wasmfarm-runtime.json"
 REQUIRED = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
 COMPRESSIBLE = (".js", ".mjs", ".wasm", ".json", ".zip", ".html", ".ts", ".map")
 
@@ -92,6 +96,7 @@ class RuntimeStore:
             meta_dir.mkdir(parents=True, exist_ok=True)
             atomic_write(meta_dir / "upstream-lock.json", (staging / "pyodide-lock.json").read_bytes())
             (staging / "pyodide-lock.json").unlink()  # never served: it points at the CDN
+            _write_file_manifest(staging, version, tarball.integrity, upstream_lock["info"])
             _precompress(staging)
             installed = InstalledRuntime(
                 version,
@@ -112,6 +117,14 @@ class RuntimeStore:
             shutil.rmtree(staging, ignore_errors=True)
         log.info("runtime %s installed (%s)", version, tarball.integrity)
         return installed
+
+    def ensure_file_manifest(self, version: str) -> None:
+        """Write ``wasmfarm-runtime.json`` for a runtime installed before wasmfarm wrote one (once)."""
+        directory = self.path(version)
+        if (directory / MANIFEST).is_file() or not self.is_installed(version):
+            return
+        data = json.loads(self._manifest(version).read_text())
+        _write_file_manifest(directory, version, data["integrity"], data["info"])
 
     def remove(self, version: str) -> None:
         if not self._manifest(version).is_file() and not self.path(version).exists():
@@ -164,6 +177,26 @@ def _check_runtime(staging: Path, target: RuntimeTarget, display: str) -> dict[s
             f"expects ABI {target.abi!r}, Python {target.python!r} for this release series (farm/runtime/target.py)"
         )
     return dict(lock)
+
+
+def _write_file_manifest(directory: Path, version: str, integrity: str, info: dict[str, Any]) -> None:
+    """``wasmfarm-runtime.json``: every file of the npm package as served (before compression), size and sha256."""
+    files = []
+    for path in sorted(directory.rglob("*")):
+        if not path.is_file() or path.is_symlink() or path.name.startswith("."):
+            continue  # locked wheels are links, temporary files hidden
+        if path.name in (MANIFEST, "pyodide-lock.json"):
+            continue  # the generated lock changes with the catalog: clients check it by its info
+        if path.name.endswith((".gz", ".br")) and path.with_name(path.name[:-3]).is_file():
+            continue  # a precompressed variant, not a file of the package
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        name = path.relative_to(directory).as_posix()
+        files.append({"name": name, "size": path.stat().st_size, "sha256": digest.hexdigest()})
+    manifest = {"version": version, "npm_integrity": integrity, "info": info, "files": files}
+    atomic_write(directory / MANIFEST, json.dumps(manifest, indent=1).encode())
 
 
 def _precompress(directory: Path) -> None:

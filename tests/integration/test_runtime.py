@@ -117,6 +117,41 @@ def test_runtime_files_are_served_right(runtime: Runtime) -> None:
     assert missing.status_code == 404 and "wasmfarm runtime add 0.29.5" in missing.json()["message"]
 
 
+def test_runtime_file_list_is_served_and_true(runtime: Runtime, tmp_path: Path) -> None:
+    """wasmfarm-runtime.json lists the npm package's files with sizes and sha256 (what `runtime fetch` checks)."""
+    listed = httpx.get(runtime.url + f"pyodide/{V}/wasmfarm-runtime.json")
+    assert listed.status_code == 200 and listed.headers["content-type"] == "application/json"
+    manifest = listed.json()
+    directory = runtime.settings.www_dir / "pyodide" / V
+    names = {f["name"] for f in manifest["files"]}
+    assert {
+        "pyodide.mjs",
+        "pyodide.asm.mjs",
+        "pyodide.asm.wasm",
+        "python_stdlib.zip",
+        "package.json",
+    } <= names
+    assert not [n for n in names if n.endswith((".gz", ".br", ".whl")) or n == "pyodide-lock.json"]
+    for entry in manifest["files"]:
+        data = (directory / entry["name"]).read_bytes()
+        assert (len(data), hashlib.sha256(data).hexdigest()) == (entry["size"], entry["sha256"]), entry[
+            "name"
+        ]
+    assert manifest["info"]["abi_version"] == "2026_0"
+    assert manifest["npm_integrity"].startswith("sha512-")
+    # A runtime installed before the list existed gets it on the next lock refresh.
+    data = shutil.copytree(runtime.settings.data_dir, tmp_path / "copy", symlinks=True)
+    (data / "www" / "pyodide" / V / "wasmfarm-runtime.json").unlink()
+    for variant in (data / "www" / "pyodide" / V).glob("wasmfarm-runtime.json.*"):
+        variant.unlink()
+    farm = Farm.open(Settings(data_dir=data, port=free_port()))
+    try:
+        farm.locks.refresh([V])
+    finally:
+        farm.close()
+    assert json.loads((data / "www" / "pyodide" / V / "wasmfarm-runtime.json").read_text()) == manifest
+
+
 def test_generated_lock(runtime: Runtime) -> None:
     lock = get_lock(runtime)
     upstream_info = json.loads((runtime.settings.runtime_dir / V / "upstream-lock.json").read_text())["info"]
