@@ -1,12 +1,16 @@
-"""A real HTTP server playing the npm registry for the pyodide package, over the cached real tarball."""
+"""A real HTTP server playing the npm registry for the pyodide package, over the cached real tarball or a made-up
+one (``pyodide_tarball``: a release wasmfarm has never heard of, or a hostile one)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
+import tarfile
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import Any
 
 from tests.support.loopback import LoopbackServer, send
 
@@ -52,3 +56,28 @@ class NpmRegistryServer(LoopbackServer):
                 send(self, status, body, content_type)
 
         super().__init__(Handler)
+
+
+def pyodide_tarball(
+    directory: Path, version: str, info: Any, packages: dict[str, Any] | None = None, lock: Any = None
+) -> Path:
+    """An npm ``pyodide`` package with the files wasmfarm requires (placeholders: it is never booted) and a
+    ``pyodide-lock.json`` of ``info`` and ``packages`` (or exactly ``lock`` when given)."""
+    files = {
+        "package/package.json": json.dumps({"name": "pyodide", "version": version}).encode(),
+        "package/pyodide.mjs": b"export const loadPyodide = () => {};\n",
+        "package/pyodide.asm.mjs": b"export default {};\n",
+        "package/pyodide.asm.wasm": b"\0asm\1\0\0\0",
+        "package/python_stdlib.zip": b"PK\5\6" + bytes(18),
+        "package/pyodide-lock.json": json.dumps(
+            lock if lock is not None else {"info": info, "packages": packages or {}}
+        ).encode(),
+    }
+    path = directory / f"pyodide-{version}.tgz"
+    directory.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w:gz") as archive:
+        for name, data in files.items():
+            member = tarfile.TarInfo(name)
+            member.size = len(data)
+            archive.addfile(member, io.BytesIO(data))
+    return path
