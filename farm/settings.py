@@ -311,6 +311,21 @@ def config_file() -> Path:
     return path
 
 
+def data_dir_origin(overrides: dict[str, Any]) -> str:
+    """Where the data directory of settings built with ``overrides`` comes from, in the words a user can act on:
+    ``--data-dir``, ``WASMFARM_DATA_DIR``, ``config <file>`` or ``default``."""
+    if overrides.get("data_dir") is not None:
+        return "--data-dir"
+    if any(key.upper() == "WASMFARM_DATA_DIR" for key in os.environ):
+        return "WASMFARM_DATA_DIR"
+    path = config_file()
+    try:
+        in_config = path.is_file() and "data_dir" in tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        in_config = False  # loading the settings has said what is wrong with it
+    return f"config {path}" if in_config else "default"
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Build the settings once; command-line options come in as overrides (None means 'not given')."""
     given = {key: value for key, value in overrides.items() if value is not None}

@@ -303,6 +303,7 @@ def test_a_release_series_wasmfarm_has_never_heard_of(tmp_path: Path) -> None:
         env = {"WASMFARM_NPM_REGISTRY": npm.url, "WASMFARM_UPSTREAM_INDEX": upstream.url}
         added = CliRunner().invoke(cli, ["--data-dir", str(data), "runtime", "add", "315.0.0"], env=env)
         assert added.exit_code == 0, added.output
+        assert f"wasmfarm: data directory {data} (from --data-dir)" in added.stderr
         assert "essential wheels: 1 downloaded" in added.stderr  # micropip, for the new runtime's tags
         TARGETS.use([])  # what another process starts with: nothing but the table
         listed = CliRunner().invoke(cli, ["--data-dir", str(data), "runtime", "list"], env=env)
@@ -313,6 +314,7 @@ def test_a_release_series_wasmfarm_has_never_heard_of(tmp_path: Path) -> None:
             cli, ["mirror", "--runtime", "315.0.0", "fast"], env={**env, "WASMFARM_DATA_DIR": str(data)}
         )
         assert mirrored.exit_code == 0, mirrored.output
+        assert f"wasmfarm: data directory {data} (from WASMFARM_DATA_DIR)" in mirrored.stderr
     TARGETS.use([])
     settings = Settings(data_dir=data, runtimes=["315.0.0"], port=free_port())
     [target] = settings.targets
