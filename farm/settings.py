@@ -19,7 +19,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from farm.errors import ConfigurationError
+from farm.errors import ConfigurationError, UnknownRuntime
 from farm.runtime.manifest import use_recorded_targets
 from farm.runtime.target import RuntimeTarget, targets_for
 
@@ -226,7 +226,13 @@ class Settings(BaseSettings):
         # The data directory's installed runtimes describe themselves (their own lock's info, recorded at
         # `runtime add`); the table in farm/runtime/target.py answers for the others.
         use_recorded_targets(self.runtime_dir)
-        targets_for(self.runtimes)  # raises UnknownRuntime with the known series and installed runtimes
+        try:
+            targets_for(self.runtimes)
+        except UnknownRuntime as exc:  # it names the known series and the installed runtimes
+            raise UnknownRuntime(
+                f"setting runtimes: {exc}; leave it out of the setting (--runtime, WASMFARM_RUNTIMES, the config "
+                "file) while `wasmfarm runtime add` installs it, then name it there"
+            ) from None
         return self
 
     @classmethod
