@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import tarfile
+import threading
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,12 @@ from tests.support.loopback import LoopbackServer, send
 
 
 class NpmRegistryServer(LoopbackServer):
-    def __init__(self, tarballs: dict[str, Path], corrupt: bool = False) -> None:
+    def __init__(
+        self, tarballs: dict[str, Path], corrupt: bool = False, hold: threading.Event | None = None
+    ) -> None:
         self.tarballs = tarballs  # version -> .tgz
         self.corrupt = corrupt  # serve altered bytes under the true integrity
+        self.hold = hold  # when given, tarballs are sent only once it is set
         self.requests: list[str] = []
         server = self
 
@@ -45,6 +49,8 @@ class NpmRegistryServer(LoopbackServer):
                     self._send(200, body, "application/json")
                 elif len(parts) == 2 and parts[0] == "tarballs":
                     version = parts[1].removeprefix("pyodide-").removesuffix(".tgz")
+                    if server.hold is not None:
+                        server.hold.wait(60)
                     data = server.tarballs[version].read_bytes()
                     if server.corrupt:
                         data = data[:1000] + bytes([data[1000] ^ 0xFF]) + data[1001:]
