@@ -72,7 +72,7 @@ class RuntimeStore:
 
     def add(self, version: str, registry: NpmRegistry) -> InstalledRuntime:
         """Fetch ``pyodide@version``, verify its integrity, unpack it; a no-op when it is installed already."""
-        runtime_version(version)  # it names directories: a plain release number only
+        runtime_version(version)  # it names directories: a normalised version only
         if self.is_installed(version):
             return read_manifest(self.meta, version)
         self._sweep_staging()

@@ -100,7 +100,8 @@ _PYTHON = re.compile(r"3\.[0-9]{1,3}\.[0-9]{1,3}((a|b|rc)[0-9]{1,3})?")
 
 
 def runtime_version(text: str) -> str:
-    """A runtime version as given (``314.0.7``), refused unless it is a plain release number: it names directories."""
+    """A runtime version as given (``314.0.7``), refused unless it is a PEP 440 version in its normal form with at
+    least a major and a minor number: it names directories (``www/pyodide/<version>/``)."""
     try:
         parsed = Version(text)
     except InvalidVersion:
