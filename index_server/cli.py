@@ -8,7 +8,6 @@ import threading
 from pathlib import Path
 
 import click
-import uvicorn
 
 from farm import site
 from farm.cli.common import reports_errors, settings_from
@@ -18,6 +17,7 @@ from farm.errors import FarmError
 from farm.runtime.install import install_runtime
 from index_server.app import create_app
 from index_server.http_limits import server_config
+from index_server.readiness import AnnouncingServer, EditorReadiness
 
 log = logging.getLogger(__name__)
 
@@ -79,29 +79,44 @@ def serve(
         else f"by `wasmfarm worker`s on {settings.broker_url.split('@')[-1]}"
     )
     click.echo(f"  builds: {url}builds (run {worker})", err=True)
+    editor_runtime = settings.runtimes[0]  # the editor's default (runner_assets/editor/src/main.js)
+    readiness = EditorReadiness(
+        url, editor_runtime, settings.runner_assets_dir / "web", lambda line: click.echo(line, err=True)
+    )
     missing = [r for r in settings.runtimes if not farm.runtimes.is_installed(r)]
+    if editor_runtime not in missing:
+        readiness.runtime_installed(editor_runtime)
+    elif not settings.auto_install_runtimes:
+        readiness.runtime_unavailable(
+            editor_runtime,
+            f"is not installed (auto_install_runtimes is off): `wasmfarm runtime add {editor_runtime}`",
+        )
     if missing and settings.auto_install_runtimes:
         threading.Thread(
-            target=_install_missing, args=(farm, missing), daemon=True, name="runtime-install"
+            target=_install_missing, args=(farm, missing, readiness), daemon=True, name="runtime-install"
         ).start()
-    server = uvicorn.Server(server_config(app, settings))
+    server = AnnouncingServer(server_config(app, settings), readiness.listening)
     server.run()
     if not server.started:  # uvicorn has logged why (the port is taken, the lifespan failed, ...)
         raise SystemExit(3)
 
 
-def _install_missing(farm: Farm, versions: list[str]) -> None:
+def _install_missing(farm: Farm, versions: list[str], readiness: EditorReadiness) -> None:
     """First start: fetch the configured runtimes. A failure is logged; the index is served regardless."""
     for version in versions:
         try:
             install_runtime(farm, version)
             log.info("runtime %s installed and served at /pyodide/%s/", version, version)
+            readiness.runtime_installed(version)
         except FarmError as exc:
             log.error(
                 "runtime %s could not be installed: %s (retry: wasmfarm runtime add %s)",
                 version,
                 exc,
                 version,
+            )
+            readiness.runtime_unavailable(
+                version, f"could not be installed (see the log above; retry: wasmfarm runtime add {version})"
             )
 
 

@@ -36,6 +36,7 @@ from typing import Any
 import farm
 from farm.build import sandbox
 from farm.errors import BuildError
+from farm.runtime.target import target_for
 from farm.store.blobs import BlobStore
 from farm.verify import outcomes
 from farm.verify.loopback import serve_farm
@@ -230,6 +231,7 @@ def _run(
         "www": str(www),
         "blobs": str(blobs.root),
         "runtime": runtime,
+        "markers": target_for(runtime).marker_environment,  # the session process does not read the data dir
         "node": node,
         "script": str(runner_assets / "node" / SCRIPT),
         "seconds": timeout,

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from farm.errors import FarmError
-from farm.settings import Settings, load_settings
+from farm.settings import Settings, data_dir_origin, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -26,9 +26,12 @@ def data_dir_option[F: Callable[..., Any]](func: F) -> F:
 
 
 def settings_from(ctx: click.Context, **overrides: Any) -> Settings:
+    """The command's settings; says on stderr which data directory the command acts on, and why that one."""
     root = ctx.find_root()
     merged = {**(root.obj or {}), **{k: v for k, v in overrides.items() if v is not None}}
-    return load_settings(**merged)
+    settings = load_settings(**merged)
+    click.echo(f"wasmfarm: data directory {settings.data_dir} (from {data_dir_origin(merged)})", err=True)
+    return settings
 
 
 def reports_errors[F: Callable[..., Any]](func: F) -> F:

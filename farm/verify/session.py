@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from farm.runtime.target import target_for
 from farm.store.blobs import BlobStore
 from farm.verify import outcomes
 from farm.verify.distdir import Fetched, lay_out
@@ -127,7 +126,7 @@ def run_tests(
         item["sha256"],
         fetched,
         {f.sha256: blobs.path_for(f.sha256) for f in fetched},
-        target_for(config["runtime"]).marker_environment,
+        config["markers"],
     )
     (tests / "pytest.ini").write_text("[pytest]\n")  # the rootdir's own configuration: no project's applies
     phases = directory / "phases.jsonl"
