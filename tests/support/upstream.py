@@ -25,6 +25,9 @@ class UpstreamState:
     delay: float = 0.0  # seconds per file download
     serve_metadata: bool = True
     html_only: bool = False
+    # Page entries with no file behind them (other platforms, older versions), by normalised project: a runtime
+    # selects none of them, so an index of thousands of files per project is cheap to play. Yanks apply to them too.
+    listed: dict[str, list[dict[str, object]]] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -44,6 +47,22 @@ class UpstreamState:
     def file_requests(self) -> list[str]:
         with self.lock:
             return [p for m, p in self.requests if p.startswith("/files/") and not p.endswith(".metadata")]
+
+
+def listed_entry(
+    filename: str, *, requires_python: str | None = None, uploaded: datetime | None = None
+) -> dict[str, object]:
+    """A PEP 691 page entry for a file upstream lists but does not serve (``UpstreamState.listed``)."""
+    entry: dict[str, object] = {
+        "filename": filename,
+        "url": f"../../files/{filename}",
+        "hashes": {"sha256": hashlib.sha256(filename.encode()).hexdigest()},
+        "yanked": False,
+        "upload-time": (uploaded or datetime(2025, 1, 1, tzinfo=UTC)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+    }
+    if requires_python:
+        entry["requires-python"] = requires_python
+    return entry
 
 
 def _sha256(path: Path) -> str:
@@ -76,7 +95,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _page(self, project: str) -> None:
         files = self.state.files_of(canonicalize_name(project))
-        if not files:
+        listed = self.state.listed.get(canonicalize_name(project), [])
+        if not files and not listed:
             self._send(404, b"no such project", "text/plain")
             return
         entries = []
@@ -101,6 +121,11 @@ class _Handler(BaseHTTPRequestHandler):
                         entry["requires-python"] = line.split(": ", 1)[1]
             if self.state.serve_metadata and path.name.endswith(".whl"):
                 entry["core-metadata"] = {"sha256": hashlib.sha256(_metadata_of(path)).hexdigest()}
+            entries.append(entry)
+        for extra in listed:
+            entry = dict(extra)
+            if entry["filename"] in self.state.yanked:
+                entry["yanked"] = self.state.yanked[str(entry["filename"])] or True
             entries.append(entry)
         accept = self.headers.get("Accept", "")
         if "vnd.pypi.simple.v1+json" in accept and not self.state.html_only:
