@@ -6,18 +6,17 @@ import logging
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import uvicorn
 
 from farm import site
 from farm.cli.common import reports_errors, settings_from
 from farm.cli.main import cli
-from farm.context import Farm
 from farm.errors import FarmError
-from farm.runtime.install import install_runtime
-from index_server.app import create_app
-from index_server.http_limits import server_config
+
+if TYPE_CHECKING:
+    from farm.context import Farm
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +47,12 @@ def serve(
     runtimes: tuple[str, ...],
 ) -> None:
     """Serve the index, files and uploads (embedded default: SQLite and files under the data directory)."""
+    import uvicorn  # here, not at the top: the other commands do not pay for the web app's imports
+
+    from farm.context import Farm
+    from index_server.app import create_app
+    from index_server.http_limits import server_config
+
     settings = settings_from(
         ctx, host=host, port=port, data_dir=data_dir, public_url=public_url, runtimes=list(runtimes) or None
     )
@@ -92,6 +97,8 @@ def serve(
 
 def _install_missing(farm: Farm, versions: list[str]) -> None:
     """First start: fetch the configured runtimes. A failure is logged; the index is served regardless."""
+    from farm.runtime.install import install_runtime
+
     for version in versions:
         try:
             install_runtime(farm, version)
