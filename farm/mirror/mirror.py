@@ -26,6 +26,7 @@ from farm.mirror.offer import installable_versions, unmet
 from farm.mirror.pins import PinnedSource, parse_requirement_lines
 from farm.mirror.resolver import ProjectSource, allowed_versions, resolve
 from farm.mirror.upstream import UpstreamFile, UpstreamIndex, UpstreamProject, iter_requirement_lines
+from farm.runtime.lockfile import requires_dist as stored_requires_dist
 from farm.runtime.target import RuntimeTarget
 from farm.store.blobs import BlobStore
 from farm.store.catalog import StoredFile, YankChange
@@ -222,7 +223,11 @@ class Mirror:
         self.unselected.append(Unselected(str(requirement), target.version, reason))
 
     def requires_dist(self, file: UpstreamFile) -> list[str]:
-        """A wheel's Requires-Dist: from its PEP 714 metadata file, else from the wheel (which is then kept)."""
+        """A wheel's Requires-Dist: from the catalog when the mirror has this very file (a re-mirror asks upstream
+        nothing more than its pages), else from its PEP 714 metadata file, else from the wheel (which is then kept)."""
+        stored = self.farm.catalog.file(file.filename) if file.sha256 else None
+        if stored is not None and stored.sha256 == (file.sha256 or "").lower() and stored.core_metadata:
+            return stored_requires_dist(stored)
         return upstream_requires_dist(self.upstream, self.farm.blobs, self.farm.ingestor.limits, file)
 
     # Fetching -----------------------------------------------------------------------------------------------

@@ -485,6 +485,20 @@ def test_a_no_op_re_mirror_asks_the_database_as_often_at_any_upstream_size(
         assert not farm.catalog.stored_files(["wide"])["wide-1.0-py3-none-any.whl"].yanked
 
 
+def test_a_re_mirror_takes_the_dependencies_of_stored_files_from_the_catalog(
+    farm: Farm, upstream: UpstreamServer
+) -> None:
+    """Resolving the closure again asks upstream for its pages only, not for each candidate's metadata file: over a
+    network that is one round trip per project of the closure saved on every run."""
+    first = mirror(farm, upstream, ["app"], closure=True)
+    assert first.downloaded == 3
+    assert [p for _, p in upstream.state.requests if p.endswith(".metadata")]  # the first time, from upstream
+    before = len(upstream.state.requests)
+    again = mirror(farm, upstream, ["app"], closure=True)
+    assert (again.downloaded, again.present, again.errors) == (0, 3, [])
+    assert [p for _, p in upstream.state.requests[before:] if not p.startswith("/simple/")] == []
+
+
 def mirror_all_versions(farm: Farm, upstream: UpstreamServer, reqs: list[str]) -> MirrorReport:
     index = UpstreamIndex(upstream.url)
     try:
