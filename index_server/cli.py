@@ -6,18 +6,18 @@ import logging
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from farm import site
 from farm.cli.common import reports_errors, settings_from
 from farm.cli.main import cli
-from farm.context import Farm
 from farm.errors import FarmError
-from farm.runtime.install import install_runtime
-from index_server.app import create_app
-from index_server.http_limits import server_config
-from index_server.readiness import AnnouncingServer, EditorReadiness
+
+if TYPE_CHECKING:
+    from farm.context import Farm
+    from index_server.readiness import EditorReadiness
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,12 @@ def serve(
     runtimes: tuple[str, ...],
 ) -> None:
     """Serve the index, files and uploads (embedded default: SQLite and files under the data directory)."""
+    # Here, not at the top: the other commands do not pay for the web app's imports.
+    from farm.context import Farm
+    from index_server.app import create_app
+    from index_server.http_limits import server_config
+    from index_server.readiness import AnnouncingServer, EditorReadiness
+
     settings = settings_from(
         ctx, host=host, port=port, data_dir=data_dir, public_url=public_url, runtimes=list(runtimes) or None
     )
@@ -103,6 +109,8 @@ def serve(
 
 def _install_missing(farm: Farm, versions: list[str], readiness: EditorReadiness) -> None:
     """First start: fetch the configured runtimes. A failure is logged; the index is served regardless."""
+    from farm.runtime.install import install_runtime
+
     for version in versions:
         try:
             install_runtime(farm, version)

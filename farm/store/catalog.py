@@ -14,6 +14,8 @@ from sqlmodel import Session, col, select
 from farm.errors import FileConflict, NotFound
 from farm.store.models import DistFile, Project
 
+CHUNK = 500  # names bound in one IN (...): far below SQLite's and PostgreSQL's limits on parameters
+
 
 @dataclass(frozen=True)
 class NewFile:
@@ -38,6 +40,28 @@ class NewFile:
     upload_time: datetime | None = None  # upstream's (PEP 700) for mirrored files; None: now
 
 
+@dataclass(frozen=True)
+class StoredFile:
+    """What a re-mirror compares upstream's listing against: a stored file's content hash and yank state."""
+
+    sha256: str
+    yanked: bool
+    yanked_reason: str | None
+
+
+@dataclass(frozen=True)
+class YankChange:
+    filename: str
+    yanked: bool
+    reason: str | None
+
+
+def _chunks(items: Iterable[str]) -> Iterable[list[str]]:
+    ordered = sorted(set(items))
+    for start in range(0, len(ordered), CHUNK):
+        yield ordered[start : start + CHUNK]
+
+
 class Catalog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -50,6 +74,25 @@ class Catalog:
     def file(self, filename: str) -> DistFile | None:
         with self.session() as session:
             return session.exec(select(DistFile).where(DistFile.filename == filename)).first()
+
+    def stored_files(
+        self, projects: Iterable[str] = (), filenames: Iterable[str] = ()
+    ) -> dict[str, StoredFile]:
+        """Filename -> content hash and yank state of every file of ``projects`` (normalised names) and of the
+        files named ``filenames``: one query per 500 names, whatever the number of files."""
+        clauses = [(col(Project.name), chunk) for chunk in _chunks(projects)]
+        clauses += [(col(DistFile.filename), chunk) for chunk in _chunks(filenames)]
+        found: dict[str, StoredFile] = {}
+        with self.session() as session:
+            for column, chunk in clauses:
+                rows = session.exec(
+                    select(DistFile.filename, DistFile.sha256, DistFile.yanked, DistFile.yanked_reason)
+                    .join(Project, col(DistFile.project_id) == col(Project.id))
+                    .where(column.in_(chunk))
+                )
+                for filename, sha256, yanked, reason in rows:
+                    found[filename] = StoredFile(sha256, yanked, reason)
+        return found
 
     def project(self, name: str) -> Project:
         normalized = canonicalize_name(name)
@@ -201,6 +244,30 @@ class Catalog:
             self._bump_serial(session, row.project_id)
             session.commit()
             return True
+
+    def set_yanks(self, changes: Sequence[YankChange]) -> int:
+        """Carry several yanks (and un-yanks) in one transaction, each project's serial bumped once; returns how many
+        files changed (a file not on this index, or already so, is left alone)."""
+        wanted = {change.filename: change for change in changes}
+        if not wanted:
+            return 0
+        changed = 0
+        projects: set[int] = set()
+        with self.session() as session:
+            for chunk in _chunks(wanted):
+                for row in session.exec(select(DistFile).where(col(DistFile.filename).in_(chunk))):
+                    change = wanted[row.filename]
+                    reason = change.reason or None
+                    if row.yanked == change.yanked and (row.yanked_reason or None) == reason:
+                        continue
+                    row.yanked, row.yanked_reason = change.yanked, reason
+                    session.add(row)
+                    projects.add(row.project_id)
+                    changed += 1
+            for project_id in sorted(projects):
+                self._bump_serial(session, project_id)
+            session.commit()
+        return changed
 
     def quarantine(self, project_id: int, reason: str) -> None:
         """Keep a project out of every page and lock, with the reason (it stays in the database for an operator)."""

@@ -1,6 +1,9 @@
 import pytest
+from packaging.utils import canonicalize_name
 
 from farm.errors import UnknownRuntime
+from farm.mirror.offer import installable_versions
+from farm.mirror.upstream import UpstreamFile, UpstreamProject
 from farm.runtime.target import target_for
 
 
@@ -42,10 +45,19 @@ def test_best_tags_come_first() -> None:
         ("314.0.7", "a-1.0.tar.gz", False),
         ("0.29.5", "a-1.0-cp313-cp313-pyemscripten_2025_0_wasm32.whl", True),
         ("0.29.5", "msgpack-1.2.4-cp314-cp314-pyemscripten_2026_0_wasm32.whl", False),
+        ("314.0.7", "a-1.0-cp314-cp314-manylinux_2_17_x86_64.pyemscripten_2026_0_wasm32.whl", True),
+        ("314.0.7", "a-1.0-cp314-cp314-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", False),
+        ("314.0.7", "a-1.0-py3-none-any.manylinux1_x86_64.whl", True),
     ],
 )
 def test_accepts(runtime: str, filename: str, accepted: bool) -> None:
     assert target_for(runtime).accepts(filename) is accepted
+    # The mirror's selection skips most files by a string test on their platform field before parsing them: it
+    # must agree with the parsed answer.
+    project = UpstreamProject(
+        canonicalize_name("a"), "u", (UpstreamFile(filename, "u", None, None, False, None, None, False),)
+    )
+    assert bool(installable_versions(project, target_for(runtime))) is accepted
 
 
 def test_markers_are_the_runtime_ones() -> None:
