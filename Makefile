@@ -1,5 +1,5 @@
 # The two commands of the README. Everything else is a step they run.
-.PHONY: serve test bootstrap lint unit bench bench-lock bench-editor bench-build bench-fsck bench-verify bench-compat
+.PHONY: serve test bootstrap lint unit bench bench-lock bench-editor bench-build bench-fsck bench-verify bench-compat bench-mirror
 
 serve: bootstrap  ## set up and run the server (SQLite and files under the data directory)
 	bash ci/build-assets.sh
@@ -52,3 +52,6 @@ bench-fsck: bootstrap  ## fsck's file check against sha256sum over the same stor
 bench-compat: bootstrap  ## /compat at 10,000 projects; a stored check; a real check against bare micropip; a scan, 2 workers against 1
 	bash ci/test-assets.sh
 	.venv/bin/python -m tests.bench.compat_bench $(ARGS)
+
+bench-mirror: bootstrap  ## a no-op `wasmfarm mirror` of 9 projects (31,289 files listed upstream) against one listing of them
+	.venv/bin/python -m tests.bench.mirror_bench $(ARGS)

@@ -20,6 +20,7 @@ from farm.store.blobs import BlobStore
 from farm.store.catalog import Catalog
 from farm.store.database import make_engine, migrate
 from farm.store.ingest import Ingestor
+from farm.verify.snapshot import SnapshotCache
 
 
 @dataclass
@@ -35,6 +36,7 @@ class Farm:
     locks: LockPublisher
     builders: BuilderStore
     builds: BuildStates
+    snapshots: SnapshotCache
 
     @classmethod
     def open(cls, settings: Settings, *, migrate_schema: bool = True) -> Farm:
@@ -70,6 +72,7 @@ class Farm:
             locks=locks,
             builders=BuilderStore(settings.resolved_builder_dir),
             builds=BuildStates(engine, settings.build_lease_seconds),
+            snapshots=SnapshotCache(settings.snapshot_dir),
         )
 
     def close(self) -> None:

@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -19,7 +19,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from farm.errors import ConfigurationError
+from farm.errors import ConfigurationError, UnknownRuntime
+from farm.runtime.manifest import use_recorded_targets
 from farm.runtime.target import RuntimeTarget, targets_for
 
 
@@ -48,13 +49,23 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address `wasmfarm serve` listens on.")
     port: int = Field(default=8080, description="Port `wasmfarm serve` listens on.")
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Reverse proxies (comma-separated addresses or networks, `*` for any) whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed, so rate limits and logs see the real client behind them (the generated "
+        "nginx configuration sets both); empty: none, every request is its peer's.",
+    )
     public_url: str | None = Field(
         default=None,
         description="URL clients reach the server at (absolute file URLs in JSON pages use it); "
         "default http://<host>:<port>/.",
     )
     runtimes: list[str] = Field(
-        default=["314.0.7"], description="Pyodide runtimes served; each gets a /r/<runtime>/simple/ view."
+        default=["314.0.7"],
+        description="Pyodide runtimes served; each gets a /r/<runtime>/simple/ view. An installed runtime's Python, "
+        "ABI and platform come from its own pyodide-lock.json (recorded by `wasmfarm runtime add`); the table in "
+        "farm/runtime/target.py only answers for runtimes not installed, so a release series it does not list "
+        "(say 315.0.x) is installed with `wasmfarm runtime add` before it is configured here.",
     )
     upstream_index: str = Field(
         default="https://pypi.org/simple/", description="PEP 503/691 index `wasmfarm mirror` pulls from."
@@ -223,11 +234,19 @@ class Settings(BaseSettings):
         "kept-alive connection, from the first byte of the next request); a slower one is answered 408.",
     )
 
-    @field_validator("runtimes")
-    @classmethod
-    def _known_runtimes(cls, value: list[str]) -> list[str]:
-        targets_for(value)  # raises UnknownRuntime with the known series
-        return value
+    @model_validator(mode="after")
+    def _known_runtimes(self) -> Settings:
+        # The data directory's installed runtimes describe themselves (their own lock's info, recorded at
+        # `runtime add`); the table in farm/runtime/target.py answers for the others.
+        use_recorded_targets(self.runtime_dir)
+        try:
+            targets_for(self.runtimes)
+        except UnknownRuntime as exc:  # it names the known series and the installed runtimes
+            raise UnknownRuntime(
+                f"setting runtimes: {exc}; leave it out of the setting (--runtime, WASMFARM_RUNTIMES, the config "
+                "file) while `wasmfarm runtime add` installs it, then name it there"
+            ) from None
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -238,10 +257,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        config = os.environ.get("WASMFARM_CONFIG")
-        path = Path(config) if config else default_config_file()
-        if config and not path.is_file():
-            raise ConfigurationError(f"WASMFARM_CONFIG={config!r}: no such file")
+        path = config_file()
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         if path.is_file():
             try:
@@ -289,6 +305,11 @@ class Settings(BaseSettings):
         return self.recipes_dir, self.resolved_generated_recipes_dir
 
     @property
+    def snapshot_dir(self) -> Path:
+        """Memory snapshots of booted runtimes, which verifications restore instead of booting (a cache)."""
+        return self.data_dir / "snapshots"
+
+    @property
     def www_dir(self) -> Path:
         """Rendered index pages, laid out like the URLs: what a static server in front serves."""
         return self.data_dir / "www"
@@ -298,6 +319,30 @@ def _url_host(host: str) -> str:
     if host in ("0.0.0.0", "::", ""):  # noqa: S104 - naming the wildcard, not binding it
         return "127.0.0.1"
     return f"[{host}]" if ":" in host else host
+
+
+def config_file() -> Path:
+    """The TOML config file settings are read from (it need not exist unless WASMFARM_CONFIG names it)."""
+    config = os.environ.get("WASMFARM_CONFIG")
+    path = Path(config) if config else default_config_file()
+    if config and not path.is_file():
+        raise ConfigurationError(f"WASMFARM_CONFIG={config!r}: no such file")
+    return path
+
+
+def data_dir_origin(overrides: dict[str, Any]) -> str:
+    """Where the data directory of settings built with ``overrides`` comes from, in the words a user can act on:
+    ``--data-dir``, ``WASMFARM_DATA_DIR``, ``config <file>`` or ``default``."""
+    if overrides.get("data_dir") is not None:
+        return "--data-dir"
+    if any(key.upper() == "WASMFARM_DATA_DIR" for key in os.environ):
+        return "WASMFARM_DATA_DIR"
+    path = config_file()
+    try:
+        in_config = path.is_file() and "data_dir" in tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        in_config = False  # loading the settings has said what is wrong with it
+    return f"config {path}" if in_config else "default"
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -9,7 +9,9 @@ HEADER = """\
 
 Generated from `farm/settings.py` (`python -m farm.settings_doc > docs/configuration.md`). Every setting can be
 given as an environment variable `WASMFARM_<NAME>` or as a key in the TOML config file (`WASMFARM_CONFIG`, or
-`~/.config/wasmfarm/wasmfarm.toml`); command-line options override both.
+`~/.config/wasmfarm/wasmfarm.toml`); command-line options override both. Every command prints on stderr, before it
+starts work, the data directory it acts on and where that came from (`--data-dir`, `WASMFARM_DATA_DIR`,
+`config <file>` or `default`).
 
 | setting | environment | default | meaning |
 | --- | --- | --- | --- |

@@ -6,20 +6,22 @@ import logging
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import uvicorn
 
 from farm import site
 from farm.cli.common import reports_errors, settings_from
 from farm.cli.main import cli
-from farm.context import Farm
 from farm.errors import FarmError
 from farm.ops.logs import event
-from farm.runtime.install import install_runtime
-from farm.settings import Settings
-from index_server.app import create_app
-from index_server.http_limits import server_config
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from farm.context import Farm
+    from farm.settings import Settings
+    from index_server.readiness import EditorReadiness
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,12 @@ def serve(
     runtimes: tuple[str, ...],
 ) -> None:
     """Serve the index, files and uploads (embedded default: SQLite and files under the data directory)."""
+    # Here, not at the top: the other commands do not pay for the web app's imports.
+    from farm.context import Farm
+    from index_server.app import create_app
+    from index_server.http_limits import server_config
+    from index_server.readiness import AnnouncingServer, EditorReadiness
+
     settings = settings_from(
         ctx, host=host, port=port, data_dir=data_dir, public_url=public_url, runtimes=list(runtimes) or None
     )
@@ -67,13 +75,23 @@ def serve(
         )
     farm = Farm.open(settings)
     app = create_app(settings, farm)
+    url = settings.resolved_public_url
     _announce(settings)
+    editor_runtime = settings.runtimes[0]  # the editor's default (runner_assets/editor/src/main.js)
+    readiness = EditorReadiness(url, editor_runtime, settings.runner_assets_dir / "web", _say(settings))
     missing = [r for r in settings.runtimes if not farm.runtimes.is_installed(r)]
+    if editor_runtime not in missing:
+        readiness.runtime_installed(editor_runtime)
+    elif not settings.auto_install_runtimes:
+        readiness.runtime_unavailable(
+            editor_runtime,
+            f"is not installed (auto_install_runtimes is off): `wasmfarm runtime add {editor_runtime}`",
+        )
     if missing and settings.auto_install_runtimes:
         threading.Thread(
-            target=_install_missing, args=(farm, missing), daemon=True, name="runtime-install"
+            target=_install_missing, args=(farm, missing, readiness), daemon=True, name="runtime-install"
         ).start()
-    server = uvicorn.Server(server_config(app, settings))
+    server = AnnouncingServer(server_config(app, settings), readiness.listening)
     server.run()
     if not server.started:  # uvicorn has logged why (the port is taken, the lifespan failed, ...)
         raise SystemExit(3)
@@ -107,18 +125,31 @@ def _announce(settings: Settings) -> None:
     click.echo(f"  builds: {url}builds (run {worker})", err=True)
 
 
-def _install_missing(farm: Farm, versions: list[str]) -> None:
+def _say(settings: Settings) -> Callable[[str], None]:
+    """How the editor's readiness is told: a line for a person, or a ``ready`` event in JSON logs."""
+    if settings.log_format == "json":
+        return lambda line: event(log, "ready", text=line.strip())
+    return lambda line: click.echo(line, err=True)
+
+
+def _install_missing(farm: Farm, versions: list[str], readiness: EditorReadiness) -> None:
     """First start: fetch the configured runtimes. A failure is logged; the index is served regardless."""
+    from farm.runtime.install import install_runtime
+
     for version in versions:
         try:
             install_runtime(farm, version)
             log.info("runtime %s installed and served at /pyodide/%s/", version, version)
+            readiness.runtime_installed(version)
         except FarmError as exc:
             log.error(
                 "runtime %s could not be installed: %s (retry: wasmfarm runtime add %s)",
                 version,
                 exc,
                 version,
+            )
+            readiness.runtime_unavailable(
+                version, f"could not be installed (see the log above; retry: wasmfarm runtime add {version})"
             )
 
 

@@ -40,7 +40,8 @@ class HeadLimits:
 
 
 def server_config(app: ASGIApp, settings: Settings) -> uvicorn.Config:
-    """The uvicorn configuration of ``wasmfarm serve``: address, head limits, log level, no access log."""
+    """The uvicorn configuration of ``wasmfarm serve``: address, head limits, log level, no access log, and the
+    reverse proxies whose forwarded headers name the client."""
     limits = HeadLimits.from_settings(settings)
     return uvicorn.Config(
         app,
@@ -52,6 +53,8 @@ def server_config(app: ASGIApp, settings: Settings) -> uvicorn.Config:
         lifespan="on",  # a failing startup stops the server instead of serving without it
         log_level="warning",
         access_log=False,  # the app writes its own (setting access_log)
+        proxy_headers=bool(settings.forwarded_allow_ips.strip()),
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         # JSON logs: uvicorn's loggers pass their records to the root logger's JSON handler instead of printing text
         log_config=None if settings.log_format == "json" else LOGGING_CONFIG,
     )

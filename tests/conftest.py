@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from farm.context import Farm
+from farm.runtime.target import TARGETS
 from farm.settings import Settings
 
 CACHE = Path(os.environ.get("WASMFARM_CACHE", Path.home() / ".cache" / "wasmfarm"))
@@ -24,6 +25,14 @@ def _asset(path: Path) -> Path:
     if not path.exists():
         pytest.fail(f"test asset {path} is missing: run `make test` (or ci/test-assets.sh) to fetch it")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _runtime_targets() -> Iterator[None]:
+    """Runtime targets recorded in a test (``runtime add`` of a made-up release) stay in that test."""
+    before = list(TARGETS.recorded.values())
+    yield
+    TARGETS.use(before)
 
 
 @pytest.fixture(scope="session")

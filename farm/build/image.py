@@ -33,6 +33,7 @@ import httpx
 
 from farm.build import sandbox, xbuildenv
 from farm.errors import BuildError, NotFound
+from farm.store.blobs import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -363,7 +364,7 @@ class _Creator:
         debs = []
         for deb in sorted(archives.glob("*.deb")):
             name, version, arch = deb.stem.split("_")
-            debs.append({"package": name, "version": version, "arch": arch, "sha256": _sha256(deb)})
+            debs.append({"package": name, "version": version, "arch": arch, "sha256": sha256_file(deb)})
             deb.unlink()
         if not debs:
             raise BuildError(f"debootstrap left no .deb files in {archives}: cannot pin the image")
@@ -411,7 +412,7 @@ class _Creator:
                 f"{VENV}/bin/pyodide xbuildenv install --url file:///opt/wasmfarm/{tarball.name}", env=env
             ),
         )
-        return _sha256(tarball)
+        return sha256_file(tarball)
 
     def _warm_cache(self) -> None:
         """Fill Emscripten's cache once so builds can run with a read-only root (EM_FROZEN_CACHE)."""
@@ -529,11 +530,3 @@ def _run_host(argv: list[str]) -> None:
         raise BuildError(
             f"{' '.join(argv)} failed (exit {result.returncode}): {result.stderr.strip()[-2000:]}"
         )
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()

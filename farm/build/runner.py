@@ -490,6 +490,7 @@ def _verify(farm: Any, request: BuildRequest, out: BuildOutput, log: BuildLog, s
         runner_assets=farm.settings.runner_assets_dir,
         imports=import_names(recipe, out.artifact),
         test_files=sorted(recipe.directory.glob("test_*.py")),
+        snapshots=farm.snapshots,
     )
     out.verification = result.report
     for line in result.report.get("log", []):

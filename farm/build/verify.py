@@ -36,13 +36,17 @@ from typing import Any
 import farm
 from farm.build import sandbox
 from farm.errors import BuildError
+from farm.runtime.target import target_for
 from farm.store.blobs import BlobStore
 from farm.verify import outcomes
 from farm.verify.loopback import serve_farm
+from farm.verify.snapshot import SnapshotCache
 
 __all__ = ["Verification", "VerifyItem", "serve_farm", "verify", "verify_many"]
 
 SCRIPT = "verify_wheel.mjs"
+SNAPSHOT_SCRIPT = "snapshot_runtime.mjs"
+SNAPSHOT_SECONDS = 120.0
 GRACE_SECONDS = 30.0  # the sandbox outlives the session's deadline by this much: the session reports first
 
 
@@ -72,6 +76,7 @@ def verify(
     imports: list[str],
     test_files: list[Path],
     timeout: float = 300.0,
+    snapshots: SnapshotCache | None = None,
 ) -> Verification:
     """Verify one wheel: ``imports`` must import and every test of ``test_files`` (pytest-pyodide) must pass."""
     [result] = verify_many(
@@ -81,6 +86,7 @@ def verify(
         blobs=blobs,
         runner_assets=runner_assets,
         timeout=timeout,
+        snapshots=snapshots,
     )
     return result
 
@@ -93,10 +99,12 @@ def verify_many(
     blobs: BlobStore,
     runner_assets: Path,
     timeout: float = 600.0,
+    snapshots: SnapshotCache | None = None,
 ) -> list[Verification]:
-    """Verify several wheels in one sandbox and one Node process: the runtime boots once and each wheel is imported
-    in a Pyodide of its own restored from a memory snapshot of it (a wheel never sees another's modules). Test files
-    still run one pytest per wheel. ``timeout`` is the wall-clock limit of the whole batch."""
+    """Verify several wheels in one sandbox and one Node process: each wheel is imported in a Pyodide of its own
+    restored from a memory snapshot of the booted runtime (a wheel never sees another's modules): the one kept in
+    ``snapshots`` (nothing boots), else one made by booting once. Test files still run one pytest per wheel.
+    ``timeout`` is the wall-clock limit of the whole batch."""
     node = shutil.which("node")
     if node is None:
         raise BuildError(
@@ -115,8 +123,17 @@ def verify_many(
     if runnable:
         with tempfile.TemporaryDirectory(prefix="wasmfarm-verify-") as tmp:
             work = Path(tmp)
+            snapshot = _snapshot(snapshots, runtime, runtime_dir, node, www, blobs, runner_assets)
             reports = _run(
-                work, [items[i] for i in runnable], node, runtime, www, blobs, runner_assets, timeout
+                work,
+                [items[i] for i in runnable],
+                node,
+                runtime,
+                www,
+                blobs,
+                runner_assets,
+                timeout,
+                snapshot,
             )
         for index, report in zip(runnable, reports, strict=True):
             report["ok"] = outcomes.is_ok(report)
@@ -148,12 +165,20 @@ def _hidden(www: Path, blobs: BlobStore) -> list[Path]:
 
 
 def _mounts(
-    work: Path, www: Path, blobs: BlobStore, runner_assets: Path, node: str, hidden: list[Path]
+    work: Path,
+    www: Path,
+    blobs: BlobStore,
+    runner_assets: Path,
+    node: str,
+    hidden: list[Path],
+    snapshot: Path | None = None,
 ) -> list[sandbox.Mount]:
     """Read-only at their own paths what the session needs where ``/tmp`` or a hidden directory covers it (the
-    interpreter, the farm's code, Node, the page tree, the blob store), a parent before its children; the work
-    directory, the only writable one, last."""
+    interpreter, the farm's code, Node, the page tree, the blob store, the runtime snapshot), a parent before its
+    children; the work directory, the only writable one, last."""
     needed = {www, blobs.root, runner_assets.resolve(), Path(farm.__file__).resolve().parents[1]}
+    if snapshot is not None:
+        needed.add(snapshot.parent)
     needed |= {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parents[1]}
     needed.add(Path(node).resolve().parents[1])
     covered = [Path("/tmp"), *hidden]  # noqa: S108 - the sandbox's private /tmp
@@ -184,6 +209,7 @@ def _run(
     blobs: BlobStore,
     runner_assets: Path,
     timeout: float,
+    snapshot: Path | None,
 ) -> list[dict[str, Any]]:
     config_items = []
     for index, item in enumerate(items):
@@ -205,9 +231,11 @@ def _run(
         "www": str(www),
         "blobs": str(blobs.root),
         "runtime": runtime,
+        "markers": target_for(runtime).marker_environment,  # the session process does not read the data dir
         "node": node,
         "script": str(runner_assets / "node" / SCRIPT),
         "seconds": timeout,
+        "snapshot": str(snapshot) if snapshot is not None else None,
         "items": config_items,
     }
     (work / "session.json").write_text(json.dumps(config))
@@ -215,7 +243,7 @@ def _run(
     cmd = sandbox.command_line(
         Path("/"),
         [sys.executable, "-m", "farm.verify.session", str(work / "session.json")],
-        mounts=_mounts(work, www, blobs, runner_assets, node, hidden),
+        mounts=_mounts(work, www, blobs, runner_assets, node, hidden, snapshot),
         env={"PYTHONDONTWRITEBYTECODE": "1"},
         cwd=str(work),
         hidden=[str(p) for p in hidden],
@@ -235,3 +263,40 @@ def _run(
         report.pop("fetched", None)
         report["log"] = [*lines[-20:], *report.get("log", [])] if lines else report.get("log", [])
     return reports
+
+
+def _snapshot(
+    snapshots: SnapshotCache | None,
+    runtime: str,
+    runtime_dir: Path,
+    node: str,
+    www: Path,
+    blobs: BlobStore,
+    runner_assets: Path,
+) -> Path | None:
+    """The kept snapshot of the runtime, made first (by a sandboxed Node that runs the runtime alone) if need be."""
+    if snapshots is None:
+        return None
+
+    def make(directory: Path, out: Path) -> None:
+        with tempfile.TemporaryDirectory(prefix="wasmfarm-snapshot-") as tmp:
+            work = Path(tmp)
+            hidden = _hidden(www, blobs)
+            script = runner_assets.resolve() / "node" / SNAPSHOT_SCRIPT
+            cmd = sandbox.command_line(
+                Path("/"),
+                [node, str(script), str(directory), str(work / "runtime.snapshot")],
+                mounts=_mounts(work, www, blobs, runner_assets, node, hidden),
+                env={},
+                cwd=str(work),
+                hidden=[str(p) for p in hidden],
+            )
+            lines: list[str] = []
+            outcome = sandbox.run(cmd, lines.append, sandbox.Limits(wall_seconds=SNAPSHOT_SECONDS))
+            made = work / "runtime.snapshot"
+            if outcome.returncode != 0 or not made.is_file():
+                tail = "\n".join(lines[-10:])
+                raise BuildError(f"the snapshot run failed (exit {outcome.returncode}):\n{tail}")
+            shutil.move(made, out)
+
+    return snapshots.get(runtime, runtime_dir, node, make)

@@ -8,13 +8,12 @@ from pathlib import Path
 
 import click
 from packaging.requirements import Requirement
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from farm.build.jobs import BuildFarm, Jobs, make_broker
 from farm.cli.build_cmd import follow_builds
 from farm.cli.common import data_dir_option, reports_errors, settings_from
 from farm.cli.mirror_cmd import TerminalProgress as MirrorProgress
+from farm.cli.progress import CountingBar
 from farm.compat.mirroring import mirror_available, wants_mirroring
 from farm.compat.oracle import Oracle
 from farm.compat.requests import BuildTicket
@@ -33,29 +32,14 @@ class ScanBar(ScanProgress):
     """A progress bar on a terminal, one line per verdict otherwise."""
 
     def __init__(self) -> None:
-        self.console = Console(stderr=True)
-        self.bar: Progress | None = None
-        self.task: TaskID | None = None
-        self.done = 0
-        self.total = 0
+        self.bar = CountingBar("checking")
 
     def start(self, total: int) -> None:
-        self.total = total
-        if self.console.is_terminal and total:
-            columns = (TextColumn("checking"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-            self.bar = Progress(*columns, TextColumn("{task.description}"), console=self.console)
-            self.bar.start()
-            self.task = self.bar.add_task("", total=total)
+        self.bar.start(total)
 
     def advance(self, verdict: Verdict) -> None:
-        self.done += 1
         label = f"{verdict.requirement} ({verdict.runtime}): {verdict.status}"
-        if self.bar is not None and self.task is not None:
-            self.bar.update(self.task, advance=1, description=label)
-            if self.done == self.total:
-                self.bar.stop()
-        else:
-            click.echo(f"[{self.done}/{self.total}] {label}", err=True)
+        self.bar.step(label, label)
 
 
 @click.command("check")

@@ -12,7 +12,7 @@ import click
 
 from farm.errors import FarmError
 from farm.ops import logs
-from farm.settings import Settings, load_settings
+from farm.settings import Settings, data_dir_origin, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("wasmfarm")
@@ -28,11 +28,16 @@ def data_dir_option[F: Callable[..., Any]](func: F) -> F:
 
 
 def settings_from(ctx: click.Context, **overrides: Any) -> Settings:
+    """The command's settings; says on stderr which data directory the command acts on, and why that one."""
     root = ctx.find_root()
     merged = {**(root.obj or {}), **{k: v for k, v in overrides.items() if v is not None}}
     settings = load_settings(**merged)
+    origin = data_dir_origin(merged)
     if settings.log_format != "text":  # the group set up text logging before the settings were known
         logs.configure_logging(bool(root.meta.get("verbose")), settings.log_format)
+        logs.event(log, "data_dir", path=str(settings.data_dir), origin=origin)
+    else:
+        click.echo(f"wasmfarm: data directory {settings.data_dir} (from {origin})", err=True)
     return settings
 
 

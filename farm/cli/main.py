@@ -2,25 +2,59 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import click
 
 from farm import __version__
-from farm.cli.audit_cmd import audit
-from farm.cli.build_cmd import build, build_cancel, build_log, builder, builds, worker
-from farm.cli.check_cmd import check
 from farm.cli.common import configure_logging
-from farm.cli.curation_cmd import delete, yank
-from farm.cli.fsck_cmd import fsck
-from farm.cli.mirror_cmd import mirror
-from farm.cli.pages_cmd import nginx_config, quarantine, render
-from farm.cli.recipes_cmd import recipes
-from farm.cli.runtime_cmd import explain, lock, runtime
-from farm.cli.token_cmd import token
+
+# Each command is imported when it runs (or when --help lists them), as in click's "lazily loading subcommands":
+# ``wasmfarm mirror`` does not pay for importing the build farm, the web app or the lockfile machinery.
+COMMANDS = {
+    "mirror": "farm.cli.mirror_cmd:mirror",
+    "builder": "farm.cli.build_cmd:builder",
+    "build": "farm.cli.build_cmd:build",
+    "builds": "farm.cli.build_cmd:builds",
+    "build-log": "farm.cli.build_cmd:build_log",
+    "build-cancel": "farm.cli.build_cmd:build_cancel",
+    "worker": "farm.cli.build_cmd:worker",
+    "token": "farm.cli.token_cmd:token",
+    "render": "farm.cli.pages_cmd:render",
+    "nginx-config": "farm.cli.pages_cmd:nginx_config",
+    "quarantine": "farm.cli.pages_cmd:quarantine",
+    "fsck": "farm.cli.fsck_cmd:fsck",
+    "runtime": "farm.cli.runtime_cmd:runtime",
+    "lock": "farm.cli.runtime_cmd:lock",
+    "explain": "farm.cli.runtime_cmd:explain",
+    "recipes": "farm.cli.recipes_cmd:recipes",
+    "check": "farm.cli.check_cmd:check",
+    "yank": "farm.cli.curation_cmd:yank",
+    "delete": "farm.cli.curation_cmd:delete",
+    "audit": "farm.cli.audit_cmd:audit",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+class LazyGroup(click.Group):
+    """A group whose commands named in ``COMMANDS`` are imported on first use; others are added as usual."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module, _, attribute = COMMANDS[cmd_name].partition(":")
+            command = getattr(importlib.import_module(module), attribute)
+            if not isinstance(command, click.Command) or command.name != cmd_name:
+                raise RuntimeError(f"{COMMANDS[cmd_name]} is not the command {cmd_name!r}")
+            self.add_command(command)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(
+    cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110}
+)
 @click.version_option(__version__, prog_name="wasmfarm")
 @click.option(
     "--data-dir",
@@ -38,21 +72,3 @@ def cli(ctx: click.Context, data_dir: Path | None, verbose: bool) -> None:
     """
     configure_logging(ctx, verbose)
     ctx.obj = {"data_dir": data_dir} if data_dir else {}
-
-
-cli.add_command(mirror)
-for _command in (builder, build, builds, build_log, build_cancel, worker):
-    cli.add_command(_command)
-cli.add_command(token)
-cli.add_command(render)
-cli.add_command(nginx_config)
-cli.add_command(quarantine)
-cli.add_command(fsck)
-cli.add_command(runtime)
-cli.add_command(lock)
-cli.add_command(explain)
-cli.add_command(recipes)
-cli.add_command(check)
-cli.add_command(yank)
-cli.add_command(delete)
-cli.add_command(audit)

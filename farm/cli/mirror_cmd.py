@@ -6,10 +6,9 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from farm.cli.common import data_dir_option, reports_errors, settings_from
+from farm.cli.progress import CountingBar
 from farm.context import Farm
 from farm.mirror.mirror import Mirror, MirrorReport, PlannedFile, Unselected, read_requirements_file
 from farm.mirror.mirror import Progress as MirrorProgress
@@ -21,34 +20,13 @@ class TerminalProgress(MirrorProgress):
     """A progress bar on a terminal, one line per file otherwise (logs, CI)."""
 
     def __init__(self) -> None:
-        self.console = Console(stderr=True)
-        self.bar: Progress | None = None
-        self.task: TaskID | None = None
-        self.done = 0
-        self.total = 0
+        self.bar = CountingBar("mirroring")
 
     def start(self, total: int) -> None:
-        self.total = total
-        if self.console.is_terminal and total:
-            self.bar = Progress(
-                TextColumn("mirroring"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                TextColumn("{task.description}"),
-                console=self.console,
-            )
-            self.bar.start()
-            self.task = self.bar.add_task("", total=total)
+        self.bar.start(total)
 
     def advance(self, filename: str, outcome: str) -> None:
-        self.done += 1
-        if self.bar is not None and self.task is not None:
-            self.bar.update(self.task, advance=1, description=filename)
-            if self.done == self.total:
-                self.bar.stop()
-        else:
-            click.echo(f"[{self.done}/{self.total}] {outcome}: {filename}", err=True)
+        self.bar.step(filename, f"{outcome}: {filename}")
 
     def message(self, text: str) -> None:
         click.echo(text, err=True)

@@ -12,6 +12,7 @@ from farm.context import Farm
 from farm.errors import NotFound
 from farm.mirror.mirror import parse_requirements, read_requirements_file
 from farm.runtime.install import install_runtime
+from farm.runtime.local_copy import fetch_runtime
 from farm.runtime.locking import lock_requirements, pylock_toml
 from farm.runtime.target import target_for
 
@@ -63,6 +64,65 @@ def remove(ctx: click.Context, version: str, data_dir: Path | None) -> None:
     farm = Farm.open(settings_from(ctx, data_dir=data_dir))
     farm.runtimes.remove(version)
     click.echo(f"runtime {version} removed")
+
+
+@runtime.command("fetch")
+@click.argument("version")
+@click.option(
+    "--to",
+    "directory",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory to copy the runtime into (made if missing; intact files are kept).",
+)
+@click.option(
+    "--server",
+    default=None,
+    help="URL of the wasmfarm server to copy from. Default: the setting public_url (http://<host>:<port>/).",
+)
+@click.option(
+    "--package",
+    "packages",
+    multiple=True,
+    help="Also copy this locked package's wheel and its lock dependencies (repeatable; for packageCacheDir).",
+)
+@click.option(
+    "--token",
+    envvar="WASMFARM_TOKEN",
+    default=None,
+    help="A read token, for a server with require_read_token (or $WASMFARM_TOKEN).",
+)
+@click.pass_context
+@reports_errors
+def fetch(
+    ctx: click.Context,
+    version: str,
+    directory: Path,
+    server: str | None,
+    packages: tuple[str, ...],
+    token: str | None,
+) -> None:
+    """Copy runtime VERSION's files and lock from a wasmfarm server into a local directory, each checked against
+    the sha256 the server lists, for Node: its loadPyodide needs a filesystem indexURL."""
+    settings = settings_from(ctx)
+    copy = fetch_runtime(
+        server or settings.resolved_public_url,
+        version,
+        directory,
+        packages,
+        timeout=settings.http_timeout,
+        token=token,
+    )
+    click.echo(
+        f"runtime {version} in {copy.directory}: {len(copy.downloaded)} files fetched, {len(copy.kept)} kept"
+        + (f", wheels: {', '.join(copy.wheels)}" if copy.wheels else "")
+    )
+    index_url = json.dumps(str(copy.directory.resolve()) + "/")
+    click.echo(
+        f"node: loadPyodide({{indexURL: {index_url}, packageCacheDir: {index_url}, "
+        f'packageBaseUrl: "{copy.package_base_url}"}})',
+        err=True,
+    )
 
 
 @click.command()

@@ -103,7 +103,7 @@ class Oracle:
         """A verdict for each requirement on each runtime (in that order). Trials run together, ``batch_size`` per
         Pyodide boot; kept checks with the same inputs are answered without one."""
         targets = [target_for(r) for r in runtimes]
-        source = MergedSource(CatalogSource(self.catalog.wheels()), self.upstream, self.blobs, self.limits)
+        source = MergedSource(CatalogSource.of_catalog(self.catalog), self.upstream, self.blobs, self.limits)
         results: list[Verdict | None] = []
         pending: dict[str, list[tuple[int, Pending]]] = {}
         for requirement in requirements:

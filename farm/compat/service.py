@@ -23,7 +23,9 @@ def recipe_builds(farm: Farm) -> RecipeBuilds:
 def open_oracle(farm: Farm, upstream: UpstreamIndex | None) -> tuple[Oracle, PyodideTrials]:
     """The oracle over the farm's catalog, store and runtimes, and its trials (whose ``boots`` count runs)."""
     settings = farm.settings
-    trials = PyodideTrials(settings.www_dir, farm.blobs, settings.runner_assets_dir, settings.check_seconds)
+    trials = PyodideTrials(
+        settings.www_dir, farm.blobs, settings.runner_assets_dir, settings.check_seconds, farm.snapshots
+    )
     oracle = Oracle(
         catalog=farm.catalog,
         blobs=farm.blobs,

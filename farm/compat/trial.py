@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from farm.build.verify import VerifyItem, verify_many
 from farm.store.blobs import BlobStore
+from farm.verify.snapshot import SnapshotCache
 
 LOG_LINES = 30
 
@@ -41,13 +42,22 @@ class Trials(Protocol):
 
 
 class PyodideTrials:
-    """Trials in the real runtime under Node. ``boots`` counts the batches run (each boots Pyodide once)."""
+    """Trials in the real runtime under Node, restored from the runtime's kept snapshot (``snapshots``) when there
+    is one. ``boots`` counts the batches run (each starts Node and a Pyodide once)."""
 
-    def __init__(self, www: Path, blobs: BlobStore, runner_assets: Path, seconds_per_wheel: float) -> None:
+    def __init__(
+        self,
+        www: Path,
+        blobs: BlobStore,
+        runner_assets: Path,
+        seconds_per_wheel: float,
+        snapshots: SnapshotCache | None = None,
+    ) -> None:
         self.www = www
         self.blobs = blobs
         self.runner_assets = runner_assets
         self.seconds_per_wheel = seconds_per_wheel
+        self.snapshots = snapshots
         self.boots = 0
 
     def run(self, runtime: str, items: Sequence[TrialItem]) -> list[TrialResult]:
@@ -68,6 +78,7 @@ class PyodideTrials:
                 blobs=self.blobs,
                 runner_assets=self.runner_assets,
                 timeout=self.seconds_per_wheel * len(items),
+                snapshots=self.snapshots,
             )
         return [_result(v.report) for v in verifications]
 

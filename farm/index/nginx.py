@@ -44,11 +44,14 @@ server {{
         proxy_pass {backend};
         proxy_set_header Host $http_host;
         proxy_set_header X-Forwarded-Proto $scheme;
+        proxy_set_header X-Forwarded-For $remote_addr;
     }}
 
     location @wasmfarm {{
         proxy_pass {backend};
         proxy_set_header Host $http_host;
+        proxy_set_header X-Forwarded-Proto $scheme;
+        proxy_set_header X-Forwarded-For $remote_addr;
     }}
 }}
 """

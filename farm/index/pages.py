@@ -173,12 +173,16 @@ class Publisher:
         self._render(self.catalog.projects_named(names))
 
     def refresh_stale(self) -> int:
-        """Render what changed since the last render (all of it when the URL or the runtimes changed)."""
-        if not self.pages.is_current():
+        """Render what changed since the last render (all of it when the URL or the runtimes changed); when nothing
+        did, one query and no write."""
+        current = self.pages.is_current()
+        if not current:
             self.catalog.mark_all_stale()
         stale = self.catalog.stale_projects()
-        self._render(stale, force_roots=not self.pages.is_current())
-        self.pages.mark_current()
+        if stale or not current or not (self.pages.www / "simple" / "index.html").is_file():
+            self._render(stale, force_roots=not current)
+        if not current:
+            self.pages.mark_current()
         return len(stale)
 
     def _render(self, projects: Sequence[Project], force_roots: bool = False) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +26,10 @@ from farm.mirror.offer import installable_versions, unmet
 from farm.mirror.pins import PinnedSource, parse_requirement_lines
 from farm.mirror.resolver import ProjectSource, allowed_versions, resolve
 from farm.mirror.upstream import UpstreamFile, UpstreamIndex, UpstreamProject, iter_requirement_lines
+from farm.runtime.lockfile import requires_dist as stored_requires_dist
 from farm.runtime.target import RuntimeTarget
 from farm.store.blobs import BlobStore
+from farm.store.catalog import StoredFile, YankChange
 from farm.store.ingest import verify_sha256
 from farm.store.models import Origin
 
@@ -221,17 +223,28 @@ class Mirror:
         self.unselected.append(Unselected(str(requirement), target.version, reason))
 
     def requires_dist(self, file: UpstreamFile) -> list[str]:
-        """A wheel's Requires-Dist: from its PEP 714 metadata file, else from the wheel (which is then kept)."""
+        """A wheel's Requires-Dist: from the catalog when the mirror has this very file (a re-mirror asks upstream
+        nothing more than its pages), else from its PEP 714 metadata file, else from the wheel (which is then kept)."""
+        stored = self.farm.catalog.file(file.filename) if file.sha256 else None
+        if stored is not None and stored.sha256 == (file.sha256 or "").lower() and stored.core_metadata:
+            return stored_requires_dist(stored)
         return upstream_requires_dist(self.upstream, self.farm.blobs, self.farm.ingestor.limits, file)
 
     # Fetching -----------------------------------------------------------------------------------------------
 
     def run(self, planned: Sequence[PlannedFile], progress: Progress, concurrency: int = 4) -> MirrorReport:
+        """Fetch what the catalog lacks and carry upstream's yanks; the database is asked once per batch of
+        projects, not per file, so a run that finds nothing new costs about one upstream listing."""
         report = MirrorReport(planned=len(planned))
         self.farm.blobs.sweep_temporaries()
+        projects = {item.project for item in planned}
+        stored = self.farm.catalog.stored_files(projects)
+        elsewhere = {item.file.filename for item in planned} - stored.keys()
+        if elsewhere:  # a file filed under another project than the page that listed it, or (usually) new
+            stored.update(self.farm.catalog.stored_files(filenames=elsewhere))
         todo = []
         for item in planned:
-            existing = self.farm.catalog.file(item.file.filename)
+            existing = stored.get(item.file.filename)
             if existing is None:
                 todo.append(item)
                 continue
@@ -241,7 +254,7 @@ class Mirror:
                     f"{item.file.filename}: upstream now serves other content ({item.file.sha256}) than the mirrored "
                     f"file ({existing.sha256}); the mirror keeps its copy. Investigate the upstream"
                 )
-        self._carry_yanks(planned, report)
+        report.yanks_updated = self.farm.catalog.set_yanks(self._yank_changes(projects, stored))
         progress.start(len(todo))
         with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
             futures = {pool.submit(self._fetch, item): item for item in todo}
@@ -293,14 +306,19 @@ class Mirror:
             )
             return "downloaded", writer.size
 
-    def _carry_yanks(self, planned: Sequence[PlannedFile], report: MirrorReport) -> None:
-        """Upstream yanks (and un-yanks) of every file of the touched projects that the mirror has."""
-        seen: set[str] = set()
-        for project in {p.project for p in planned}:
+    def _yank_changes(self, projects: Iterable[str], stored: Mapping[str, StoredFile]) -> list[YankChange]:
+        """Upstream yanks (and un-yanks) of every file of the touched projects that the mirror has and holds in
+        another state (compared in memory; the pages were fetched for planning already)."""
+        changes: list[YankChange] = []
+        seen: set[str] = set()  # a file listed twice: its first listing counts
+        for project in sorted(projects):
             page = self.upstream.project(project)
             for file in page.files if page else ():
-                if file.filename in seen or self.farm.catalog.file(file.filename) is None:
+                mine = stored.get(file.filename)
+                if mine is None or mine.yank_local or file.filename in seen:  # a yank made here wins
                     continue
                 seen.add(file.filename)
-                if self.farm.catalog.set_yanked(file.filename, file.yanked, file.yanked_reason):
-                    report.yanks_updated += 1
+                reason = file.yanked_reason or None
+                if mine.yanked != file.yanked or (mine.yanked_reason or None) != reason:
+                    changes.append(YankChange(file.filename, file.yanked, reason))
+        return changes

@@ -51,9 +51,10 @@ def installable_versions(
 ) -> dict[Version, list[UpstreamFile]]:
     """Versions of a project with at least one wheel the runtime installs; yanked files only count when pinned."""
     python = Version(target.python)
+    platforms = {*target.platforms, "any"}
     versions: dict[Version, list[tuple[int, UpstreamFile]]] = {}
     for file in project.files:
-        if not file.filename.endswith(".whl"):
+        if not file.filename.endswith(".whl") or not _may_install(file.filename, platforms):
             continue
         rank = target.wheel_rank(file.filename) if _valid_wheel(file.filename) else None
         if rank is None:
@@ -63,6 +64,13 @@ def installable_versions(
         version = parse_wheel_filename(file.filename)[1]
         versions.setdefault(version, []).append((rank, file))
     return {v: [f for _, f in sorted(files, key=lambda p: p[0])] for v, files in versions.items()}
+
+
+def _may_install(filename: str, platforms: set[str]) -> bool:
+    """Whether a wheel's platform tags (its name's last field) name one of ``platforms``: a string test that spares
+    parsing the thousands of files a big project lists for other platforms (every tag a runtime installs has one of
+    its platforms or ``any``)."""
+    return not platforms.isdisjoint(filename[:-4].rsplit("-", 1)[-1].split("."))
 
 
 def _valid_wheel(filename: str) -> bool:

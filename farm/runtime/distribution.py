@@ -1,20 +1,22 @@
 """Pyodide runtime distributions: fetched from npm, verified, unpacked into the page tree, served from there.
 
-``<www>/pyodide/<version>/`` holds the npm package's files (with ``.gz``/``.br`` variants) and, once the lock is
-generated, ``pyodide-lock.json`` and a link per locked wheel. The package's own lock, which points at the CDN, is kept
-aside in ``<runtimes>/<version>/upstream-lock.json``: only the mirror's generated lock is ever served.
+``<www>/pyodide/<version>/`` holds the npm package's files (with ``.gz``/``.br`` variants), ``wasmfarm-runtime.json``
+(the package's files with their sizes and sha256, so a client can copy and verify them: ``wasmfarm runtime fetch``)
+and, once the lock is generated, ``pyodide-lock.json`` and a link per locked wheel. The package's own lock, which
+points at the CDN, is kept aside in ``<runtimes>/<version>/upstream-lock.json``: only the mirror's generated lock is
+ever served.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gzip
+import hashlib
 import json
 import logging
 import os
 import shutil
 import tarfile
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -22,22 +24,23 @@ from typing import Any
 import brotli
 
 from farm.errors import InvalidDistribution, NotFound
+from farm.runtime.manifest import InstalledRuntime, manifest_path, read_manifest, write_manifest
 from farm.runtime.npm import NpmRegistry
-from farm.runtime.target import RuntimeTarget, target_for
+from farm.runtime.target import (
+    TARGETS,
+    RuntimeTarget,
+    disagreement,
+    runtime_version,
+    series_target,
+    target_from_info,
+)
 from farm.store.blobs import BlobStore, atomic_write, process_alive
 
 log = logging.getLogger(__name__)
 
+MANIFEST = "wasmfarm-runtime.json"
 REQUIRED = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
 COMPRESSIBLE = (".js", ".mjs", ".wasm", ".json", ".zip", ".html", ".ts", ".map")
-
-
-@dataclass(frozen=True)
-class InstalledRuntime:
-    version: str
-    integrity: str
-    installed_at: str
-    info: dict[str, Any]  # the upstream lock's info
 
 
 class RuntimeStore:
@@ -50,7 +53,7 @@ class RuntimeStore:
         return self.root / version
 
     def _manifest(self, version: str) -> Path:
-        return self.meta / version / "manifest.json"
+        return manifest_path(self.meta, version)
 
     def upstream_lock(self, version: str) -> dict[str, Any]:
         path = self.meta / version / "upstream-lock.json"
@@ -68,15 +71,14 @@ class RuntimeStore:
         for manifest in sorted(self.meta.glob("*/manifest.json")) if self.meta.is_dir() else []:
             version = manifest.parent.name
             if self.is_installed(version):
-                data = json.loads(manifest.read_text())
-                found.append(InstalledRuntime(version, data["integrity"], data["installed_at"], data["info"]))
+                found.append(read_manifest(self.meta, version))
         return found
 
     def add(self, version: str, registry: NpmRegistry) -> InstalledRuntime:
         """Fetch ``pyodide@version``, verify its integrity, unpack it; a no-op when it is installed already."""
-        target = target_for(version)
+        runtime_version(version)  # it names directories: a normalised version only
         if self.is_installed(version):
-            return next(r for r in self.installed() if r.version == version)
+            return read_manifest(self.meta, version)
         self._sweep_staging()
         tarball = registry.tarball("pyodide", version)
         self.root.mkdir(parents=True, exist_ok=True)
@@ -87,11 +89,14 @@ class RuntimeStore:
                 registry.download(tarball, writer)  # raises on an integrity mismatch: nothing unpacked
                 writer.finish()
                 _extract(writer.path, staging, f"pyodide@{version}")
-            upstream_lock = _check_runtime(staging, target, f"pyodide@{version}")
+            upstream_lock = _check_runtime(staging, f"pyodide@{version}")
+            target = target_from_info(version, upstream_lock.get("info"), f"pyodide@{version}")
+            _compare_with_table(target, f"pyodide@{version}")
             meta_dir = self.meta / version
             meta_dir.mkdir(parents=True, exist_ok=True)
             atomic_write(meta_dir / "upstream-lock.json", (staging / "pyodide-lock.json").read_bytes())
             (staging / "pyodide-lock.json").unlink()  # never served: it points at the CDN
+            _write_file_manifest(staging, version, tarball.integrity, upstream_lock["info"])
             _precompress(staging)
             installed = InstalledRuntime(
                 version,
@@ -99,19 +104,30 @@ class RuntimeStore:
                 datetime.now(UTC).isoformat(timespec="seconds"),
                 upstream_lock["info"],
             )
-            manifest = {
-                "integrity": installed.integrity,
-                "installed_at": installed.installed_at,
-                "info": installed.info,
-            }
-            atomic_write(self._manifest(version), json.dumps(manifest, indent=2).encode())
+            write_manifest(self.meta, installed)
             if self.path(version).exists():
                 shutil.rmtree(self.path(version))
             os.replace(staging, self.path(version))
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        log.info("runtime %s installed (%s)", version, tarball.integrity)
+        TARGETS.record(target)
+        log.info(
+            "runtime %s installed (%s): Python %s, ABI %s, Emscripten %s",
+            version,
+            tarball.integrity,
+            target.python,
+            target.abi,
+            target.emscripten,
+        )
         return installed
+
+    def ensure_file_manifest(self, version: str) -> None:
+        """Write ``wasmfarm-runtime.json`` for a runtime installed before wasmfarm wrote one (once)."""
+        directory = self.path(version)
+        if (directory / MANIFEST).is_file() or not self.is_installed(version):
+            return
+        data = json.loads(self._manifest(version).read_text())
+        _write_file_manifest(directory, version, data["integrity"], data["info"])
 
     def remove(self, version: str) -> None:
         if not self._manifest(version).is_file() and not self.path(version).exists():
@@ -119,6 +135,7 @@ class RuntimeStore:
         self._manifest(version).unlink(missing_ok=True)
         shutil.rmtree(self.path(version), ignore_errors=True)
         shutil.rmtree(self.meta / version, ignore_errors=True)
+        TARGETS.forget(version)
 
     def _sweep_staging(self) -> None:
         for staging in self.root.glob(".staging-*") if self.root.is_dir() else []:
@@ -152,18 +169,54 @@ def _extract(tarball: Path, target: Path, display: str) -> None:
         raise InvalidDistribution(f"{display}: unreadable npm tarball ({exc})") from exc
 
 
-def _check_runtime(staging: Path, target: RuntimeTarget, display: str) -> dict[str, Any]:
+def _check_runtime(staging: Path, display: str) -> dict[str, Any]:
     missing = [name for name in REQUIRED if not (staging / name).is_file()]
     if missing:
         raise InvalidDistribution(f"{display}: not a Pyodide distribution, missing {', '.join(missing)}")
-    lock = json.loads((staging / "pyodide-lock.json").read_text())
-    info = lock.get("info", {})
-    if info.get("abi_version") != target.abi or info.get("python") != target.python:
+    try:
+        lock = json.loads((staging / "pyodide-lock.json").read_bytes())
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+        raise InvalidDistribution(f"{display}: its pyodide-lock.json is not JSON ({exc})") from exc
+    if not isinstance(lock, dict):
+        raise InvalidDistribution(f"{display}: its pyodide-lock.json is not a JSON object")
+    packages = lock.get("packages")
+    if not isinstance(packages, dict) or not all(isinstance(p, dict) for p in packages.values()):
         raise InvalidDistribution(
-            f"{display}: its lock says ABI {info.get('abi_version')!r}, Python {info.get('python')!r}; wasmfarm "
-            f"expects ABI {target.abi!r}, Python {target.python!r} for this release series (farm/runtime/target.py)"
+            f"{display}: its pyodide-lock.json has no packages object of package entries"
         )
-    return dict(lock)
+    return lock
+
+
+def _compare_with_table(target: RuntimeTarget, display: str) -> None:
+    """The runtime's own lock wins over the table; a disagreement is worth a warning (the table is out of date)."""
+    table = series_target(target.version)
+    differences = disagreement(target, table) if table is not None else None
+    if differences:
+        log.warning(
+            "%s: its lock says %s; its own facts are used (farm/runtime/target.py's table is out of date)",
+            display,
+            differences,
+        )
+
+
+def _write_file_manifest(directory: Path, version: str, integrity: str, info: dict[str, Any]) -> None:
+    """``wasmfarm-runtime.json``: every file of the npm package as served (before compression), size and sha256."""
+    files = []
+    for path in sorted(directory.rglob("*")):
+        if not path.is_file() or path.is_symlink() or path.name.startswith("."):
+            continue  # locked wheels are links, temporary files hidden
+        if path.name in (MANIFEST, "pyodide-lock.json"):
+            continue  # the generated lock changes with the catalog: clients check it by its info
+        if path.name.endswith((".gz", ".br")) and path.with_name(path.name[:-3]).is_file():
+            continue  # a precompressed variant, not a file of the package
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        name = path.relative_to(directory).as_posix()
+        files.append({"name": name, "size": path.stat().st_size, "sha256": digest.hexdigest()})
+    manifest = {"version": version, "npm_integrity": integrity, "info": info, "files": files}
+    atomic_write(directory / MANIFEST, json.dumps(manifest, indent=1).encode())
 
 
 def _precompress(directory: Path) -> None:

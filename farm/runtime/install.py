@@ -9,7 +9,7 @@ from packaging.requirements import Requirement
 from farm.context import Farm
 from farm.mirror.mirror import Mirror, MirrorReport, Progress
 from farm.mirror.upstream import UpstreamIndex
-from farm.runtime.distribution import InstalledRuntime
+from farm.runtime.manifest import InstalledRuntime
 from farm.runtime.npm import NpmRegistry
 from farm.runtime.publish import essential_requirements
 from farm.runtime.target import target_for

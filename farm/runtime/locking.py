@@ -7,7 +7,7 @@ program can ``loadPackage`` it whole, with no resolution in the browser.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import tomli_w
@@ -22,22 +22,38 @@ from farm.runtime.lockfile import closure, entry, requires_dist
 from farm.runtime.publish import LockPublisher, validate_lock
 from farm.runtime.target import RuntimeTarget, target_for
 from farm.store.blobs import BlobStore
+from farm.store.catalog import Catalog
 from farm.store.models import DistFile
 
 
 class CatalogSource:
-    """The catalog's wheels seen as an index, for the resolver."""
+    """The catalog's wheels seen as an index, for the resolver: all of them given at once, or (``of_catalog``) each
+    project's read when the resolver first asks for it, so a resolution reads only its candidates' rows."""
 
     label = "this mirror"
 
-    def __init__(self, rows: Sequence[DistFile]) -> None:
-        self.rows = {row.filename: row for row in rows}
+    def __init__(
+        self, rows: Sequence[DistFile], load: Callable[[str], Sequence[DistFile]] | None = None
+    ) -> None:
+        self.rows: dict[str, DistFile] = {}
         self.projects: dict[str, list[DistFile]] = {}
+        self._load = load
+        self._add(rows)
+
+    @classmethod
+    def of_catalog(cls, catalog: Catalog) -> CatalogSource:
+        return cls((), catalog.wheels_of)
+
+    def _add(self, rows: Sequence[DistFile]) -> None:
         for row in rows:
+            self.rows[row.filename] = row
             self.projects.setdefault(canonicalize_name(row.filename.split("-", 1)[0]), []).append(row)
 
     def project(self, name: str) -> UpstreamProject | None:
         normalized = canonicalize_name(name)
+        if self._load is not None and normalized not in self.projects:
+            self._add(self._load(normalized))
+            self.projects.setdefault(normalized, [])
         rows = self.projects.get(normalized)
         if not rows:
             return None
@@ -66,7 +82,7 @@ def lock_requirements(
     """A pyodide-lock.json for the closure of ``requirements`` on runtime ``version``, and the files it selects."""
     target = target_for(version)
     full = locks.build(version).lock  # also checks the runtime is installed
-    source = CatalogSource(locks.catalog.wheels())
+    source = CatalogSource.of_catalog(locks.catalog)
     candidates = resolve(requirements, source, target, source.requires_dist)
     selected = {c.name: source.rows[c.files[0].filename] for c in candidates}
     packages: dict[str, Any] = {name: entry(row, target) for name, row in selected.items()}
@@ -74,6 +90,8 @@ def lock_requirements(
         packages.setdefault(name, full["packages"][name])
     lock = {"info": full["info"], "packages": dict(sorted(packages.items()))}
     validate_lock(lock, f"lock for {', '.join(str(r) for r in requirements)}")
+    for name in packages:
+        source.project(name)  # the rows of what the runtime adds (micropip's closure) too
     files = [source.rows[p["file_name"]] for p in lock["packages"].values() if p["file_name"] in source.rows]
     return lock, files
 

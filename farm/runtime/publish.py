@@ -48,6 +48,7 @@ class LockPublisher:
         for installed in self.runtimes.installed():
             if versions is not None and installed.version not in versions:
                 continue
+            self.runtimes.ensure_file_manifest(installed.version)
             built = self.build(installed.version)
             validate_lock(built.lock, f"Pyodide {installed.version}")
             directory = self.runtimes.path(installed.version)

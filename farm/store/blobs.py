@@ -25,6 +25,15 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 CHUNK = 1 << 20
 
 
+def sha256_file(path: Path) -> str:
+    """The sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 class BlobWriter:
     """A temporary file being written; ``commit`` publishes it under its sha256."""
 

@@ -15,6 +15,8 @@ from sqlmodel import Session, col, select
 from farm.errors import FileConflict, NotFound
 from farm.store.models import DistFile, Project
 
+CHUNK = 500  # names bound in one IN (...): far below SQLite's and PostgreSQL's limits on parameters
+
 
 @dataclass(frozen=True)
 class NewFile:
@@ -39,6 +41,29 @@ class NewFile:
     upload_time: datetime | None = None  # upstream's (PEP 700) for mirrored files; None: now
 
 
+@dataclass(frozen=True)
+class StoredFile:
+    """What a re-mirror compares upstream's listing against: a stored file's content hash and yank state."""
+
+    sha256: str
+    yanked: bool
+    yanked_reason: str | None
+    yank_local: bool = False  # yanked here (`wasmfarm yank`): upstream's state is not carried over it
+
+
+@dataclass(frozen=True)
+class YankChange:
+    filename: str
+    yanked: bool
+    reason: str | None
+
+
+def _chunks(items: Iterable[str]) -> Iterable[list[str]]:
+    ordered = sorted(set(items))
+    for start in range(0, len(ordered), CHUNK):
+        yield ordered[start : start + CHUNK]
+
+
 class Catalog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -51,6 +76,31 @@ class Catalog:
     def file(self, filename: str) -> DistFile | None:
         with self.session() as session:
             return session.exec(select(DistFile).where(DistFile.filename == filename)).first()
+
+    def stored_files(
+        self, projects: Iterable[str] = (), filenames: Iterable[str] = ()
+    ) -> dict[str, StoredFile]:
+        """Filename -> content hash and yank state of every file of ``projects`` (normalised names) and of the
+        files named ``filenames``: one query per 500 names, whatever the number of files."""
+        clauses = [(col(Project.name), chunk) for chunk in _chunks(projects)]
+        clauses += [(col(DistFile.filename), chunk) for chunk in _chunks(filenames)]
+        found: dict[str, StoredFile] = {}
+        with self.session() as session:
+            for column, chunk in clauses:
+                # Five columns in one query: sqlmodel's select is typed for at most four, it takes any number.
+                query = select(  # type: ignore[call-overload]
+                    DistFile.filename,
+                    DistFile.sha256,
+                    DistFile.yanked,
+                    DistFile.yanked_reason,
+                    DistFile.yank_local,
+                )
+                rows = session.exec(
+                    query.join(Project, col(DistFile.project_id) == col(Project.id)).where(column.in_(chunk))
+                )
+                for filename, sha256, yanked, reason, local in rows:
+                    found[filename] = StoredFile(sha256, yanked, reason, bool(local))
+        return found
 
     def project(self, name: str) -> Project:
         normalized = canonicalize_name(name)
@@ -74,6 +124,16 @@ class Catalog:
                 select(DistFile)
                 .join(Project, col(DistFile.project_id) == col(Project.id))
                 .where(DistFile.kind == "wheel", col(Project.quarantine).is_(None))
+            )
+            return list(rows)
+
+    def wheels_of(self, name: str) -> list[DistFile]:
+        """A project's published wheels (none if it is quarantined or unknown); ``name`` normalised."""
+        with self.session() as session:
+            rows = session.exec(
+                select(DistFile)
+                .join(Project, col(DistFile.project_id) == col(Project.id))
+                .where(Project.name == name, DistFile.kind == "wheel", col(Project.quarantine).is_(None))
             )
             return list(rows)
 
@@ -241,6 +301,32 @@ class Catalog:
                 session.exec(select(DistFile.id).where(DistFile.sha256 == sha256).limit(1)).first()
                 is not None
             )
+
+    def set_yanks(self, changes: Sequence[YankChange]) -> int:
+        """Carry several yanks (and un-yanks) in one transaction, each project's serial bumped once; returns how many
+        files changed (a file not on this index, already so, or yanked here (``yank_local``) is left alone)."""
+        wanted = {change.filename: change for change in changes}
+        if not wanted:
+            return 0
+        changed = 0
+        projects: set[int] = set()
+        with self.session() as session:
+            for chunk in _chunks(wanted):
+                for row in session.exec(select(DistFile).where(col(DistFile.filename).in_(chunk))):
+                    change = wanted[row.filename]
+                    reason = change.reason or None
+                    if row.yank_local or (
+                        row.yanked == change.yanked and (row.yanked_reason or None) == reason
+                    ):
+                        continue
+                    row.yanked, row.yanked_reason = change.yanked, reason
+                    session.add(row)
+                    projects.add(row.project_id)
+                    changed += 1
+            for project_id in sorted(projects):
+                self._bump_serial(session, project_id)
+            session.commit()
+        return changed
 
     def quarantine(self, project_id: int, reason: str) -> None:
         """Keep a project out of every page and lock, with the reason (it stays in the database for an operator)."""

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from farm.runtime.target import target_for
 from farm.store.blobs import BlobStore
 from farm.verify import outcomes
 from farm.verify.distdir import Fetched, lay_out
@@ -59,6 +58,7 @@ def import_checks(
         "pyodideDir": str(Path(config["www"]) / "pyodide" / runtime),
         "packageBaseUrl": f"{base_url}pyodide/{runtime}/",
         "indexUrls": [f"{base_url}r/{runtime}/simple/"],
+        "snapshot": config.get("snapshot"),
         "wheels": [{"wheel": item["wheel"], "imports": item["imports"]} for item in config["items"]],
     }
     path = Path(config["work"]) / "node.json"
@@ -77,6 +77,9 @@ def import_checks(
         prefix, _, line = raw.partition("] ")
         if prefix.startswith("[") and prefix[1:].isdigit() and int(prefix[1:]) < len(reports):
             reports[int(prefix[1:])]["log"].append(line)
+        elif prefix == "[boot":  # the runtime's own start-up concerns every wheel
+            for report in reports:
+                report["log"].append(f"(runtime) {line}")
     done = set()
     for raw in stdout.decode("utf-8", "replace").splitlines():
         if raw.startswith("{"):
@@ -123,7 +126,7 @@ def run_tests(
         item["sha256"],
         fetched,
         {f.sha256: blobs.path_for(f.sha256) for f in fetched},
-        target_for(config["runtime"]).marker_environment,
+        config["markers"],
     )
     (tests / "pytest.ini").write_text("[pytest]\n")  # the rootdir's own configuration: no project's applies
     phases = directory / "phases.jsonl"

@@ -3,7 +3,7 @@
 // farm/verify/session.py.
 //
 // usage: node --expose-gc verify_wheel.mjs <config.json>
-//   config: { pyodideDir, packageBaseUrl, indexUrls: [..], wheels: [{ wheel, imports: [..] }] }
+//   config: { pyodideDir, packageBaseUrl, indexUrls: [..], snapshot?, wheels: [{ wheel, imports: [..] }] }
 // Prints one JSON line per wheel as it is done:
 //   { index, installed: {name: version}, fetched: [{name, version, url, sha256}], imports: {module: ok|traceback},
 //     error, seconds }
@@ -11,7 +11,8 @@
 //
 // Isolation: with several wheels, the runtime boots once, a memory snapshot of the fresh interpreter is taken, and
 // every wheel gets its own Pyodide restored from it (its own wasm memory, file system and sys.modules), so no wheel
-// sees a module another one installed. Restoring takes about 0.2 s where a boot takes 2.5-3 s.
+// sees a module another one installed. Restoring takes about 0.2 s where a boot takes 2.5-3 s. With the farm's
+// cached snapshot (config.snapshot) nothing boots at all.
 import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import path from "node:path";
@@ -74,22 +75,41 @@ async function check(pyodide, index, item) {
 }
 
 const wheels = config.wheels;
-if (wheels.length === 1) {
-  await check(await loadPyodide(options(0)), 0, wheels[0]);
-} else {
-  const base = await loadPyodide({ ...options("boot"), _makeSnapshot: true });
-  const snapshot = base.makeMemorySnapshot();
-  for (const [index, item] of wheels.entries()) {
-    let pyodide;
+
+// Every wheel's Pyodide is restored from a snapshot: the farm's cached one (config.snapshot, made beforehand by
+// snapshot_runtime.mjs in a sandbox that ran nothing else), else one made here by booting once. A single wheel with
+// no cached snapshot just boots. A cached snapshot that does not restore is dropped (said on stderr) and the runtime
+// boots, so a bad cache never fails a wheel.
+let snapshot = config.snapshot ? readFileSync(config.snapshot) : null;
+let cached = snapshot !== null;
+
+async function fresh(index) {
+  if (snapshot) {
     try {
-      pyodide = await loadPyodide({ ...options(index), _loadSnapshot: snapshot });
+      return await loadPyodide({ ...options(index), _loadSnapshot: snapshot });
     } catch (err) {
-      process.stdout.write(JSON.stringify({ index, error: `restoring the runtime failed: ${err}` }) + "\n");
-      continue;
+      if (!cached) throw err;
+      process.stderr.write(`[boot] the cached runtime snapshot did not restore (${err}); booting instead\n`);
+      snapshot = null;
+      cached = false;
     }
-    await check(pyodide, index, item);
-    pyodide = null;
-    globalThis.gc?.(); // the previous wheel's wasm memory goes before the next one is made
   }
+  if (wheels.length === 1) return loadPyodide(options(index));
+  const base = await loadPyodide({ ...options("boot"), _makeSnapshot: true });
+  snapshot = base.makeMemorySnapshot();
+  return loadPyodide({ ...options(index), _loadSnapshot: snapshot });
+}
+
+for (const [index, item] of wheels.entries()) {
+  let pyodide;
+  try {
+    pyodide = await fresh(index);
+  } catch (err) {
+    process.stdout.write(JSON.stringify({ index, error: `restoring the runtime failed: ${err}` }) + "\n");
+    continue;
+  }
+  await check(pyodide, index, item);
+  pyodide = null;
+  globalThis.gc?.(); // the previous wheel's wasm memory goes before the next one is made
 }
 process.exit(0);

@@ -64,6 +64,12 @@ def mirror_server(tmp_path_factory: pytest.TempPathFactory, cached_wheels: Path)
         "packaging-26.1-py3-none-any.whl",
     ):
         shutil.copy(cached_wheels / wheel, upstream_dir)
+    yield from mirrored_server(base, upstream_dir, ["greet", "msgpack>=1.2"])
+
+
+def mirrored_server(base: Path, upstream_dir: Path, requirements: list[str]) -> Iterator[Mirror]:
+    """Pyodide 314.0.7 added from a loopback npm registry, ``requirements`` (and their closure) mirrored from a
+    loopback index over ``upstream_dir``, then ``wasmfarm serve`` on that data directory."""
     data_dir = base / "data"
     access_log = base / "access.log"
     env = {**os.environ, "WASMFARM_DATA_DIR": str(data_dir), "WASMFARM_ACCESS_LOG": str(access_log)}
@@ -75,10 +81,10 @@ def mirror_server(tmp_path_factory: pytest.TempPathFactory, cached_wheels: Path)
             capture_output=True, text=True, timeout=300,
         )  # fmt: skip
         assert added.returncode == 0, added.stderr
-        requirements = base / "requirements.txt"
-        requirements.write_text("greet\nmsgpack>=1.2\n")
+        requirements_file = base / "requirements.txt"
+        requirements_file.write_text("".join(f"{r}\n" for r in requirements))
         mirrored = subprocess.run(
-            [*wasmfarm_command(), "mirror", "--upstream", upstream.url, "-r", str(requirements)],
+            [*wasmfarm_command(), "mirror", "--upstream", upstream.url, "-r", str(requirements_file)],
             env=env,
             capture_output=True,
             text=True,

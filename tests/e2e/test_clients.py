@@ -72,6 +72,23 @@ def test_pip_download_through_the_html_api(mirror_server: Mirror, tmp_path: Path
     assert served_as(mirror_server, "/simple/colorname/") == "text/html"
 
 
+def test_pip_downloads_pyodide_wheels_from_the_runtime_view(mirror_server: Mirror, tmp_path: Path) -> None:
+    """The docs/clients.md recipe: pip on any machine fetches what installs on Pyodide 314 from /r/314.0.7/simple/."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-cache-dir", "--isolated", "--index-url",
+         mirror_server.url + "r/314.0.7/simple/", "--only-binary=:all:", "--platform", "pyemscripten_2026_0_wasm32",
+         "--python-version", "3.14", "--implementation", "cp", "-d", str(tmp_path), "msgpack", "greet"],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PIP_CONSTRAINT": "", "PIP_FIND_LINKS": ""},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "colorname-2.1-py3-none-any.whl",
+        "greet-1.0-py3-none-any.whl",
+        MSGPACK,
+    ]
+
+
 @pytest.mark.node
 def test_twine_upload_then_micropip_installs_it(
     mirror_server: Mirror, node: str, pyodide_dir: Path, cached_wheels: Path, tmp_path: Path

@@ -101,3 +101,71 @@ def test_serve_installs_the_configured_runtime_on_first_start(tmp_path: Path, ca
                 time.sleep(0.5)
     assert lock is not None, "the runtime was not installed within 120 s"
     assert set(lock["packages"]) == {"micropip", "packaging"}
+
+
+def test_runtime_fetch_gives_node_a_local_index_url(mirror_server: Mirror, node: str, tmp_path: Path) -> None:
+    """`wasmfarm runtime fetch` copies the runtime (checked against the server's list) for Node's filesystem
+    indexURL; micropip comes from the copy, greet from the mirror's index, nothing from another host."""
+    copy = tmp_path / "pyodide"
+    fetched = mirror_server.wasmfarm(
+        "runtime",
+        "fetch",
+        PYODIDE_VERSION,
+        "--to",
+        str(copy),
+        "--server",
+        mirror_server.url,
+        "--package",
+        "micropip",
+        "--package",
+        "Greet",
+    )
+    assert fetched.returncode == 0, fetched.stderr
+    assert f'packageBaseUrl: "{mirror_server.url}pyodide/{PYODIDE_VERSION}/"' in fetched.stderr
+    served = json.loads((mirror_server.runtime_dir / "wasmfarm-runtime.json").read_text())
+    names = {f["name"] for f in served["files"]}
+    assert {"pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip"} <= names
+    for name in names:
+        assert (copy / name).read_bytes() == (mirror_server.runtime_dir / name).read_bytes(), name
+    assert json.loads((copy / "pyodide-lock.json").read_text()) == json.loads(
+        (mirror_server.runtime_dir / "pyodide-lock.json").read_text()
+    )
+    assert (copy / "micropip-0.11.1-py3-none-any.whl").is_file()
+    assert (copy / "greet-1.0-py3-none-any.whl").is_file()
+    assert (copy / "colorname-2.1-py3-none-any.whl").is_file()  # greet's lock dependency
+    assert not list(copy.glob(".*"))  # no temporary file left behind
+
+    index = f"{mirror_server.url}r/{PYODIDE_VERSION}/simple/"
+    code = (
+        "import micropip\n"
+        f"await micropip.install('greet', index_urls=[{index!r}])\n"
+        "import greet\n"
+        "[greet.hello(), micropip.list()['greet'].source]"
+    )
+    origin = mirror_server.url.rstrip("/")
+    config = {
+        "indexURL": str(copy) + "/",
+        "packageBaseUrl": f"{mirror_server.url}pyodide/{PYODIDE_VERSION}/",
+        "packageCacheDir": str(copy),
+        "allowedOrigin": origin,
+        "loadPackages": ["micropip"],
+        "code": code,
+    }
+    out = run_runtime(node, config, tmp_path)
+    assert out["denied"] == [], out["denied"]
+    assert out["ok"], (out.get("error"), out["messages"])
+    hello, source = out["result"]
+    assert hello == "hello teal"
+    assert source != "pyodide"  # from the index, not the lock
+    urls = [str(u) for u in out["fetched"]]
+    assert not [u for u in urls if u.endswith("micropip-0.11.1-py3-none-any.whl")]  # the copy had it
+    assert [u for u in urls if u.endswith("/greet-1.0-py3-none-any.whl")], urls
+
+    # Again: intact files are kept; a damaged one is fetched anew.
+    (copy / "pyodide.mjs").write_text("damaged")
+    again = mirror_server.wasmfarm(
+        "runtime", "fetch", PYODIDE_VERSION, "--to", str(copy), "--server", mirror_server.url
+    )
+    assert again.returncode == 0, again.stderr
+    assert f"2 files fetched, {len(names) - 1} kept" in again.stdout  # pyodide.mjs and the lock
+    assert (copy / "pyodide.mjs").read_bytes() == (mirror_server.runtime_dir / "pyodide.mjs").read_bytes()

@@ -8,6 +8,7 @@ come through the farm's index.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import socket
 import sys
@@ -21,6 +22,7 @@ from farm.build.verify import Verification, VerifyItem, verify, verify_many
 from farm.context import Farm
 from farm.runtime.install import install_runtime
 from farm.settings import Settings
+from farm.verify.snapshot import SnapshotCache
 from tests.conftest import CACHE, PYODIDE_VERSION
 from tests.support.npm_registry import NpmRegistryServer
 from tests.support.upstream import UpstreamServer
@@ -167,9 +169,13 @@ def test_a_verification_that_imports_nothing_fails(verify_farm: VerifyFarm) -> N
     assert result.failures() == [result.report["error"]]
 
 
-def test_many_wheels_share_one_boot_but_never_each_others_modules(verify_farm: VerifyFarm) -> None:
+@pytest.mark.parametrize("kept_snapshot", [False, True], ids=["booted", "kept-snapshot"])
+def test_many_wheels_share_one_boot_but_never_each_others_modules(
+    verify_farm: VerifyFarm, kept_snapshot: bool
+) -> None:
     """alpha is installed first; beta, verified after it in the same Node process, cannot import it. A wheel whose
-    module fails to import fails its verification, with the traceback."""
+    module fails to import fails its verification, with the traceback. The same holds when every Pyodide is restored
+    from the runtime's kept snapshot (nothing boots)."""
     alpha = make_wheel(verify_farm.wheels, "alpha", "1.0")
     beta = make_wheel(verify_farm.wheels, "beta", "1.0")
     broken = make_wheel(
@@ -186,8 +192,11 @@ def test_many_wheels_share_one_boot_but_never_each_others_modules(verify_farm: V
         www=verify_farm.www,
         blobs=verify_farm.farm.blobs,
         runner_assets=RUNNER_ASSETS,
+        snapshots=verify_farm.farm.snapshots if kept_snapshot else None,
     )
     assert [r.ok for r in results] == [True, True, False, False], [r.report for r in results]
+    kept = sorted(verify_farm.farm.settings.snapshot_dir.glob("*.snapshot"))
+    assert len(kept) == (1 if kept_snapshot else 0), kept
     assert results[1].report["imports"] == {"beta": "ok"}
     leaked = results[2].report["imports"]
     assert leaked["beta"] == "ok", leaked
@@ -213,3 +222,32 @@ def test_a_verification_past_its_deadline_fails_and_says_so(verify_farm: VerifyF
     assert result.failures() == ["the import check did not finish within the verification's 1 s"], (
         result.report
     )
+
+
+def test_a_kept_snapshot_that_does_not_restore_is_passed_over(
+    verify_farm: VerifyFarm, tmp_path: Path
+) -> None:
+    """A snapshot whose bytes match their recorded sha256 but do not restore (made by another build of Node, say)
+    fails no wheel: the runtime boots instead, and the log says so."""
+    cache = SnapshotCache(tmp_path / "snapshots")
+    runtime_dir = verify_farm.www / "pyodide" / PYODIDE_VERSION
+    node = shutil.which("node")
+    assert node is not None
+    path = cache.path_for(PYODIDE_VERSION, cache.key(runtime_dir, node))
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not a memory snapshot" * 1000)
+    path.with_suffix(".sha256").write_text(hashlib.sha256(path.read_bytes()).hexdigest())
+    wheel = make_wheel(verify_farm.wheels, "gamma", "1.0")
+    results = verify_many(
+        [VerifyItem(wheel, ["gamma"]), VerifyItem(wheel, ["gamma"])],
+        runtime=PYODIDE_VERSION,
+        www=verify_farm.www,
+        blobs=verify_farm.farm.blobs,
+        runner_assets=RUNNER_ASSETS,
+        snapshots=cache,
+    )
+    assert [r.ok for r in results] == [True, True], [r.report for r in results]
+    notice = [line for line in results[0].report["log"] if "did not restore" in line]
+    assert notice and notice[0].startswith("(runtime) the cached runtime snapshot did not restore"), results[
+        0
+    ].report

@@ -95,3 +95,23 @@ def test_concurrent_first_files_of_a_new_project(farm: Farm, tmp_path: Path) -> 
     project = farm.catalog.project("fresh")
     assert len(farm.catalog.project_files(project.id or 0)) == 8
     assert project.serial == 8
+
+
+def test_a_resolution_reads_only_its_candidates_rows(farm: Farm, tmp_path: Path) -> None:
+    """Server-side locks and the oracle resolve over ``CatalogSource.of_catalog``: the rows read are the closure's
+    projects', whatever else the catalog holds."""
+    from packaging.requirements import Requirement
+
+    from farm.mirror.resolver import resolve
+    from farm.runtime.locking import CatalogSource
+    from farm.runtime.target import target_for
+
+    ingest_path(farm, make_wheel(tmp_path, "app", "1.0", requires=["helper>=1"]))
+    ingest_path(farm, make_wheel(tmp_path, "helper", "1.1"))
+    for i in range(30):
+        ingest_path(farm, make_wheel(tmp_path, f"bystander{i}", "1.0"))
+    source = CatalogSource.of_catalog(farm.catalog)
+    closure = resolve([Requirement("app")], source, target_for("314.0.7"), source.requires_dist)
+    assert sorted(c.name for c in closure) == ["app", "helper"]
+    assert sorted(source.rows) == ["app-1.0-py3-none-any.whl", "helper-1.1-py3-none-any.whl"]
+    assert source.project("nothing-here") is None and "nothing-here" in source.projects  # asked once

@@ -248,13 +248,18 @@ def test_anyone_may_ask_but_is_rate_limited(settings: Settings, upstream: Upstre
         first = httpx.post(f"{url}compat/purely/check")
         second = httpx.post(f"{url}compat/helper/check")
         third = httpx.post(f"{url}compat/purely/check")
+        # Behind a reverse proxy on loopback (forwarded_allow_ips), each forwarded client has a bucket of its own.
+        forwarded = {"X-Forwarded-For": "192.0.2.7"}
+        behind = [httpx.post(f"{url}compat/helper/check", headers=forwarded) for _ in range(3)]
         with_token = httpx.post(
             f"{url}compat/purely/check", headers={"Authorization": f"Bearer {token(settings, 'build')}"}
         )
-        for accepted in (first, second, with_token):
+        for accepted in (first, second, with_token, *behind[:2]):
             wait_task(url, accepted.json())
     assert (first.status_code, second.status_code, with_token.status_code) == (202, 202, 202)
     assert third.status_code == 429, third.text
+    assert [r.status_code for r in behind] == [202, 202, 429], [r.text for r in behind]
+    assert "a minute from 192.0.2.7" in behind[2].json()["message"]
     assert 1 <= int(third.headers["retry-after"]) <= 30
     assert "check or build requests a minute from 127.0.0.1" in third.json()["message"]
 

@@ -292,3 +292,27 @@ def test_without_httptools_h11_caps_the_head(tmp_path: Path, monkeypatch: pytest
         served = httpx.get(settings.resolved_public_url + "health", timeout=5)
     assert answer.startswith(b"HTTP/1.1 400 ")
     assert served.status_code == 200
+
+
+def test_forwarded_headers_are_believed_only_from_the_configured_proxies(tmp_path: Path) -> None:
+    from starlette.types import Receive, Scope, Send
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    from index_server.http_limits import server_config
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None: ...
+
+    def layers(config: object) -> list[type]:
+        found, layer = [], getattr(config, "loaded_app", None)
+        while layer is not None and layer is not app:
+            found.append(type(layer))
+            layer = getattr(layer, "app", None)
+        return found
+
+    trusting = server_config(app, Settings(data_dir=tmp_path))
+    trusting.load()
+    assert ProxyHeadersMiddleware in layers(trusting)
+    assert trusting.forwarded_allow_ips == "127.0.0.1"
+    closed = server_config(app, Settings(data_dir=tmp_path, forwarded_allow_ips=""))
+    closed.load()
+    assert ProxyHeadersMiddleware not in layers(closed)

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
+from sqlalchemy import event
 
 from farm.context import Farm
 from farm.errors import ResolutionImpossible
-from farm.mirror.mirror import Mirror, Progress
+from farm.mirror.mirror import Mirror, MirrorReport, Progress
 from farm.mirror.upstream import UpstreamIndex
 from farm.settings import Settings
 from tests.support.server import wasmfarm_command
-from tests.support.upstream import UpstreamServer
+from tests.support.upstream import UpstreamServer, listed_entry
 from tests.support.wheels import make_wheel
 
 WASM_313 = "cp313-cp313-pyemscripten_2025_0_wasm32"
@@ -413,3 +416,93 @@ def test_direct_references_are_fetched_and_verified_or_refused_with_the_reason(
         f"{refusals}:4: winonly @ {url}#sha256={_sha(wheel)}: extra_dep-1.0-py3-none-any.whl is a wheel of extra-dep, not of winonly",
     ):
         assert expected in refused.stderr, refused.stderr
+
+
+@contextmanager
+def statements(farm: Farm) -> Iterator[list[str]]:
+    """Every SQL statement the farm's engine sends meanwhile (SQLAlchemy's ``before_cursor_execute``)."""
+    sent: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        sent.append(statement)
+
+    event.listen(farm.engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(farm.engine, "before_cursor_execute", record)
+
+
+def test_a_no_op_re_mirror_asks_the_database_as_often_at_any_upstream_size(
+    tmp_path: Path, farm: Farm
+) -> None:
+    """Issue 15: a re-mirror with nothing new sent one query per file upstream lists (15,058 for pydantic-core).
+    Now the same few statements at 50 and at 500 listed files, none of them a write, and no page rewritten; a yank
+    flipped upstream is still carried, in one transaction."""
+    root = tmp_path / "wide-upstream"
+    sizes = {"narrow": 50, "wide": 500}
+    with UpstreamServer(root) as server:
+        for project, size in sizes.items():
+            make_wheel(root, project, "2.0")
+            make_wheel(root, project, "1.0")  # stored too (--all-versions): its yank state is carried below
+            server.state.listed[project] = [
+                listed_entry(f"{project}-0.{i}-cp314-cp314-manylinux_2_17_x86_64.whl")
+                for i in range(size - 2)
+            ]
+            server.state.yanked[f"{project}-0.1-cp314-cp314-manylinux_2_17_x86_64.whl"] = (
+                "listed, never stored"
+            )
+        for project in sizes:
+            first = mirror_all_versions(farm, server, [project])
+            assert (first.downloaded, first.errors) == (2, [])
+        pages = sorted(p for p in farm.settings.www_dir.rglob("*") if p.is_file())
+        written = {p: p.stat().st_mtime_ns for p in pages}
+
+        counts = {}
+        for project, size in sizes.items():
+            with statements(farm) as sent:
+                again = mirror_all_versions(farm, server, [project])
+            assert (again.downloaded, again.present, again.yanks_updated, again.errors) == (0, 2, 0, [])
+            assert not [s for s in sent if s.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))], (
+                sent
+            )
+            counts[size] = len(sent)
+        assert counts[50] == counts[500] <= 3, counts  # the stored files of the project; the stale pages
+        assert sorted(p for p in farm.settings.www_dir.rglob("*") if p.is_file()) == pages
+        assert {p: p.stat().st_mtime_ns for p in pages} == written  # nothing re-rendered, not even rewritten
+
+        server.state.yanked["wide-1.0-py3-none-any.whl"] = "broken"
+        flipped = mirror_all_versions(farm, server, ["wide"])
+        assert (flipped.downloaded, flipped.yanks_updated, flipped.errors) == (0, 1, [])
+        assert farm.catalog.stored_files(["wide"])["wide-1.0-py3-none-any.whl"].yanked_reason == "broken"
+        page = json.loads((farm.settings.www_dir / "simple" / "wide" / "index.json").read_text())
+        assert {f["filename"]: f.get("yanked") for f in page["files"]} == {
+            "wide-1.0-py3-none-any.whl": "broken",
+            "wide-2.0-py3-none-any.whl": False,
+        }
+        del server.state.yanked["wide-1.0-py3-none-any.whl"]  # and un-yanked
+        assert mirror_all_versions(farm, server, ["wide"]).yanks_updated == 1
+        assert not farm.catalog.stored_files(["wide"])["wide-1.0-py3-none-any.whl"].yanked
+
+
+def test_a_re_mirror_takes_the_dependencies_of_stored_files_from_the_catalog(
+    farm: Farm, upstream: UpstreamServer
+) -> None:
+    """Resolving the closure again asks upstream for its pages only, not for each candidate's metadata file: over a
+    network that is one round trip per project of the closure saved on every run."""
+    first = mirror(farm, upstream, ["app"], closure=True)
+    assert first.downloaded == 3
+    assert [p for _, p in upstream.state.requests if p.endswith(".metadata")]  # the first time, from upstream
+    before = len(upstream.state.requests)
+    again = mirror(farm, upstream, ["app"], closure=True)
+    assert (again.downloaded, again.present, again.errors) == (0, 3, [])
+    assert [p for _, p in upstream.state.requests[before:] if not p.startswith("/simple/")] == []
+
+
+def mirror_all_versions(farm: Farm, upstream: UpstreamServer, reqs: list[str]) -> MirrorReport:
+    index = UpstreamIndex(upstream.url)
+    try:
+        job = Mirror(farm, index, farm.settings.targets)
+        return job.run(job.plan_projects([Requirement(r) for r in reqs], all_versions=True), Progress())
+    finally:
+        index.close()

@@ -6,6 +6,8 @@ import gzip
 import hashlib
 import json
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,19 +19,20 @@ from click.testing import CliRunner
 from pyodide_lock import PyodideLockSpec
 
 from farm.context import Farm
-from farm.errors import UpstreamIntegrityError
+from farm.errors import UnknownRuntime, UpstreamIntegrityError
 from farm.runtime.install import install_runtime
 from farm.runtime.npm import NpmRegistry
 from farm.settings import Settings
 from farm.store.models import TokenScope
 from tests.conftest import CACHE, PYODIDE_VERSION
-from tests.support.npm_registry import NpmRegistryServer
+from tests.support.npm_registry import NpmRegistryServer, pyodide_tarball
 from tests.support.server import free_port, serve_thread
 from tests.support.upstream import UpstreamServer
 from tests.support.wheels import make_wheel
 
 V = PYODIDE_VERSION
 MSGPACK = "msgpack-1.2.4-cp314-cp314-pyemscripten_2026_0_wasm32.whl"
+INFO_314 = {"abi_version": "2026_0", "platform": "emscripten_5_0_3", "python": "3.14.2", "arch": "wasm32"}
 
 
 @dataclass
@@ -115,6 +118,41 @@ def test_runtime_files_are_served_right(runtime: Runtime) -> None:
     assert httpx.get(base + "../../files/x").status_code in (404, 301)
     missing = httpx.get(runtime.url + "pyodide/0.29.5/pyodide.mjs")
     assert missing.status_code == 404 and "wasmfarm runtime add 0.29.5" in missing.json()["message"]
+
+
+def test_runtime_file_list_is_served_and_true(runtime: Runtime, tmp_path: Path) -> None:
+    """wasmfarm-runtime.json lists the npm package's files with sizes and sha256 (what `runtime fetch` checks)."""
+    listed = httpx.get(runtime.url + f"pyodide/{V}/wasmfarm-runtime.json")
+    assert listed.status_code == 200 and listed.headers["content-type"] == "application/json"
+    manifest = listed.json()
+    directory = runtime.settings.www_dir / "pyodide" / V
+    names = {f["name"] for f in manifest["files"]}
+    assert {
+        "pyodide.mjs",
+        "pyodide.asm.mjs",
+        "pyodide.asm.wasm",
+        "python_stdlib.zip",
+        "package.json",
+    } <= names
+    assert not [n for n in names if n.endswith((".gz", ".br", ".whl")) or n == "pyodide-lock.json"]
+    for entry in manifest["files"]:
+        data = (directory / entry["name"]).read_bytes()
+        assert (len(data), hashlib.sha256(data).hexdigest()) == (entry["size"], entry["sha256"]), entry[
+            "name"
+        ]
+    assert manifest["info"]["abi_version"] == "2026_0"
+    assert manifest["npm_integrity"].startswith("sha512-")
+    # A runtime installed before the list existed gets it on the next lock refresh.
+    data = shutil.copytree(runtime.settings.data_dir, tmp_path / "copy", symlinks=True)
+    (data / "www" / "pyodide" / V / "wasmfarm-runtime.json").unlink()
+    for variant in (data / "www" / "pyodide" / V).glob("wasmfarm-runtime.json.*"):
+        variant.unlink()
+    farm = Farm.open(Settings(data_dir=data, port=free_port()))
+    try:
+        farm.locks.refresh([V])
+    finally:
+        farm.close()
+    assert json.loads((data / "www" / "pyodide" / V / "wasmfarm-runtime.json").read_text()) == manifest
 
 
 def test_generated_lock(runtime: Runtime) -> None:
@@ -205,7 +243,7 @@ def test_explain_command(runtime: Runtime) -> None:
         env={"WASMFARM_UPSTREAM_INDEX": "http://127.0.0.1:9/"},
     )
     assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
+    lines = result.stdout.splitlines()
     assert lines[0].startswith("chosen   colorname-2.1-py3-none-any.whl: newest installable version")
     assert "skipped  colorname-2.0-py3-none-any.whl: older than 2.1" in lines
 
@@ -229,20 +267,28 @@ def test_corrupted_runtime_tarball_is_refused(tmp_path: Path) -> None:
         assert httpx.get(url + f"pyodide/{V}/pyodide.asm.wasm").status_code == 404
 
 
-def test_a_runtime_whose_lock_contradicts_its_series_is_refused(tmp_path: Path) -> None:
-    """The 314 tarball offered as pyodide@0.29.5: its lock's ABI is not the 0.29 series' one."""
-    from farm.errors import InvalidDistribution
+def test_a_runtime_whose_lock_contradicts_the_table_describes_itself(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A pyodide@0.29.5 whose lock has 314's facts: not the table's for 0.29; the lock wins."""
+    from farm.runtime.target import target_for
 
     settings = Settings(data_dir=tmp_path / "data", port=free_port())
     farm = Farm.open(settings)
-    with NpmRegistryServer({"0.29.5": CACHE / "npm" / f"pyodide-{V}.tgz"}) as npm:
+    tarball = pyodide_tarball(tmp_path / "npm", "0.29.5", INFO_314)
+    with NpmRegistryServer({"0.29.5": tarball}) as npm:
         registry = NpmRegistry(npm.url)
-        with pytest.raises(InvalidDistribution, match=r"its lock says ABI '2026_0'.*expects ABI '2025_0'"):
-            farm.runtimes.add("0.29.5", registry)
+        farm.runtimes.add("0.29.5", registry)
         registry.close()
-    assert farm.runtimes.installed() == []
-    assert list((settings.www_dir / "pyodide").iterdir()) == []
+    assert (
+        "pyodide@0.29.5: its lock says python '3.14.2' (table: '3.13.2'), abi '2026_0' (table: '2025_0')"
+        in (caplog.text)
+    )
+    assert (target_for("0.29.5").abi, target_for("0.29.5").python) == ("2026_0", "3.14.2")
+    assert [r.version for r in farm.runtimes.installed()] == ["0.29.5"]
     farm.close()
+    reopened = Settings(data_dir=tmp_path / "data", runtimes=["0.29.5"], port=free_port())  # a later process
+    assert str(reopened.targets[0].tags[0]) == "cp314-cp314-pyemscripten_2026_0_wasm32"
 
 
 def test_lock_is_served_with_an_etag(runtime: Runtime) -> None:
@@ -258,9 +304,132 @@ def test_runtime_list_and_remove(runtime: Runtime, tmp_path: Path) -> None:
 
     data = shutil.copytree(runtime.settings.data_dir, tmp_path / "copy", symlinks=True)
     listed = CliRunner().invoke(cli, ["--data-dir", str(data), "runtime", "list"])
-    assert listed.exit_code == 0 and listed.output.startswith(f"{V}\tPython 3.14.2\tABI 2026_0")
+    assert listed.exit_code == 0 and listed.stdout.startswith(f"{V}\tPython 3.14.2\tABI 2026_0")
     removed = CliRunner().invoke(cli, ["--data-dir", str(data), "runtime", "remove", V])
     assert removed.exit_code == 0, removed.output
     assert not (data / "www" / "pyodide" / V).exists()
     again = CliRunner().invoke(cli, ["--data-dir", str(data), "runtime", "remove", V])
     assert again.exit_code == 1 and "not installed" in again.output
+
+
+INFO_315 = {"abi_version": "2027_0", "platform": "emscripten_6_0_0", "python": "3.15.0", "arch": "wasm32"}
+FAST_315 = "fast-1.0-cp315-cp315-pyemscripten_2027_0_wasm32.whl"
+
+
+def test_a_release_series_wasmfarm_has_never_heard_of(tmp_path: Path) -> None:
+    """pyodide@315.0.0 (Python 3.15, ABI 2027_0, Emscripten 6.0.0) is in no table: its own lock says what it is, and
+    every process (this one, the CLI, another Python) builds the same target from what `runtime add` recorded."""
+    from farm.runtime.target import TARGETS
+    from index_server.cli import cli
+
+    upstream_dir = tmp_path / "upstream"
+    make_wheel(upstream_dir, "micropip", "0.11.1")
+    make_wheel(upstream_dir, "fast", "1.0", tag="cp315-cp315-pyemscripten_2027_0_wasm32")
+    make_wheel(
+        upstream_dir, "fast", "1.1", tag="cp314-cp314-pyemscripten_2026_0_wasm32"
+    )  # newer, not for 315
+    other = make_wheel(tmp_path / "uploads", "fast", "1.0", tag="cp314-cp314-pyemscripten_2026_0_wasm32")
+    micropip = {"name": "micropip", "version": "0.11.1", "depends": [], "file_name": "x.whl"}
+    tarball = pyodide_tarball(
+        tmp_path / "npm", "315.0.0", {**INFO_315, "version": "315.0.0"}, {"micropip": micropip}
+    )
+    data = tmp_path / "data"
+    with UpstreamServer(upstream_dir) as upstream, NpmRegistryServer({"315.0.0": tarball}) as npm:
+        env = {"WASMFARM_NPM_REGISTRY": npm.url, "WASMFARM_UPSTREAM_INDEX": upstream.url}
+        added = CliRunner().invoke(cli, ["--data-dir", str(data), "runtime", "add", "315.0.0"], env=env)
+        assert added.exit_code == 0, added.output
+        assert f"wasmfarm: data directory {data} (from --data-dir)" in added.stderr
+        assert "essential wheels: 1 downloaded" in added.stderr  # micropip, for the new runtime's tags
+        TARGETS.use([])  # what another process starts with: nothing but the table
+        listed = CliRunner().invoke(cli, ["--data-dir", str(data), "runtime", "list"], env=env)
+        assert listed.stdout.startswith("315.0.0\tPython 3.15.0\tABI 2027_0\temscripten_6_0_0\t"), (
+            listed.output
+        )
+        mirrored = CliRunner().invoke(
+            cli, ["mirror", "--runtime", "315.0.0", "fast"], env={**env, "WASMFARM_DATA_DIR": str(data)}
+        )
+        assert mirrored.exit_code == 0, mirrored.output
+        assert f"wasmfarm: data directory {data} (from WASMFARM_DATA_DIR)" in mirrored.stderr
+    TARGETS.use([])
+    settings = Settings(data_dir=data, runtimes=["315.0.0"], port=free_port())
+    [target] = settings.targets
+    assert [str(t) for t in target.tags[:3]] == [
+        "cp315-cp315-pyemscripten_2027_0_wasm32",
+        "cp315-cp315-pyodide_2027_0_wasm32",
+        "cp315-cp315-emscripten_6_0_0_wasm32",
+    ]
+    elsewhere = subprocess.run(  # a worker or a server: a process of its own, reading the same data directory
+        [
+            sys.executable,
+            "-c",
+            "import sys; from farm.settings import Settings\n"
+            "s = Settings(data_dir=sys.argv[1], runtimes=['315.0.0'])\n"
+            "print(s.targets[0])",
+            str(data),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert elsewhere.stdout.strip() == repr(target)
+    farm = Farm.open(settings)
+    with farm.blobs.writer() as writer:  # an upload for 314: in the index, not in the 315 view
+        writer.write(other.read_bytes())
+        farm.ingestor.ingest(writer, other.name, "uploaded")
+    farm.publisher.refresh_stale()
+    farm.close()
+    json_page = {"Accept": "application/vnd.pypi.simple.v1+json"}
+    with serve_thread(settings) as url:
+        everything = httpx.get(url + "simple/fast/", headers=json_page).json()
+        assert {f["filename"] for f in everything["files"]} == {FAST_315, other.name}
+        view = httpx.get(url + "r/315.0.0/simple/fast/", headers=json_page).json()
+        assert [f["filename"] for f in view["files"]] == [FAST_315]
+        lock = httpx.get(url + "pyodide/315.0.0/pyodide-lock.json").json()
+        assert lock["info"]["abi_version"] == "2027_0"
+        assert lock["packages"]["fast"]["file_name"] == FAST_315
+        assert set(lock["packages"]) == {"fast", "micropip"}
+        assert httpx.get(url + "pyodide/315.0.0/pyodide.mjs").status_code == 200
+    TARGETS.use([])
+    with pytest.raises(UnknownRuntime, match=r"'315\.0\.0'.*`wasmfarm runtime add 315\.0\.0`"):
+        Settings(
+            data_dir=tmp_path / "elsewhere", runtimes=["315.0.0"]
+        )  # not installed there: not known there
+
+
+@pytest.mark.parametrize(
+    ("lock", "complaint"),
+    [
+        (
+            {"info": {**INFO_315, "abi_version": "2027-0"}, "packages": {}},
+            "abi_version '2027-0' is not a PEP 783 ABI",
+        ),
+        (
+            {"info": {**INFO_315, "platform": "emscripten_6"}, "packages": {}},
+            "platform 'emscripten_6' is not",
+        ),
+        ({"info": {**INFO_315, "python": ["3.15"]}, "packages": {}}, "python ['3.15'] is not a Python 3"),
+        ({"info": "315", "packages": {}}, "has no info object"),
+        ({"info": INFO_315, "packages": []}, "has no packages object"),
+        (["not", "an", "object"], "not a JSON object"),
+    ],
+)
+def test_a_runtime_whose_lock_info_is_unusable_is_refused(
+    tmp_path: Path, lock: object, complaint: str
+) -> None:
+    from index_server.cli import cli
+
+    tarball = pyodide_tarball(tmp_path / "npm", "315.0.0", None, lock=lock)
+    data = tmp_path / "data"
+    with NpmRegistryServer({"315.0.0": tarball}) as npm:
+        added = CliRunner().invoke(
+            cli,
+            ["--data-dir", str(data), "runtime", "add", "315.0.0"],
+            env={"WASMFARM_NPM_REGISTRY": npm.url},
+        )
+    assert added.exit_code == 1, added.output
+    assert "error: pyodide@315.0.0: its pyodide-lock.json" in added.stderr and complaint in added.stderr
+    assert "Traceback" not in added.output
+    assert (
+        not (data / "www" / "pyodide" / "315.0.0").exists() and not (data / "runtimes" / "315.0.0").exists()
+    )
+    assert list((data / "www" / "pyodide").iterdir()) == []  # no staging directory left behind

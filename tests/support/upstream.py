@@ -25,6 +25,13 @@ class UpstreamState:
     delay: float = 0.0  # seconds per file download
     serve_metadata: bool = True
     html_only: bool = False
+    # Page entries with no file behind them (other platforms, older versions), by normalised project: a runtime
+    # selects none of them, so an index of thousands of files per project is cheap to play. Yanks apply to them too.
+    listed: dict[str, list[dict[str, object]]] = field(default_factory=dict)
+    # Answer a page again with the bytes made the first time, as PyPI's CDN does (for benchmarks: the upstream's own
+    # cost stays out of what is measured); nothing changed afterwards shows, so tests leave it off.
+    cache_pages: bool = False
+    pages: dict[tuple[str, bool], tuple[bytes, str]] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -44,6 +51,22 @@ class UpstreamState:
     def file_requests(self) -> list[str]:
         with self.lock:
             return [p for m, p in self.requests if p.startswith("/files/") and not p.endswith(".metadata")]
+
+
+def listed_entry(
+    filename: str, *, requires_python: str | None = None, uploaded: datetime | None = None
+) -> dict[str, object]:
+    """A PEP 691 page entry for a file upstream lists but does not serve (``UpstreamState.listed``)."""
+    entry: dict[str, object] = {
+        "filename": filename,
+        "url": f"../../files/{filename}",
+        "hashes": {"sha256": hashlib.sha256(filename.encode()).hexdigest()},
+        "yanked": False,
+        "upload-time": (uploaded or datetime(2025, 1, 1, tzinfo=UTC)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+    }
+    if requires_python:
+        entry["requires-python"] = requires_python
+    return entry
 
 
 def _sha256(path: Path) -> str:
@@ -75,10 +98,24 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, b"not found", "text/plain")
 
     def _page(self, project: str) -> None:
-        files = self.state.files_of(canonicalize_name(project))
-        if not files:
+        wants_json = "vnd.pypi.simple.v1+json" in self.headers.get("Accept", "") and not self.state.html_only
+        key = (canonicalize_name(project), wants_json)
+        page = self.state.pages.get(key) if self.state.cache_pages else None
+        if page is None:
+            page = self._render_page(project, wants_json)
+            if self.state.cache_pages:
+                self.state.pages[key] = page
+        body, content_type = page
+        if not body:
             self._send(404, b"no such project", "text/plain")
             return
+        self._send(200, body, content_type)
+
+    def _render_page(self, project: str, wants_json: bool) -> tuple[bytes, str]:
+        files = self.state.files_of(canonicalize_name(project))
+        listed = self.state.listed.get(canonicalize_name(project), [])
+        if not files and not listed:
+            return b"", ""
         entries = []
         for path in files:
             digest = "0" * 64 if path.name in self.state.wrong_hash else _sha256(path)
@@ -102,11 +139,14 @@ class _Handler(BaseHTTPRequestHandler):
             if self.state.serve_metadata and path.name.endswith(".whl"):
                 entry["core-metadata"] = {"sha256": hashlib.sha256(_metadata_of(path)).hexdigest()}
             entries.append(entry)
-        accept = self.headers.get("Accept", "")
-        if "vnd.pypi.simple.v1+json" in accept and not self.state.html_only:
+        for extra in listed:
+            entry = dict(extra)
+            if entry["filename"] in self.state.yanked:
+                entry["yanked"] = self.state.yanked[str(entry["filename"])] or True
+            entries.append(entry)
+        if wants_json:
             body = json.dumps({"meta": {"api-version": "1.1"}, "name": project, "files": entries}).encode()
-            self._send(200, body, "application/vnd.pypi.simple.v1+json")
-            return
+            return body, "application/vnd.pypi.simple.v1+json"
         links = []
         for e in entries:
             attrs = f'href="{e["url"]}#sha256={e["hashes"]["sha256"]}"'
@@ -117,7 +157,7 @@ class _Handler(BaseHTTPRequestHandler):
             if e["yanked"]:
                 attrs += f' data-yanked="{e["yanked"] if isinstance(e["yanked"], str) else ""}"'
             links.append(f"<a {attrs}>{e['filename']}</a>")
-        self._send(200, ("<html><body>" + "\n".join(links) + "</body></html>").encode(), "text/html")
+        return ("<html><body>" + "\n".join(links) + "</body></html>").encode(), "text/html"
 
     def _file(self, name: str) -> None:
         metadata = name.endswith(".metadata")

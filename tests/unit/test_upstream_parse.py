@@ -52,3 +52,55 @@ def test_html_page_gives_the_same_model() -> None:
 def test_requirement_lines() -> None:
     text = "# comment\nattrs>=22  # why\n\nmsgpack \\\n  >=1.0\n  # indented comment\n"
     assert list(iter_requirement_lines(text)) == [(2, "attrs>=22"), (4, "msgpack  >=1.0")]
+
+
+def test_file_urls_are_joined_as_urljoin_joins_them() -> None:
+    """The JSON page's shortcut for joining thousands of file URLs (``file_url``) gives urljoin's answer for any
+    href: a table of shapes, then random ones."""
+    import random
+    from urllib.parse import urljoin
+
+    from farm.mirror.upstream import file_url
+
+    bases = [
+        "https://up.example/simple/demo/",
+        "http://127.0.0.1:8080/simple/demo",
+        "https://up.example/a/b/c/?q=1#f",
+        "https://up.example/",
+        "http://h",
+        "file:///x/y/",
+    ]
+    hrefs = [
+        "../../files/demo-1.0-py3-none-any.whl",
+        "https://files.example/packages/ab/cd/demo-1.0.tar.gz",
+        "http://files.example/x.whl",
+        "//cdn.example/x.whl",
+        "/files/x.whl",
+        "x.whl",
+        "./x.whl",
+        "../x.whl",
+        "files/..",
+        "files/.",
+        "files/",
+        "files/x.whl?token=1",
+        "files/x.whl#sha256=00",
+        "files/x.whl;params",
+        " files/x.whl",
+        "files/x\tz.whl",
+        "files/%2e%2e/x.whl",
+        "a/b/../../../../x.whl",
+        "HTTPS://Files.Example/x.whl",
+        "mailto:x@example/y.whl",
+        "",
+    ]
+    alphabet = "ab./?#;:@%~ \t"
+    generator = random.Random(15)
+    shapes = ["", "", "/", "https://h/", "http://h:1/a/", "//h/", "../", "https://", "http:///", "./"]
+    hrefs += [
+        generator.choice(shapes) + "".join(generator.choices(alphabet, k=generator.randint(0, 12)))
+        for _ in range(4000)
+    ]
+    for base in bases:
+        joined: dict[str, str] = {}
+        for href in hrefs:
+            assert file_url(base, href, joined) == urljoin(base, href), (base, href)
