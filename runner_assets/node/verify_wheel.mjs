@@ -18,6 +18,23 @@ import { pathToFileURL } from "node:url";
 import path from "node:path";
 
 const config = JSON.parse(readFileSync(process.argv[2], "utf8"));
+
+// Every Pyodide of this process instantiates the same runtime module: compile it once, not once per wheel (V8
+// compiles 9.6 MB of wasm on four background threads each time, about as much CPU as the check itself). Only the
+// runtime's own pyodide.asm.wasm, recognised byte for byte, is kept; every instance still gets its own memory.
+const runtimeWasm = readFileSync(path.join(config.pyodideDir, "pyodide.asm.wasm"));
+const instantiate = WebAssembly.instantiate;
+let runtimeModule = null;
+WebAssembly.instantiate = async function (source, imports) {
+  if (ArrayBuffer.isView(source) && source.byteLength === runtimeWasm.byteLength) {
+    const bytes = Buffer.from(source.buffer, source.byteOffset, source.byteLength);
+    if (bytes.equals(runtimeWasm)) {
+      runtimeModule ??= await WebAssembly.compile(runtimeWasm);
+      return { instance: await instantiate(runtimeModule, imports), module: runtimeModule };
+    }
+  }
+  return instantiate.call(WebAssembly, source, imports);
+};
 const { loadPyodide } = await import(pathToFileURL(path.join(config.pyodideDir, "pyodide.mjs")).href);
 
 const CHECK = `
