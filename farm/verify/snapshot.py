@@ -2,7 +2,8 @@
 Pyodide from one in about 0.5 s instead of booting it in 3-5 s.
 
 A snapshot is Pyodide's own (``loadPyodide({_makeSnapshot: true})`` then ``makeMemorySnapshot()``; restored with
-``_loadSnapshot``): the interpreter's memory right after start-up, before any package is loaded. Restoring it works
+``_loadSnapshot``): the interpreter's memory right after start-up and the standard-library imports micropip makes,
+before any package is loaded. Restoring it works
 with a newer lock of the same runtime (the lock is read again), so the key is what the interpreter is made of: the
 runtime's ``pyodide.asm.wasm``, ``pyodide.asm.mjs``, ``pyodide.mjs`` and ``python_stdlib.zip`` (their sha256), the
 Node binary that made it, and ``FORMAT``.
@@ -28,7 +29,7 @@ from farm.store.blobs import sha256_file
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1  # bump when what goes into a snapshot changes
+FORMAT = 2  # bump when what goes into a snapshot changes (2: micropip's standard-library imports done)
 RUNTIME_FILES = ("pyodide.asm.wasm", "pyodide.asm.mjs", "pyodide.mjs", "python_stdlib.zip")
 SUFFIX = ".snapshot"
 
