@@ -31,6 +31,7 @@ class Action(StrEnum):
     BUILD_REBUILD = "build-rebuild"
     BUILD_CANCEL = "build-cancel"
     QUARANTINE_RELEASE = "quarantine-release"
+    MIRROR = "mirror"  # a `wasmfarm mirror` run that fetched or yanked anything, or failed
 
 
 @dataclass(frozen=True)

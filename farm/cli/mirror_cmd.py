@@ -118,6 +118,7 @@ def mirror(
     finally:
         index.close()
     _summarise(report)
+    _audit(farm, settings.upstream_index, report)
     if _explain_unselected(job.unselected, len(settings.targets)) or report.errors:
         sys.exit(1)
 
@@ -133,6 +134,18 @@ def _explain_unselected(unselected: list[Unselected], runtimes: int) -> bool:
             err=True,
         )
     return any(len(on) == runtimes for on in empty.values())
+
+
+def _audit(farm: Farm, upstream: str, report: MirrorReport) -> None:
+    """A run that changed the store or failed is kept in the audit trail (a no-op run is not: cron runs it often)."""
+    from farm.audit.trail import Action, Actor, AuditTrail
+
+    if not (report.downloaded or report.reused or report.yanks_updated or report.errors):
+        return
+    AuditTrail(farm.engine).record(
+        Action.MIRROR, upstream, Actor.command_line(), planned=report.planned, downloaded=report.downloaded,
+        resumed=report.reused, bytes=report.bytes_downloaded, yanks=report.yanks_updated, errors=len(report.errors),
+    )  # fmt: skip
 
 
 def _summarise(report: MirrorReport) -> None:

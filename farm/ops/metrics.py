@@ -19,7 +19,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
-from farm.store.models import Build, DistFile, Project
+from farm.store.models import AuditEvent, Build, DistFile, Project
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 60.0)
 
@@ -108,7 +108,8 @@ class _Histogram:
 
 class StoreCollector(Collector):
     """What the store holds, read when scraped: projects, files and bytes by origin, builds by state (the queue
-    depth is the ``queued`` ones), quarantined projects."""
+    depth is the ``queued`` ones), quarantined projects, and the audit trail's events by action (uploads, mirror runs
+    that changed something, yanks, deletes, ...: from every process, not only this one)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -120,6 +121,9 @@ class StoreCollector(Collector):
         )
         projects = GaugeMetricFamily("wasmfarm_store_projects", "Projects in the catalog", labels=["state"])
         builds = GaugeMetricFamily("wasmfarm_builds", "Builds by state", labels=["state"])
+        events = CounterMetricFamily(
+            "wasmfarm_audit_events", "Audit trail events by action (wasmfarm audit)", labels=["action"]
+        )
         with Session(self.engine) as session:
             for origin, count, total in session.exec(
                 select(DistFile.origin, func.count(), func.coalesce(func.sum(DistFile.size), 0)).group_by(
@@ -136,7 +140,11 @@ class StoreCollector(Collector):
             projects.add_metric(["quarantined"], quarantined)
             for state, count in session.exec(select(Build.state, func.count()).group_by(Build.state)):
                 builds.add_metric([state], count)
-        yield from (files, size, projects, builds)
+            for action, count in session.exec(
+                select(AuditEvent.action, func.count()).group_by(AuditEvent.action)
+            ):
+                events.add_metric([action], count)
+        yield from (files, size, projects, builds, events)
 
 
 def new_registry(engine: Engine) -> tuple[CollectorRegistry, RequestMetrics]:

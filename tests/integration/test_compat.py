@@ -17,6 +17,7 @@ from alembic.migration import MigrationContext
 from click.testing import CliRunner
 from sqlmodel import SQLModel
 
+from farm.audit.trail import AuditTrail
 from farm.compat.store import CheckStore
 from farm.context import Farm
 from farm.recipe.loader import load_recipes
@@ -213,6 +214,10 @@ def test_mirror_explains_an_empty_selection_in_the_same_words(
         "helper-1.0-py3-none-any.whl"
     ]  # the rest is mirrored
     assert run(settings, upstream, "mirror", "helper").exit_code == 0
+    # The run that fetched something is in the audit trail (as the operator's), the no-op run after it is not.
+    [entry] = AuditTrail(farm.engine).entries(action="mirror")
+    assert (entry.target, entry.actor.startswith("cli:")) == (upstream.url, True)
+    assert (entry.detail["downloaded"], entry.detail["errors"]) == (1, 0), entry.detail
 
 
 def test_generated_recipes_are_seen_by_the_farm_and_promoted(tmp_path: Path, settings: Settings) -> None:

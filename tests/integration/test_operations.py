@@ -43,6 +43,7 @@ def test_metrics_count_requests_and_the_store(settings: Settings, tmp_path: Path
     assert samples[("wasmfarm_store_files", (("origin", "uploaded"),))] == 1
     assert samples[("wasmfarm_store_bytes", (("origin", "uploaded"),))] == wheel.stat().st_size
     assert samples[("wasmfarm_store_projects", (("state", "published"),))] == 1
+    assert samples[("wasmfarm_audit_events_total", (("action", "upload"),))] == 1
 
 
 def test_health_fails_when_the_database_is_gone_and_ready_waits_for_the_runtime(tmp_path: Path) -> None:
