@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.npm_registry import NpmRegistryServer, pyodide_tarball
-from tests.support.server import free_port, wait_healthy, wasmfarm_command
+from tests.support.server import free_port, stop, wait_healthy, wasmfarm_command
 from tests.support.upstream import UpstreamServer
 from tests.support.wheels import make_wheel
 
@@ -77,12 +77,7 @@ def serving(data_dir: Path, env: dict[str, str]) -> Iterator[tuple[str, Lines]]:
     try:
         yield f"http://127.0.0.1:{port}/", Lines(process)
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def test_serve_says_when_the_editor_is_usable(tmp_path: Path) -> None:
