@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from farm.errors import FarmError
-from farm.store.blobs import sha256_file
+from farm.store.blobs import atomic_write, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class SnapshotCache:
             with part.open("rb") as handle:
                 os.fsync(handle.fileno())
             digest = sha256_file(part)
-            _write_atomically(_digest_path(path), f"{digest}\n")
+            atomic_write(_digest_path(path), f"{digest}\n".encode())
             part.replace(path)
         finally:
             part.unlink(missing_ok=True)
@@ -122,12 +122,3 @@ class SnapshotCache:
 
 def _digest_path(path: Path) -> Path:
     return path.with_suffix(".sha256")
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    part = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.part")
-    with part.open("w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    part.replace(path)
