@@ -3,6 +3,7 @@
 1. Cold start to first output in the editor (a share link that prints) against a bare Pyodide boot that prints, from
    the same server, in one run (target <= 1.2x); a second visit with the service worker warm (target <= 0.5x cold).
 2. Requirements through the server's lock against micropip resolving in the runtime (Pyodide under Node).
+3. Stop to prompt back in a busy loop (target < 200 ms), against the editor's round trip for `pass`.
 
     make bench-editor      # or: .venv/bin/python -m tests.bench.editor_bench [--rounds 5]
 """
@@ -122,6 +123,26 @@ def node_install_timings(node: str, url: str, base: Path) -> dict[str, float]:
     return timings
 
 
+def stop_timings(node: str, url: str, rounds: int) -> dict[str, list[float]]:
+    with tempfile.TemporaryDirectory(prefix="wasmfarm-stopbench-") as scratch:
+        config = Path(scratch) / "stop.json"
+        config.write_text(
+            json.dumps(
+                {
+                    "playwright": str(CACHE / "node" / "node_modules" / "playwright-core"),
+                    "editorUrl": url,
+                    "rounds": rounds,
+                }
+            )
+        )
+        script = ROOT / "tests" / "bench" / "stop_timings.mjs"
+        out = subprocess.run(
+            [node, str(script), str(config)], capture_output=True, text=True, check=True
+        ).stdout
+    timings: dict[str, list[float]] = json.loads(out)
+    return timings
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -154,6 +175,7 @@ def main() -> None:
             ).stdout
         )
         installs = node_install_timings(node, url, base)
+        stops = stop_timings(node, url, args.rounds)
     median = {k: statistics.median(v) for k, v in timings.items()}
     for key, values in timings.items():
         print(f"{key:5s}: median {median[key]:6.0f} ms  (runs: {', '.join(f'{v:.0f}' for v in values)})")
@@ -165,6 +187,12 @@ def main() -> None:
     )
     for key, value in installs.items():
         print(f"{key}: {value * 1000:.0f} ms")
+    stop, trivial = statistics.median(stops["stop"]), statistics.median(stops["trivial"])
+    print(
+        f"Stop to prompt back in a busy loop: median {stop:.0f} ms (target < 200 ms; runs: "
+        f"{', '.join(f'{v:.0f}' for v in stops['stop'])}); reference, Run to prompt back for `pass`: "
+        f"median {trivial:.0f} ms"
+    )
     shutil.rmtree(base, ignore_errors=True)
 
 

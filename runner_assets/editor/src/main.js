@@ -171,7 +171,7 @@ function handle(data) {
   else if (data.type === "error") output.error(data.text, data.full);
   else if (data.type === "done") {
     output.cancelInput();
-    if (stopping) setStatus("stopped: KeyboardInterrupt (variables kept)");
+    if (stopping && !data.ok) setStatus("stopped: KeyboardInterrupt (variables kept)");
     else setStatus(data.ok ? `done in ${Math.round(data.ms)} ms` : "failed");
     stopping = false;
     showBusy(false);
