@@ -53,8 +53,19 @@ def test_stop_during_time_sleep_and_the_session_keeps_its_globals(found: dict[st
     assert "slept 1\n" in sleeping["output"] and "slept 2" not in sleeping["output"]
     assert "time.sleep(1)" in sleeping["output"] and "KeyboardInterrupt" in sleeping["output"]
     assert sleeping["stopMs"] < 500, sleeping  # woken at once, not at the end of the sleep
-    # marker and n were set by the busy loop, i by the sleep loop: both runs were stopped, none restarted.
-    assert scenario(found, "globalsKept")["output"] == "globals kept True 1\n"
+    # marker and n were set by the busy loop, i by the sleep loop, a by the await loop: all three were stopped,
+    # none restarted.
+    assert scenario(found, "globalsKept")["output"] == "globals kept True 1 1\n"
+
+
+def test_stop_while_the_program_awaits_reports_keyboard_interrupt(found: dict[str, object]) -> None:
+    awaiting = scenario(found, "awaitLoop")
+    assert awaiting["status"].startswith("stopped: KeyboardInterrupt"), awaiting
+    output = awaiting["output"]
+    assert "awaited 1\n" in output and "await asyncio.sleep(1)" in output
+    assert output.endswith("KeyboardInterrupt\n\nfull traceback"), output
+    assert "CancelledError" not in output
+    assert awaiting["stopMs"] < 1000, awaiting
 
 
 def test_output_streams_between_sleeps(found: dict[str, object]) -> None:
@@ -109,7 +120,12 @@ def test_tracebacks_show_the_programs_frames_and_the_full_one_on_demand(found: d
     assert "ZeroDivisionError: division by zero" in shown
     assert "_pyodide" not in shown and "full traceback" in shown
     assert "/_pyodide/_base.py" in failed["full"] and "ZeroDivisionError" in failed["full"]
-    for name in ("busyLoop", "sleepLoop", "inputStopped"):  # Stop leaves no frame of the editor's own
+    for name in (
+        "busyLoop",
+        "sleepLoop",
+        "awaitLoop",
+        "inputStopped",
+    ):  # Stop leaves no frame of the editor's own
         output = scenario(found, name)["output"]
         assert "_pyodide" not in output and "<wasmfarm>" not in output and "http" not in output
 

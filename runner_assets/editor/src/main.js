@@ -234,7 +234,8 @@ async function stop() {
   if (!running || stopping) return;
   if (control && worker) {
     stopping = true;
-    interrupt(control);
+    interrupt(control); // a program computing, sleeping or in input()
+    worker.postMessage({ type: "interrupt" }); // a program suspended in an await (pyodide_host.js)
     const stopped = await Promise.race([
       new Promise((resolve) => {
         const previous = running;

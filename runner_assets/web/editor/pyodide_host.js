@@ -9,7 +9,7 @@
 //
 // A program gets only the secrets the user granted it (run({secrets})): as os.environ and through
 // `from wasmfarm import get_secret`.
-import { signalView } from "./run_control.js";
+import { SIGINT, signalView } from "./run_control.js";
 import { installIo } from "./worker_io.js";
 import { userTraceback } from "./traceback.js";
 
@@ -62,6 +62,13 @@ def _install_sleep():
 
 _install_sleep()
 del _install_sleep
+
+def _wasmfarm_cancel_program():
+    """Stop while the program awaits (asyncio.sleep, a fetch): its frame is suspended, and SIGINT would be raised in
+    the event loop's own callbacks. As asyncio.Runner does on Ctrl+C, the program's task is cancelled instead, and
+    run() reports KeyboardInterrupt. True if there was a task to cancel."""
+    tasks = asyncio.all_tasks(asyncio.get_event_loop())
+    return any([t.cancel() for t in tasks if getattr(t.get_coro(), "__qualname__", "") == "eval_code_async"])
 
 # Stop raises KeyboardInterrupt in the program, which run() reports; with no handler Pyodide's event loop would
 # rethrow it as an uncaught error too.
@@ -172,6 +179,9 @@ export function createHost(post, { storage = null } = {}) {
   let startRun = null; // the Python side of run(): the granted secrets into os.environ and wasmfarm.get_secret
   let flush = () => {}; // output held back for a few ms (worker_io.js)
   let micropipIndex = null; // the mirror's index for this runtime, set on micropip when a program imports it
+  let signal = null; // the SIGINT word of the control buffer
+  let cancelProgram = null;
+  let program = null; // while a run runs: {cancelled} by Stop while it awaited
 
   // control: the SharedArrayBuffer shared with the page (run_control.js), or none (app mode).
   async function boot({ runtime, lock, control }) {
@@ -179,7 +189,8 @@ export function createHost(post, { storage = null } = {}) {
     const { loadPyodide, options, snapshotKey } = await runtimeOptions(runtime, lock);
     const restored = storage ? await loadFromSnapshot(storage, loadPyodide, options, snapshotKey) : null;
     pyodide = restored ?? (await loadPyodide(options));
-    if (control) pyodide.setInterruptBuffer(signalView(control)); // Stop writes SIGINT in it
+    signal = control ? signalView(control) : null;
+    if (signal) pyodide.setInterruptBuffer(signal); // Stop writes SIGINT in it
     flush = installIo(pyodide, post, control);
     micropipIndex = `${origin}/r/${encodeURIComponent(runtime)}/simple/{package_name}/`; // micropip's URL template
     pyodide.registerJsModule("wasmfarm_host", {
@@ -194,12 +205,15 @@ export function createHost(post, { storage = null } = {}) {
     await pyodide.runPythonAsync(PRELUDE, { filename: "<wasmfarm>" }); // a name traceback.js leaves out
     startRun = pyodide.globals.get("_wasmfarm_start_run");
     pyodide.globals.delete("_wasmfarm_start_run");
+    cancelProgram = pyodide.globals.get("_wasmfarm_cancel_program");
+    pyodide.globals.delete("_wasmfarm_cancel_program");
     post({ type: "booted", ms: performance.now() - started, fromSnapshot: Boolean(restored) });
   }
 
   // secrets: {name: value} the user granted this program; howToGrant: what get_secret says when a name is missing.
   async function run({ files, main, secrets, howToGrant }) {
     const started = performance.now();
+    program = { cancelled: false };
     try {
       for (const [name, source] of Object.entries(files)) pyodide.FS.writeFile(name, source);
       const granted = pyodide.toPy(secrets ?? {});
@@ -216,11 +230,24 @@ export function createHost(post, { storage = null } = {}) {
       post({ type: "done", ok: true, ms: performance.now() - started });
     } catch (err) {
       flush();
-      const full = String(err && err.message ? err.message : err);
+      let full = String(err && err.message ? err.message : err);
+      if (program.cancelled && err.type === "CancelledError") full = full.replace(/\n[^\n]*CancelledError[^\n]*\n?$/, "\nKeyboardInterrupt\n");
       const text = userTraceback(full);
       post(text === full ? { type: "error", text } : { type: "error", text, full });
       post({ type: "done", ok: false, ms: performance.now() - started });
+    } finally {
+      program = null;
     }
+  }
+
+  // The page's Stop message. The worker receives it only while Python is not running (a busy loop, time.sleep and
+  // input() block the worker: SIGINT reaches them through the shared buffer first, and this message then finds the
+  // run over), so a program still running now is suspended in an await.
+  function interrupt() {
+    if (!program || !signal || Atomics.load(signal, 0) !== SIGINT) return; // over, or Python took the SIGINT
+    Atomics.store(signal, 0, 0); // taken here: not raised in the event loop's callbacks, nor in the call below
+    if (cancelProgram()) program.cancelled = true;
+    else Atomics.store(signal, 0, SIGINT); // nothing to cancel: left for Python's next check
   }
 
   // Packages of the lock that the program imports and the boot did not load: micropip (in every lock the server
@@ -240,5 +267,5 @@ export function createHost(post, { storage = null } = {}) {
     }
   }
 
-  return { boot, run };
+  return { boot, run, interrupt };
 }

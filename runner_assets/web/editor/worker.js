@@ -13,10 +13,17 @@ for (const name of ["caches", "indexedDB", "Worker"]) {
 routeThroughProxy(self);
 const host = createHost((message) => postMessage(message), { storage });
 
+// A Stop that reached Pyodide's event loop machinery instead of the program (it raced the interrupt message, which
+// then cancels the program) is not an error of the worker.
+self.addEventListener("error", (event) => {
+  if (/KeyboardInterrupt/.test(event.message)) event.preventDefault();
+});
+
 self.onmessage = async ({ data }) => {
   try {
     if (data.type === "boot") await host.boot(data);
     else if (data.type === "run") await host.run(data);
+    else if (data.type === "interrupt") host.interrupt();
     else if (data.type === "snapshot") {
       await makeSnapshot(storage, data);
       postMessage({ type: "snapshot" });

@@ -119,7 +119,17 @@ await scenario("sleepLoop", async () => {
   return { stopMs: ms, ...(await finished(10000)) };
 });
 
-await scenario("globalsKept", () => run("print('globals', marker, n > 0, i)\n"));
+await scenario("awaitLoop", async () => {
+  // Suspended in an await: the program's task is cancelled and KeyboardInterrupt reported (as asyncio.run does).
+  await watchOutput(["awaited 1"]);
+  await start("import asyncio\nfor a in range(100):\n    print('awaited', a)\n    await asyncio.sleep(1)\n");
+  await page.waitForFunction(() => "awaited 1" in window.seen, null, { timeout: 10000 });
+  await page.waitForTimeout(300);
+  const ms = await stopMs();
+  return { stopMs: ms, ...(await finished(10000)) };
+});
+
+await scenario("globalsKept", () => run("print('globals', marker, n > 0, i, a)\n"));
 
 await scenario("input", async () => {
   await start("name = input('your name? ')\nage = input('age? ')\nprint(f'hello {name}, {int(age) + 1} next year')\n");
