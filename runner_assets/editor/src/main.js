@@ -170,6 +170,7 @@ function handle(data) {
   else if (data.type === "image") output.image(data.data, data.mime);
   else if (data.type === "error") output.error(data.text, data.full);
   else if (data.type === "done") {
+    output.flush();
     output.cancelInput();
     if (stopping && !data.ok) setStatus("stopped: KeyboardInterrupt (variables kept)");
     else setStatus(data.ok ? `done in ${Math.round(data.ms)} ms` : "failed");

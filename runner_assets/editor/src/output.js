@@ -7,6 +7,7 @@ const MAX_FRAME_HEIGHT = 4000;
 
 export function createOutput(pane, { appMode }) {
   function append(node) {
+    flush();
     window.wasmfarmFirstOutput ??= performance.now(); // ms since navigation: what the benchmark reads
     pane.append(node);
     pane.scrollTop = pane.scrollHeight;
@@ -16,8 +17,25 @@ export function createOutput(pane, { appMode }) {
     append(Object.assign(document.createElement("pre"), { className: `out-${kind}`, textContent: value }));
   }
 
-  // stdout/stderr as written (newlines included): continues the last block when it is of the same stream.
+  // stdout/stderr as written (newlines included): continues the last block when it is of the same stream. Text is
+  // put on the page once per frame (a print loop sends hundreds of messages a second; laying the pane out for each
+  // froze the page for seconds); anything else shown, and the end of a run (flush), puts it there first.
+  let pending = null; // {kind, text}
+  let frame = null;
   function stream(kind, value) {
+    window.wasmfarmFirstOutput ??= performance.now(); // on arrival, as before text waited for a frame
+    if (pending && pending.kind !== kind) flush();
+    pending ??= { kind, text: "" };
+    pending.text += value;
+    frame ??= requestAnimationFrame(flush);
+  }
+
+  function flush() {
+    cancelAnimationFrame(frame);
+    frame = null;
+    if (!pending) return;
+    const { kind, text: value } = pending;
+    pending = null;
     const last = pane.lastElementChild;
     if (last?.tagName === "PRE" && last.className === `out-${kind}`) {
       last.append(value);
@@ -108,7 +126,9 @@ export function createOutput(pane, { appMode }) {
 
   const clear = () => {
     cancelInput();
+    cancelAnimationFrame(frame);
+    frame = pending = null;
     pane.replaceChildren();
   };
-  return { text, stream, error, ask, cancelInput, image, html, compatLinks, clear };
+  return { text, stream, flush, error, ask, cancelInput, image, html, compatLinks, clear };
 }
