@@ -120,12 +120,11 @@ def test_tracebacks_show_the_programs_frames_and_the_full_one_on_demand(found: d
     assert "ZeroDivisionError: division by zero" in shown
     assert "_pyodide" not in shown and "full traceback" in shown
     assert "/_pyodide/_base.py" in failed["full"] and "ZeroDivisionError" in failed["full"]
-    for name in (
-        "busyLoop",
-        "sleepLoop",
-        "awaitLoop",
-        "inputStopped",
-    ):  # Stop leaves no frame of the editor's own
+    syntax = scenario(found, "syntaxError")["output"]  # the runner's frames were all it had above the error
+    assert syntax.startswith('  File "main.py", line 1\n') and "SyntaxError: '(' was never closed" in syntax
+    assert "Traceback" not in syntax and "_pyodide" not in syntax
+    stopped = ("busyLoop", "sleepLoop", "awaitLoop", "inputStopped")
+    for name in stopped:  # Stop leaves no frame of the editor's own
         output = scenario(found, name)["output"]
         assert "_pyodide" not in output and "<wasmfarm>" not in output and "http" not in output
 

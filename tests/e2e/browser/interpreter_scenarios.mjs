@@ -168,6 +168,8 @@ await scenario("traceback", async () => {
   return { ...result, full };
 });
 
+await scenario("syntaxError", () => run("print('never'\n"));
+
 await scenario("ignored", async () => {
   // A program that catches KeyboardInterrupt: Stop restarts the interpreter after a grace period, and says so.
   await start("import time\nwhile True:\n    try:\n        time.sleep(5)\n    except KeyboardInterrupt:\n        pass\n");
