@@ -68,6 +68,16 @@ def test_stop_while_the_program_awaits_reports_keyboard_interrupt(found: dict[st
     assert awaiting["stopMs"] < 1000, awaiting
 
 
+def test_an_interrupt_lost_in_the_event_loop_still_stops_the_program(found: dict[str, object]) -> None:
+    lost = scenario(found, "lostInterrupt")
+    assert lost["status"] == "failed", lost  # no Stop was pressed: an ordinary failed run
+    assert "await asyncio.sleep(5)" in lost["output"] and lost["output"].endswith(
+        "KeyboardInterrupt\n\nfull traceback"
+    )
+    assert "not reached" not in lost["output"]
+    assert found["errors"] == []  # the worker's unhandled rejection was taken, not left to the page
+
+
 def test_output_streams_between_sleeps(found: dict[str, object]) -> None:
     stream = scenario(found, "stream")
     assert stream["status"].startswith("done"), stream

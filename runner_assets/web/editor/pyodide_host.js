@@ -243,11 +243,13 @@ export function createHost(post, { storage = null } = {}) {
   // The page's Stop message. The worker receives it only while Python is not running (a busy loop, time.sleep and
   // input() block the worker: SIGINT reaches them through the shared buffer first, and this message then finds the
   // run over), so a program still running now is suspended in an await.
-  function interrupt() {
-    if (!program || !signal || Atomics.load(signal, 0) !== SIGINT) return; // over, or Python took the SIGINT
+  // lost: the SIGINT was raised in the event loop's own callbacks, out of the program's reach (worker.js).
+  function interrupt({ lost = false } = {}) {
+    if (!program || !signal) return;
+    if (!lost && Atomics.load(signal, 0) !== SIGINT) return; // Python took the SIGINT: the program has it
     Atomics.store(signal, 0, 0); // taken here: not raised in the event loop's callbacks, nor in the call below
     if (cancelProgram()) program.cancelled = true;
-    else Atomics.store(signal, 0, SIGINT); // nothing to cancel: left for Python's next check
+    else if (!lost) Atomics.store(signal, 0, SIGINT); // nothing to cancel: left for Python's next check
   }
 
   // Packages of the lock that the program imports and the boot did not load: micropip (in every lock the server

@@ -170,6 +170,12 @@ await scenario("traceback", async () => {
 
 await scenario("syntaxError", () => run("print('never'\n"));
 
+// A KeyboardInterrupt raised in the event loop's own callbacks, as a SIGINT that raced Stop's message is: it cannot
+// reach the program, so the program is cancelled and told, and the worker reports no uncaught error.
+await scenario("lostInterrupt", () => run("import asyncio\nloop = asyncio.get_event_loop()\n" +
+  "loop._keyboard_interrupt_handler = None\ndef boom():\n    raise KeyboardInterrupt\nloop.call_soon(boom)\n" +
+  "await asyncio.sleep(5)\nprint('not reached')\n"));
+
 await scenario("ignored", async () => {
   // A program that catches KeyboardInterrupt: Stop restarts the interpreter after a grace period, and says so.
   await start("import time\nwhile True:\n    try:\n        time.sleep(5)\n    except KeyboardInterrupt:\n        pass\n");
