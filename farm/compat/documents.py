@@ -127,12 +127,12 @@ def tree(verdict: Verdict, listing: CheckListing) -> list[dict[str, Any]]:
     if closure:
         names = [n.name for n in closure]
         kept = listing.current_of([n for n in names if n != verdict.project], verdict.runtime)
-        installed = {canonicalize_name(k): v for k, v in verdict.evidence.installed.items()}
+        installed: dict[str, str] = {canonicalize_name(k): v for k, v in verdict.evidence.installed.items()}
         nodes = []
         for n in closure:
             node = _node(n.name, n.version, n.mirrored, list(n.depends),
                          verdict if n.name == verdict.project else None, kept.get(n.name))  # fmt: skip
-            if node["status"] is None and n.version is not None and installed.get(n.name) == n.version:
+            if node["status"] is None and installed.get(canonicalize_name(n.name)) == n.version:
                 node["installed_with"] = verdict.project
             nodes.append(node)
         return nodes
