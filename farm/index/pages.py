@@ -85,12 +85,23 @@ def listing_for(name: str, rows: Iterable[DistFile]) -> ProjectListing:
     return ProjectListing(name=name, files=files, versions=versions)
 
 
+# Brotli's top quality costs what a write path cannot pay on big pages: on a 119 KB lock, quality 11 takes 179 ms for
+# 21.7 KB where quality 5 takes 2 ms for 24.8 KB (14% more bytes). Small pages (most project pages) get the best.
+BEST_COMPRESSION_BELOW = 32 * 1024
+FAST_BROTLI_QUALITY = 5
+
+
 def write_page(path: Path, body: bytes) -> None:
     """Write a page and its compressed variants, each atomically; unchanged pages are left alone."""
     if path.is_file() and path.read_bytes() == body:
         return
-    atomic_write(path.with_name(path.name + ".gz"), gzip.compress(body, compresslevel=9, mtime=0))
-    atomic_write(path.with_name(path.name + ".br"), brotli.compress(body))
+    small = len(body) < BEST_COMPRESSION_BELOW
+    atomic_write(
+        path.with_name(path.name + ".gz"), gzip.compress(body, compresslevel=9 if small else 6, mtime=0)
+    )
+    atomic_write(
+        path.with_name(path.name + ".br"), brotli.compress(body, quality=11 if small else FAST_BROTLI_QUALITY)
+    )
     atomic_write(path, body)
 
 
