@@ -12,6 +12,7 @@ from pyodide_lock import PyodideLockSpec
 
 from farm.errors import InvalidDistribution
 from farm.index.pages import write_page
+from farm.index.render_lock import RenderLock
 from farm.runtime.distribution import RuntimeStore
 from farm.runtime.lockfile import LockBuild, build_lock
 from farm.runtime.target import target_for
@@ -34,10 +35,13 @@ def validate_lock(lock: dict[str, object], where: str) -> None:
 
 
 class LockPublisher:
-    def __init__(self, runtimes: RuntimeStore, catalog: Catalog, blobs: BlobStore) -> None:
+    def __init__(
+        self, runtimes: RuntimeStore, catalog: Catalog, blobs: BlobStore, render_lock: RenderLock
+    ) -> None:
         self.runtimes = runtimes
         self.catalog = catalog
         self.blobs = blobs
+        self.render_lock = render_lock  # the page tree's: a lock is written by one render at a time
 
     def build(self, version: str) -> LockBuild:
         target = target_for(version)
@@ -45,6 +49,10 @@ class LockPublisher:
 
     def refresh(self, versions: Sequence[str] | None = None) -> None:
         """Regenerate the lock of every installed runtime (or of ``versions``) and link its wheels."""
+        with self.render_lock.held():
+            self._refresh(versions)
+
+    def _refresh(self, versions: Sequence[str] | None) -> None:
         for installed in self.runtimes.installed():
             if versions is not None and installed.version not in versions:
                 continue
