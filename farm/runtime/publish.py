@@ -13,7 +13,8 @@ from pyodide_lock import PyodideLockSpec
 from farm.errors import InvalidDistribution
 from farm.index.pages import write_page
 from farm.runtime.distribution import RuntimeStore
-from farm.runtime.lockfile import LockBuild, build_lock
+from farm.runtime.lockfile import DEFAULT_PRECEDENCE, LockBuild, build_lock
+from farm.runtime.release import distribution_entries
 from farm.runtime.target import target_for
 from farm.store.blobs import BlobStore
 from farm.store.catalog import Catalog
@@ -34,14 +35,29 @@ def validate_lock(lock: dict[str, object], where: str) -> None:
 
 
 class LockPublisher:
-    def __init__(self, runtimes: RuntimeStore, catalog: Catalog, blobs: BlobStore) -> None:
+    def __init__(
+        self,
+        runtimes: RuntimeStore,
+        catalog: Catalog,
+        blobs: BlobStore,
+        precedence: Sequence[str] = DEFAULT_PRECEDENCE,
+    ) -> None:
         self.runtimes = runtimes
         self.catalog = catalog
         self.blobs = blobs
+        self.precedence = tuple(precedence)
 
     def build(self, version: str) -> LockBuild:
         target = target_for(version)
-        return build_lock(self.runtimes.upstream_lock(version), self.catalog.wheels(), target)
+        upstream = self.runtimes.upstream_lock(version)
+        distribution = {
+            file_name: recorded
+            for file_name, recorded in distribution_entries(self.runtimes.meta, version).items()
+            if file_name.endswith(".whl") or self.blobs.has(str(recorded["sha256"]))
+        }
+        return build_lock(
+            upstream, self.catalog.wheels(), target, precedence=self.precedence, distribution=distribution
+        )
 
     def refresh(self, versions: Sequence[str] | None = None) -> None:
         """Regenerate the lock of every installed runtime (or of ``versions``) and link its wheels."""
