@@ -169,3 +169,30 @@ def test_runtime_fetch_gives_node_a_local_index_url(mirror_server: Mirror, node:
     assert again.returncode == 0, again.stderr
     assert f"2 files fetched, {len(names) - 1} kept" in again.stdout  # pyodide.mjs and the lock
     assert (copy / "pyodide.mjs").read_bytes() == (mirror_server.runtime_dir / "pyodide.mjs").read_bytes()
+
+
+def test_a_package_of_an_imported_distribution_loads_by_name(
+    mirror_server: Mirror, node: str, tmp_path: Path, pyodide_dir: Path
+) -> None:
+    """A Pyodide release archive (made here: wheels, a shared library, a test archive, their lock) imported into the
+    served runtime; Node's loadPackage("hello-dist") takes it and its lock dependencies from the mirror alone."""
+    from tests.support.distribution import FileServer, make_release, npm_info, release_files
+
+    files = release_files(tmp_path / "files")
+    published = tmp_path / "published"
+    archive = make_release(
+        published / f"pyodide-{PYODIDE_VERSION}.tar.bz2", None, files, info=npm_info(pyodide_dir)
+    )
+    with FileServer(published) as server:
+        added = mirror_server.wasmfarm(
+            "runtime", "add", PYODIDE_VERSION, "--distribution", server.url + archive.name
+        )
+    assert added.returncode == 0, added.stderr
+    code = "import hello_dist\nhello_dist.hello()"
+    out = run_runtime(node, config(mirror_server, tmp_path, ["hello-dist"], code), tmp_path)
+    assert out["denied"] == [], out["denied"]
+    assert out["ok"], (out.get("error"), out["messages"])
+    assert out["result"] == "hello from the distribution"
+    fetched = {u.rsplit("/", 1)[-1] for u in out["fetched"]}
+    assert {"hello_dist-1.0-py3-none-any.whl", "tinycolor-1.0-py3-none-any.whl", "libtiny-1.0.zip"} <= fetched
+    assert all(u.startswith(mirror_server.url) for u in out["fetched"])

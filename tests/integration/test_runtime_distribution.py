@@ -8,7 +8,6 @@ import hashlib
 import json
 import os
 import shutil
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,14 +20,7 @@ from farm.context import Farm
 from farm.runtime.install import install_runtime
 from farm.settings import Settings
 from tests.conftest import CACHE, PYODIDE_VERSION
-from tests.support.distribution import (
-    FileServer,
-    Locked,
-    hostile_release,
-    make_release,
-    npm_info,
-    shared_library_zip,
-)
+from tests.support.distribution import FileServer, hostile_release, make_release, npm_info, release_files
 from tests.support.npm_registry import NpmRegistryServer
 from tests.support.server import free_port, serve_thread
 from tests.support.upstream import UpstreamServer
@@ -43,45 +35,6 @@ class Site:
     published: Path  # the directory the file server publishes
     url: str  # of the file server
     info: dict[str, object]
-
-
-def release_files(directory: Path, prefix: str = "") -> list[Locked]:
-    """hello-dist (lock depends: tinycolor, libtiny; unvendored tests), tinycolor 1.0, the shared library libtiny
-    and hello-dist's test archive. hello-dist's METADATA names no dependency: only the lock says it."""
-    hello = f"{prefix}hello-dist"
-    module = hello.replace("-", "_")
-    hello_wheel = make_wheel(
-        directory,
-        hello,
-        "1.0",
-        module_source="from tinycolor import NAME\ndef hello():\n    return f'hello {NAME}'\n",
-        extra_entries={f"{module}-1.0.dist-info/top_level.txt": f"{module}\n".encode()},
-    )
-    tiny = make_wheel(
-        directory, f"{prefix}tinycolor", "1.0", module_source="NAME = 'from the distribution'\n"
-    )
-    tests_zip = directory / f"{hello}-tests.zip"
-    with zipfile.ZipFile(tests_zip, "w") as archive:
-        archive.writestr(f"{module}/test_{module}.py", "def test_hello():\n    assert True\n")
-    return [
-        Locked(
-            hello_wheel,
-            hello,
-            "1.0",
-            imports=[module],
-            depends=[f"{prefix}tinycolor", f"{prefix}libtiny"],
-            unvendored_tests=True,
-        ),
-        Locked(tiny, f"{prefix}tinycolor", "1.0", imports=[f"{prefix}tinycolor".replace("-", "_")]),
-        Locked(
-            shared_library_zip(directory, f"{prefix}libtiny", "1.0"),
-            f"{prefix}libtiny",
-            "1.0",
-            package_type="shared_library",
-            install_dir="dynlib",
-        ),
-        Locked(tests_zip, f"{hello}-tests", "1.0", depends=[hello]),
-    ]
 
 
 @pytest.fixture(scope="module")

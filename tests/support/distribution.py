@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.loopback import LoopbackServer
+from tests.support.wheels import make_wheel
 
 RUNTIME_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip")
 
@@ -64,6 +65,45 @@ def shared_library_zip(directory: Path, name: str, version: str) -> Path:
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr(zipfile.ZipInfo(f"{name}.so", date_time=(2026, 1, 1, 0, 0, 0)), TINY_SIDE_MODULE)
     return path
+
+
+def release_files(directory: Path, prefix: str = "") -> list[Locked]:
+    """hello-dist (lock depends: tinycolor, libtiny; unvendored tests), tinycolor 1.0, the shared library libtiny
+    and hello-dist's test archive. hello-dist's METADATA names no dependency: only the lock says it."""
+    hello = f"{prefix}hello-dist"
+    module = hello.replace("-", "_")
+    hello_wheel = make_wheel(
+        directory,
+        hello,
+        "1.0",
+        module_source="from tinycolor import NAME\ndef hello():\n    return f'hello {NAME}'\n",
+        extra_entries={f"{module}-1.0.dist-info/top_level.txt": f"{module}\n".encode()},
+    )
+    tiny = make_wheel(
+        directory, f"{prefix}tinycolor", "1.0", module_source="NAME = 'from the distribution'\n"
+    )
+    tests_zip = directory / f"{hello}-tests.zip"
+    with zipfile.ZipFile(tests_zip, "w") as archive:
+        archive.writestr(f"{module}/test_{module}.py", "def test_hello():\n    assert True\n")
+    return [
+        Locked(
+            hello_wheel,
+            hello,
+            "1.0",
+            imports=[module],
+            depends=[f"{prefix}tinycolor", f"{prefix}libtiny"],
+            unvendored_tests=True,
+        ),
+        Locked(tiny, f"{prefix}tinycolor", "1.0", imports=[f"{prefix}tinycolor".replace("-", "_")]),
+        Locked(
+            shared_library_zip(directory, f"{prefix}libtiny", "1.0"),
+            f"{prefix}libtiny",
+            "1.0",
+            package_type="shared_library",
+            install_dir="dynlib",
+        ),
+        Locked(tests_zip, f"{hello}-tests", "1.0", depends=[hello]),
+    ]
 
 
 def npm_info(pyodide_dir: Path) -> dict[str, Any]:
