@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.conftest import PYODIDE_VERSION
-from tests.e2e.conftest import Mirror, run_runtime
+from tests.e2e.conftest import Mirror, add_test_distribution, run_runtime
 
 pytestmark = [pytest.mark.e2e, pytest.mark.node]
 
@@ -176,18 +176,7 @@ def test_a_package_of_an_imported_distribution_loads_by_name(
 ) -> None:
     """A Pyodide release archive (made here: wheels, a shared library, a test archive, their lock) imported into the
     served runtime; Node's loadPackage("hello-dist") takes it and its lock dependencies from the mirror alone."""
-    from tests.support.distribution import FileServer, make_release, npm_info, release_files
-
-    files = release_files(tmp_path / "files")
-    published = tmp_path / "published"
-    archive = make_release(
-        published / f"pyodide-{PYODIDE_VERSION}.tar.bz2", None, files, info=npm_info(pyodide_dir)
-    )
-    with FileServer(published) as server:
-        added = mirror_server.wasmfarm(
-            "runtime", "add", PYODIDE_VERSION, "--distribution", server.url + archive.name
-        )
-    assert added.returncode == 0, added.stderr
+    add_test_distribution(mirror_server, tmp_path, pyodide_dir)
     code = "import hello_dist\nhello_dist.hello()"
     out = run_runtime(node, config(mirror_server, tmp_path, ["hello-dist"], code), tmp_path)
     assert out["denied"] == [], out["denied"]
