@@ -20,7 +20,14 @@ from farm.context import Farm
 from farm.runtime.install import install_runtime
 from farm.settings import Settings
 from tests.conftest import CACHE, PYODIDE_VERSION
-from tests.support.distribution import FileServer, hostile_release, make_release, npm_info, release_files
+from tests.support.distribution import (
+    FileServer,
+    Locked,
+    hostile_release,
+    make_release,
+    npm_info,
+    release_files,
+)
 from tests.support.npm_registry import NpmRegistryServer
 from tests.support.server import free_port, serve_thread
 from tests.support.upstream import UpstreamServer
@@ -280,3 +287,39 @@ def test_explain_shows_the_precedence_between_the_distribution_and_the_mirror(
     bad = wasmfarm(site, "explain", "tinycolor", "--runtime", V, env={"WASMFARM_LOCK_PRECEDENCE": '["cdn"]'})
     assert bad.exit_code != 0 and "'cdn' is not an origin" in bad.output
     assert os.environ.get("WASMFARM_LOCK_PRECEDENCE") is None
+
+
+def test_a_name_taken_by_other_content_is_kept_and_reported(
+    site: Site, tmp_path: Path, imported: Result
+) -> None:
+    """The release's file of a name the mirror holds already with other content (as Pyodide's micropip differs from
+    PyPI's) leaves the published file alone: the import goes on and says so, and the lock keeps the mirror's file."""
+    assert imported.exit_code == 0, imported.output
+    clash = make_wheel(
+        tmp_path / "clash", "tinycolor", "2.0", module_source="NAME = 'rebuilt by the release'\n"
+    )
+    fresh = make_wheel(tmp_path / "clash", "freshcolor", "1.0")
+    archive = make_release(
+        site.published / "clash.tar.bz2",
+        None,
+        [Locked(clash, "tinycolor", "2.0"), Locked(fresh, "freshcolor", "1.0")],
+        info=site.info,
+    )
+    result = wasmfarm(site, "runtime", "add", V, "--distribution", str(archive))
+    assert result.exit_code == 0, result.output
+    assert "wheels: 1 added, 0 present" in result.stdout
+    assert (
+        "kept: tinycolor-2.0-py3-none-any.whl (mirrored) has the same name and other content" in result.stderr
+    )
+    farm = Farm.open(site.settings)
+    try:
+        row = farm.catalog.file("tinycolor-2.0-py3-none-any.whl")
+        assert row is not None and row.origin == "mirrored"
+        assert row.sha256 != hashlib.sha256(clash.read_bytes()).hexdigest()
+        lock = farm.locks.build(V).lock
+    finally:
+        farm.close()
+    assert lock["packages"]["freshcolor"]["file_name"] == "freshcolor-1.0-py3-none-any.whl"
+    assert (
+        lock["packages"]["tinycolor"]["file_name"] == "tinycolor-1.0-py3-none-any.whl"
+    )  # the first import's
