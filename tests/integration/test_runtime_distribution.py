@@ -159,6 +159,10 @@ def test_import_verifies_every_file_and_locks_them_at_mirror_urls(site: Site, im
             served = httpx.get(base + entry["file_name"])
             assert served.status_code == 200, entry["file_name"]
             assert hashlib.sha256(served.content).hexdigest() == entry["sha256"]
+        locked = httpx.post(url + f"r/{V}/lock", json={"requirements": ["hello-dist"]})
+        assert locked.status_code == 200, locked.text
+        assert {"hello-dist", "tinycolor", "libtiny", "micropip"} <= set(locked.json()["packages"])
+        assert locked.json()["packages"]["hello-dist"] == packages["hello-dist"]
         simple = httpx.get(
             url + "simple/hello-dist/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
         )
