@@ -8,15 +8,18 @@ FIFOs and members outside ``pyodide/`` refuse the whole archive; sizes and membe
 
 from __future__ import annotations
 
+import bz2
 import contextlib
 import hashlib
+import lzma
 import queue
 import tarfile
 import threading
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import IO, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from farm.dist.archive import unsafe_member_name
 from farm.errors import InvalidDistribution
@@ -63,61 +66,100 @@ class ReleaseContents:
             staged.writer.discard()
 
 
-class _HashingReader:
-    """A read-only stream that hashes what passes through it (the archive's own sha256, checked against
-    ``--sha256``)."""
+class _Decompressors:
+    """One decompressor after another over concatenated streams (pbzip2 and pigz write several)."""
 
-    def __init__(self, raw: IO[bytes]) -> None:
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self.factory = factory
+        self.current = factory()
+
+    def __call__(self, data: bytes) -> bytes:
+        out = []
+        while data:
+            if self.current.eof:
+                self.current = self.factory()
+            out.append(self.current.decompress(data))
+            data = self.current.unused_data if self.current.eof else b""
+        return b"".join(out)
+
+
+def _decompressor_for(head: bytes) -> Callable[[bytes], bytes]:
+    """bz2, gzip, xz or none, from the archive's first bytes (as ``tar -x`` tells them)."""
+    if head.startswith(b"BZh"):
+        return _Decompressors(bz2.BZ2Decompressor)
+    if head.startswith(b"\x1f\x8b"):
+        return _Decompressors(lambda: zlib.decompressobj(16 + zlib.MAX_WBITS))
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return _Decompressors(lzma.LZMADecompressor)
+    return lambda data: data
+
+
+class _Inflater:
+    """Reads the archive in a thread: hashes it (its sha256, checked against ``--sha256``) and decompresses it, so
+    that decompression (which, like hashing, releases the GIL) overlaps the hashing, checking and writing of the
+    members in the calling thread, as ``tar -x`` overlaps them by running its decompressor in a pipe. What it hands
+    over is bounded (a queue of a few chunks, and at most ``limit`` bytes in all: a decompression bomb stops)."""
+
+    def __init__(self, raw: IO[bytes], limit: int, depth: int = 8) -> None:
         self.raw = raw
+        self.limit = limit
         self.digest = hashlib.sha256()
         self.size = 0
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.raw.read(size)
-        self.digest.update(data)
-        self.size += len(data)
-        return data
-
-    def drain(self) -> None:
-        while self.read(CHUNK):
-            pass
-
-
-class _Prefetcher:
-    """Reads the underlying stream in a thread, so that the network or disk read overlaps decompression (which,
-    like hashing, releases the GIL): the import keeps up with ``tar -x`` running its decompressor in a pipe."""
-
-    def __init__(self, raw: IO[bytes], depth: int = 8) -> None:
-        self.raw = raw
         self.chunks: queue.Queue[bytes | Exception] = queue.Queue(depth)
         self.buffer = b""
+        self.offset = 0
         self.done = False
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
+    def _read_raw(self) -> bytes:
+        data = self.raw.read(CHUNK)
+        self.digest.update(data)
+        self.size += len(data)
+        return data
+
     def _run(self) -> None:
         try:
-            while not self.stop.is_set():
-                data = self.raw.read(CHUNK)
-                self.chunks.put(data)
-                if not data:
-                    return
+            data = self._read_raw()
+            decompress = _decompressor_for(data)
+            produced = 0
+            while data and not self.stop.is_set():
+                out = decompress(data)
+                produced += len(out)
+                if produced > self.limit:
+                    raise InvalidDistribution(f"the archive unpacks to more than {self.limit} bytes")
+                if out:
+                    self.chunks.put(out)
+                data = self._read_raw()
+            self.chunks.put(b"")
         except Exception as exc:  # noqa: BLE001 - handed to the reading thread, which raises it
             self.chunks.put(exc)
 
     def read(self, size: int = -1) -> bytes:
-        while not self.done and (size < 0 or len(self.buffer) < size):
+        """Up to ``size`` decompressed bytes (fewer only at the end); copies only what it returns."""
+        if self.offset >= len(self.buffer) and not self.done:
             item = self.chunks.get()
             if isinstance(item, Exception):
-                raise item
-            if not item:
                 self.done = True
-            self.buffer += item
-        if size < 0:
-            size = len(self.buffer)
-        data, self.buffer = self.buffer[:size], self.buffer[size:]
+                raise item
+            self.buffer, self.offset = item, 0
+            self.done = not item
+        if size < 0 or size > len(self.buffer) - self.offset:
+            data = self.buffer[self.offset :]
+            self.offset = len(self.buffer)
+            if size > len(data) and not self.done:
+                return data + self.read(size - len(data))
+            return data
+        data = self.buffer[self.offset : self.offset + size]
+        self.offset += size
         return data
+
+    def drain(self) -> None:
+        """Read to the end: the sha256 is over every byte (tar's end blocks and padding too)."""
+        while self.read(CHUNK):
+            pass
+        self.thread.join()
 
     def close(self) -> None:
         self.stop.set()
@@ -160,12 +202,12 @@ def read_release(
     """Stream the archive (bz2, gzip or plain tar: detected from its bytes) into staged blobs; on any error every
     staged file is removed and the error raised."""
     limits = limits or ReleaseLimits()
-    prefetch = _Prefetcher(stream)
-    reader = _HashingReader(prefetch)  # type: ignore[arg-type]  # it has read(), all tarfile needs
+    # Tar headers, padding and end blocks on top of the content: a generous bound, the content's is checked per member.
+    inflater = _Inflater(stream, limits.max_total_bytes + limits.max_members * 1024 + CHUNK * 16)
     contents = ReleaseContents()
     try:
         try:
-            with tarfile.open(fileobj=reader, mode="r|*") as archive:  # type: ignore[call-overload]
+            with tarfile.open(fileobj=inflater, mode="r|") as archive:  # type: ignore[call-overload]
                 for count, member in enumerate(_members(archive), start=1):
                     if count > limits.max_members:
                         raise InvalidDistribution(
@@ -178,21 +220,25 @@ def read_release(
                     if name in contents.files:
                         raise InvalidDistribution(f"{display}: {name!r} appears twice in the archive")
                     contents.files[name] = _stage(archive, member, name, blobs, display)
-            reader.drain()  # tar's end-of-archive blocks and padding: the sha256 is over every byte
-        except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+            inflater.drain()
+        except (tarfile.TarError, EOFError, OSError, ValueError, lzma.LZMAError, zlib.error) as exc:
             if isinstance(exc, InvalidDistribution):
                 raise
             raise InvalidDistribution(
-                f"{display}: unreadable archive ({exc}); expected pyodide-<version>.tar.bz2 (or .tar.gz, .tar) "
-                "as a Pyodide release publishes it; nothing was imported"
+                f"{display}: unreadable archive ({exc}); expected pyodide-<version>.tar.bz2 (or .tar.gz, .tar.xz, "
+                ".tar) as a Pyodide release publishes it; nothing was imported"
             ) from exc
+        except InvalidDistribution as exc:
+            if str(exc).startswith(display):
+                raise
+            raise InvalidDistribution(f"{display}: {exc}; nothing was imported") from exc
     except BaseException:
         contents.discard()
         raise
     finally:
-        prefetch.close()
-    contents.archive_sha256 = reader.digest.hexdigest()
-    contents.archive_bytes = reader.size
+        inflater.close()
+    contents.archive_sha256 = inflater.digest.hexdigest()
+    contents.archive_bytes = inflater.size
     return contents
 
 

@@ -33,7 +33,7 @@ def special(name: str, kind: bytes) -> tarfile.TarInfo:
     return info
 
 
-@pytest.mark.parametrize("mode", ["w:gz", "w:bz2", "w"])
+@pytest.mark.parametrize("mode", ["w:gz", "w:bz2", "w:xz", "w"])
 def test_regular_files_under_pyodide_are_staged_with_their_hashes(tmp_path: Path, mode: str) -> None:
     blobs = BlobStore(tmp_path / "blobs")
     data = tar_bytes(
@@ -73,3 +73,26 @@ def test_a_hostile_member_refuses_the_archive_and_leaves_nothing(
 def test_not_an_archive_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidDistribution, match="unreadable archive"):
         read_release(io.BytesIO(b"<html>not found</html>" * 100), BlobStore(tmp_path / "blobs"), "test")
+
+
+def test_concatenated_bz2_streams_are_read_whole(tmp_path: Path) -> None:
+    """pbzip2 (and pigz) write several streams one after the other; tar -x reads them as one."""
+    import bz2
+
+    plain = tar_bytes([("pyodide/a.whl", b"A" * 50_000), ("pyodide/b.whl", b"B" * 50_000)], "w")
+    data = bz2.compress(plain[:30_000]) + bz2.compress(plain[30_000:])
+    contents = read_release(io.BytesIO(data), BlobStore(tmp_path / "blobs"), "test")
+    assert sorted(contents.files) == ["a.whl", "b.whl"]
+    assert contents.files["b.whl"].path.read_bytes() == b"B" * 50_000
+    contents.discard()
+
+
+def test_a_decompression_bomb_stops_at_the_limit(tmp_path: Path) -> None:
+    import bz2
+
+    bomb = bz2.compress(
+        b"\0" * (40 << 20)
+    )  # 40 MiB of zeros after the end of an (empty) archive: ~50 bytes packed
+    limits = ReleaseLimits(max_members=10, max_member_bytes=1024, max_total_bytes=1024)
+    with pytest.raises(InvalidDistribution, match="unpacks to more than"):
+        read_release(io.BytesIO(bomb), BlobStore(tmp_path / "blobs"), "test", limits)
