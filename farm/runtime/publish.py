@@ -14,7 +14,8 @@ from farm.errors import InvalidDistribution
 from farm.index.pages import write_page
 from farm.index.render_lock import RenderLock
 from farm.runtime.distribution import RuntimeStore
-from farm.runtime.lockfile import LockBuild, build_lock
+from farm.runtime.lockfile import DEFAULT_PRECEDENCE, LockBuild, build_lock
+from farm.runtime.release import distribution_entries
 from farm.runtime.target import target_for
 from farm.store.blobs import BlobStore
 from farm.store.catalog import Catalog
@@ -36,16 +37,30 @@ def validate_lock(lock: dict[str, object], where: str) -> None:
 
 class LockPublisher:
     def __init__(
-        self, runtimes: RuntimeStore, catalog: Catalog, blobs: BlobStore, render_lock: RenderLock
+        self,
+        runtimes: RuntimeStore,
+        catalog: Catalog,
+        blobs: BlobStore,
+        render_lock: RenderLock,
+        precedence: Sequence[str] = DEFAULT_PRECEDENCE,
     ) -> None:
         self.runtimes = runtimes
         self.catalog = catalog
         self.blobs = blobs
         self.render_lock = render_lock  # the page tree's: a lock is written by one render at a time
+        self.precedence = tuple(precedence)
 
     def build(self, version: str) -> LockBuild:
         target = target_for(version)
-        return build_lock(self.runtimes.upstream_lock(version), self.catalog.wheels(), target)
+        upstream = self.runtimes.upstream_lock(version)
+        distribution = {
+            file_name: recorded
+            for file_name, recorded in distribution_entries(self.runtimes.meta, version).items()
+            if file_name.endswith(".whl") or self.blobs.has(str(recorded["sha256"]))
+        }
+        return build_lock(
+            upstream, self.catalog.wheels(), target, precedence=self.precedence, distribution=distribution
+        )
 
     def refresh(self, versions: Sequence[str] | None = None) -> None:
         """Regenerate the lock of every installed runtime (or of ``versions``) and link its wheels."""

@@ -16,9 +16,12 @@ def utcnow() -> datetime:
 
 
 class Origin(StrEnum):
+    """Where a file came from. Stored as its string (no database enum: a new origin needs no migration)."""
+
     MIRRORED = "mirrored"
     BUILT = "built"
     UPLOADED = "uploaded"
+    PYODIDE = "pyodide"  # from a Pyodide release distribution (`wasmfarm runtime add --distribution`)
 
 
 class TokenScope(StrEnum):
