@@ -138,7 +138,7 @@ def test_pages_json_html_badge_and_completion(settings: Settings) -> None:
         ("greet", "works", ["colorname"]),
         ("colorname", "works", []),
     ]
-    assert entry["try_it"].startswith("/#v1.") and set(entry["actions"]) == {"check"}
+    assert entry["try_it"].startswith("/editor#v1.") and set(entry["actions"]) == {"check"}
     assert [h["project"] for h in greet["history"]] == ["greet"]
     assert never["known"] is False and never["runtimes"][0]["verdict"] is None
 
