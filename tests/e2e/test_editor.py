@@ -149,6 +149,23 @@ def test_app_without_a_program_points_to_the_editor_and_apps_link_back(shell: di
     assert app["embedded"]["visible"] is False  # &edit=0: no way out of an embedding
 
 
+def test_local_projects_can_be_renamed_created_opened_and_deleted(shell: dict) -> None:
+    projects = shell["projects"]
+    assert "error" not in projects, projects
+    assert projects["fresh"].startswith('print("Hello from Pyodide')  # a new project starts afresh
+    assert projects["reopened"] == projects["kept"]  # opening the renamed project brings its code back
+    after = projects["afterDelete"]
+    assert "renamed project" not in after["names"] and len(after["names"]) == len(projects["before"])
+    assert after["code"] == 'print("second project")\n'  # the most recent project left is opened
+    assert projects["reloaded"] == after
+
+
+def test_a_link_to_the_old_editor_address_is_sent_on_to_the_editor(shell: dict) -> None:
+    old = shell["oldLink"]
+    assert "error" not in old, old
+    assert old["url"].split("#")[0].endswith("/editor")
+
+
 def test_no_page_scrolls_sideways_from_390_px_and_panels_stack(shell: dict) -> None:
     layout = shell["layout"]
     assert "error" not in layout, layout

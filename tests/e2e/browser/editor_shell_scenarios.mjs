@@ -168,6 +168,44 @@ await scenario("app", async () => {
   return { empty, fragment, link, appLink, withProgram, embedded };
 });
 
+await scenario("projects", async () => {
+  // Local projects: rename, new, open, delete (the browser's prompt and confirm answered), all kept over a reload.
+  await page.goto(EDITOR);
+  await ready(page);
+  const names = () => page.locator("#projects option").allTextContents();
+  const before = await names();
+  const kept = await code(page);
+  page.once("dialog", (dialog) => dialog.accept("renamed project"));
+  await page.click("#rename-project");
+  await page.waitForFunction(() => document.querySelector("#projects").selectedOptions[0]?.textContent === "renamed project");
+  await page.click("#new-project");
+  await page.waitForFunction((n) => document.querySelectorAll("#projects option").length === n, before.length + 1);
+  const fresh = await code(page);
+  await page.evaluate(() => window.wasmfarm.setCode('print("second project")\n'));
+  await saved(page);
+  await page.selectOption("#projects", { label: "renamed project" });
+  await page.waitForFunction((c) => window.wasmfarm.code() === c, kept);
+  const reopened = await code(page);
+  page.once("dialog", (dialog) => dialog.accept());
+  await page.click("#delete-project");
+  await page.waitForFunction((n) => document.querySelectorAll("#projects option").length === n, before.length);
+  await saved(page);
+  const afterDelete = { names: await names(), code: await code(page) };
+  await page.reload();
+  await ready(page);
+  return { before, kept, fresh, reopened, afterDelete, reloaded: { names: await names(), code: await code(page) } };
+});
+
+await scenario("oldLink", async () => {
+  // A link made when the editor lived at "/" ("/#v1.…"): the landing page sends it on to the editor.
+  const fragment = await page.evaluate(() => window.wasmfarm.encodeState({
+    files: { "main.py": 'print("an old link")\n' }, main: "main.py", requirements: "", runtime: "314.0.7" }));
+  await page.goto(`${config.url}#${fragment}`);
+  await page.waitForURL(/\/editor#v1\./);
+  await page.waitForFunction(() => window.wasmfarm?.code?.() === 'print("an old link")\n');
+  return { url: page.url(), sent: fragment };
+});
+
 await scenario("axe", async () => {
   await page.setViewportSize({ width: 1280, height: 800 });
   await page.goto(EDITOR);
