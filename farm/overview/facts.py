@@ -29,13 +29,16 @@ class Overview:
     builds_by_state: dict[str, int] = field(default_factory=dict)
     checked_projects: int = 0
     checks_by_status: dict[str, int] = field(default_factory=dict)  # over every runtime
+    recent: tuple[tuple[str, str], ...] = ()  # (normalised name, display name), the newest projects first
 
     @property
     def builds(self) -> int:
         return sum(self.builds_by_state.values())
 
 
-def read_overview(engine: Engine, runtimes: RuntimeStore, configured: Sequence[str]) -> Overview:
+def read_overview(
+    engine: Engine, runtimes: RuntimeStore, configured: Sequence[str], recent: int = 12
+) -> Overview:
     installed = {r.version: r for r in runtimes.installed()}
     facts = tuple(
         RuntimeFacts(v, v in installed, installed[v].target.python if v in installed else None)
@@ -51,6 +54,12 @@ def read_overview(engine: Engine, runtimes: RuntimeStore, configured: Sequence[s
             .group_by(col(DistFile.origin))
         ).all()
         by_state = session.exec(select(Build.state, func.count()).group_by(col(Build.state))).all()
+        newest = session.exec(
+            select(Project.name, Project.display_name)
+            .where(published)
+            .order_by(col(Project.created_at).desc(), col(Project.id).desc())
+            .limit(recent)
+        ).all()
     summary = CheckListing(engine).summary()
     checks: dict[str, int] = {}
     for counts in summary.counts.values():
@@ -64,4 +73,5 @@ def read_overview(engine: Engine, runtimes: RuntimeStore, configured: Sequence[s
         builds_by_state={str(s): int(n) for s, n in by_state},
         checked_projects=summary.checked_projects,
         checks_by_status=checks,
+        recent=tuple((str(n), str(d)) for n, d in newest),
     )

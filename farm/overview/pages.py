@@ -51,6 +51,18 @@ def _counts(counts: dict[str, int], empty: str) -> str:
     return ", ".join(f"{n} {e(name)}" for name, n in sorted(counts.items()))
 
 
+def _recent(projects: tuple[tuple[str, str], ...]) -> str:
+    if not projects:
+        return ""
+    items = "".join(
+        f"<li><a href='/compat/{quote(name)}'>{e(display)}</a> "
+        f"(<a href='/simple/{quote(name)}/'>files</a>)</li>"
+        for name, display in projects
+    )
+    intro = "<p>Newest projects, each with its page (does it work on Pyodide?) and its files:</p>"
+    return f"{intro}<ul id='recent'>{items}</ul>"
+
+
 def render_landing(overview: Overview) -> str:
     runtimes = "".join(
         f"<tr><th scope='row'>Pyodide {e(r.version)}</th>"
@@ -75,7 +87,8 @@ def render_landing(overview: Overview) -> str:
         "<section aria-labelledby='packages'><h2 id='packages'>Packages</h2>"
         f"<p id='project-count'>{overview.projects} project(s), {overview.files} file(s) "
         f"({_counts(overview.files_by_origin, 'none yet')}).</p>"
-        "<p><a href='/simple/'>The simple index</a> (PEP 503/691) for pip, uv and micropip; "
+        + _recent(overview.recent)
+        + "<p><a href='/simple/'>The simple index</a> (PEP 503/691) for pip, uv and micropip; "
         "<a href='/openapi.json'>the JSON API</a>.</p></section>"
     )
     body += (

@@ -149,7 +149,7 @@ def test_app_without_a_program_points_to_the_editor_and_apps_link_back(shell: di
     assert app["embedded"]["visible"] is False  # &edit=0: no way out of an embedding
 
 
-def test_local_projects_can_be_renamed_created_opened_and_deleted(shell: dict) -> None:
+def test_local_projects_can_be_renamed_created_opened_duplicated_and_deleted(shell: dict) -> None:
     projects = shell["projects"]
     assert "error" not in projects, projects
     assert projects["fresh"].startswith('print("Hello from Pyodide')  # a new project starts afresh
@@ -158,6 +158,10 @@ def test_local_projects_can_be_renamed_created_opened_and_deleted(shell: dict) -
     assert "renamed project" not in after["names"] and len(after["names"]) == len(projects["before"])
     assert after["code"] == 'print("second project")\n'  # the most recent project left is opened
     assert projects["reloaded"] == after
+    duplicated = projects["duplicated"]
+    assert duplicated["code"] == after["code"] and duplicated["current"].endswith(" (copy)")
+    assert len(duplicated["names"]) == len(after["names"]) + 1  # the original is kept
+    assert set(after["names"]) <= set(duplicated["names"])
 
 
 def test_a_link_to_the_old_editor_address_is_sent_on_to_the_editor(shell: dict) -> None:

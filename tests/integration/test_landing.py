@@ -59,6 +59,8 @@ def test_the_landing_page_counts_what_the_domain_holds(server: tuple[str, Farm, 
     after = httpx.get(url).text
     assert "1 project(s), 1 file(s) (1 uploaded)" in after
     assert "1 build(s): 1 queued" in after
+    assert "<a href='/compat/demo'>demo</a> (<a href='/simple/demo/'>files</a>)" in after  # its package pages
+    assert "id='recent'" not in empty.text
 
 
 def test_the_favicon_is_served(server: tuple[str, Farm, str]) -> None:

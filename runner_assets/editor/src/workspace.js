@@ -1,6 +1,6 @@
 // The editor never loses work: the open project is saved to IndexedDB and mirrored into the URL fragment as the
 // user types (debounced), the share box follows every edit (while an edit is pending it shows no link at all, so a
-// stale one cannot be copied), and a list of local projects can be created, opened, renamed and deleted.
+// stale one cannot be copied), and a list of local projects can be created, opened, renamed, duplicated and deleted.
 import { ShareLinkError, decodeState, encodeState } from "./share.js";
 import {
   currentId, debounce, deleteProject, findByFragment, listProjects, loadProject, newId, projectRecord, saveProject,
@@ -165,6 +165,12 @@ export function createWorkspace({ $, state, sync, show, starter, onError, onOpen
     await persistNow();
   }
 
+  async function duplicateProject() {
+    await flush();
+    project = { id: newId(), name: `${project.name} (copy)`.slice(0, 100) };
+    await persistNow();
+  }
+
   async function renameProject() {
     const name = prompt("Project name", project.name)?.trim();
     if (!name) return;
@@ -189,6 +195,7 @@ export function createWorkspace({ $, state, sync, show, starter, onError, onOpen
     $("projects").onchange = (event) => openProject(event.target.value);
     $("new-project").onclick = newProject;
     $("rename-project").onclick = renameProject;
+    $("duplicate-project").onclick = duplicateProject;
     $("delete-project").onclick = removeProject;
     addEventListener("pagehide", () => persist.flush());
     addEventListener("hashchange", hashChanged);

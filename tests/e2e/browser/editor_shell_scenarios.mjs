@@ -193,7 +193,12 @@ await scenario("projects", async () => {
   const afterDelete = { names: await names(), code: await code(page) };
   await page.reload();
   await ready(page);
-  return { before, kept, fresh, reopened, afterDelete, reloaded: { names: await names(), code: await code(page) } };
+  const reloaded = { names: await names(), code: await code(page) };
+  await page.click("#duplicate-project");
+  await page.waitForFunction((n) => document.querySelectorAll("#projects option").length === n, before.length + 1);
+  const duplicated = { names: await names(), code: await code(page),
+                       current: await page.evaluate(() => document.querySelector("#projects").selectedOptions[0].textContent) };
+  return { before, kept, fresh, reopened, afterDelete, reloaded, duplicated };
 });
 
 await scenario("oldLink", async () => {
