@@ -170,9 +170,10 @@ def test_a_link_to_the_old_editor_address_is_sent_on_to_the_editor(shell: dict) 
     assert old["url"].split("#")[0].endswith("/editor")
 
 
-def test_no_page_scrolls_sideways_from_390_px_and_panels_stack(shell: dict) -> None:
+def test_no_page_scrolls_sideways_from_360_px_and_panels_stack(shell: dict) -> None:
     layout = shell["layout"]
     assert "error" not in layout, layout
+    assert len(layout) == 9  # editor, landing and app at 360, 390 and 1280 px
     for name, seen in layout.items():
         assert seen["scrollWidth"] <= seen["innerWidth"], (name, seen)
         assert Path(seen["shot"]).stat().st_size > 2_000, name

@@ -126,7 +126,7 @@ await scenario("damaged", async () => {
 
 await scenario("layout", async () => {
   const seen = {};
-  for (const [width, height] of [[390, 844], [1280, 800]]) {
+  for (const [width, height] of [[360, 740], [390, 844], [1280, 800]]) {
     await page.setViewportSize({ width, height });
     for (const [name, url] of [["editor", EDITOR], ["landing", config.url], ["app", `${config.url}app`]]) {
       await page.goto(url);
