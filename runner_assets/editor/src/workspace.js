@@ -23,7 +23,7 @@ export function createWorkspace({ $, state, sync, show, starter, onError, onOpen
 
   function showShare() {
     const box = $("share-box");
-    if (box.hidden) return;
+    if (box.hidden || persist.pending()) return; // an edit is waiting to be saved: this link would be stale
     const { editor, app } = links();
     $("share-link").value = editor;
     $("app-link").href = app;
@@ -43,16 +43,20 @@ export function createWorkspace({ $, state, sync, show, starter, onError, onOpen
     $("copy-link").disabled = true;
   }
 
-  async function persistNow() {
+  // Saves the open project and syncs the fragment; writes run one after another, so the last one holds the latest.
+  function persistNow() {
     sync();
+    saving = saving.then(write).catch((err) => onError(`could not save the project in this browser: ${err}`));
+    return saving;
+  }
+
+  async function write() {
     fragment = await encodeState(state);
     history.replaceState(null, "", `${location.pathname}${location.search}#${fragment}`);
     showShare();
     project.id ??= newId();
-    const record = projectRecord(project.id, project.name, state, fragment);
     setCurrentId(project.id);
-    saving = saveProject(record).catch((err) => onError(`could not save the project in this browser: ${err}`));
-    await saving;
+    await saveProject(projectRecord(project.id, project.name, state, fragment));
     await renderProjects();
   }
   const persist = debounce(persistNow, SAVE_DELAY_MS);
@@ -92,7 +96,7 @@ export function createWorkspace({ $, state, sync, show, starter, onError, onOpen
     const known = await findByFragment(hash).catch(() => null);
     if (known) adopt(known); // this browser's own project: no copy of it
     else adopt({ id: newId(), name: `shared ${new Date().toLocaleString()}`, ...shared, current: shared.main });
-    await persistNow();
+    persistNow(); // saved while the program starts: no wait on the way to its first output
     return true;
   }
 
