@@ -130,6 +130,7 @@ def test_a_damaged_link_says_what_is_wrong_and_keeps_the_own_program(shell: dict
         ("base64", "not base64url"),
         ("deflate", "does not decompress"),
         ("version", '"#v1."'),
+        ("fileName", 'file name "../../escape.py" is not a relative path'),
     ):
         seen = damaged[case]
         assert seen["message"].startswith("This link could not be opened") and words in seen["message"], seen

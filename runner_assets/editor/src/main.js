@@ -6,7 +6,7 @@ import { syntaxHighlighting } from "@codemirror/language";
 import { classHighlighter } from "@lezer/highlight";
 import { createOutput } from "./output.js";
 import { SECRET_NAME, addSecret, fingerprint, renderSecretsPanel, secretsForRun } from "./secrets.js";
-import { decodeState, encodeState, linkOptions } from "./share.js";
+import { decodeState, encodeState, linkOptions, validFileName } from "./share.js";
 import { createWorkspace } from "./workspace.js";
 
 const $ = (id) => document.getElementById(id);
@@ -280,6 +280,10 @@ function openFile(name) {
 function addFile() {
   const name = prompt("New file name (e.g. helpers.py)");
   if (!name || state.files[name] !== undefined) return;
+  if (!validFileName(name)) {
+    output.text("error", `${JSON.stringify(name)} is not a file name here: use letters, digits, "_", "-", "." and "/"`);
+    return;
+  }
   state.files[name] = "";
   openFile(name);
   workspace?.changed();

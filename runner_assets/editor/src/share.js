@@ -4,6 +4,7 @@
 
 export const VERSION = "v1";
 const MAX_FILES = 200;
+const FILE_NAME = /^[\w.\-/]{1,120}$/;
 
 // A link that cannot be opened: the message says what is wrong and what to do, for the person who clicked it.
 export class ShareLinkError extends Error {
@@ -75,6 +76,11 @@ export async function decodeState(fragment) {
   return checkState(state);
 }
 
+// A relative path of a few safe characters, without "." or ".." parts (files are written into Python's file system).
+export function validFileName(name) {
+  return FILE_NAME.test(name) && !name.split("/").some((part) => part === "" || part === "." || part === "..");
+}
+
 // A link comes from anyone: only the fields the editor knows, each of the right type.
 export function checkState(state) {
   const bad = (what) => { throw new ShareLinkError(what); };
@@ -84,6 +90,10 @@ export function checkState(state) {
   const names = Object.keys(files);
   if (!names.length || names.length > MAX_FILES) bad(`it carries ${names.length} files (1 to ${MAX_FILES} expected)`);
   for (const name of names) {
+    if (!validFileName(name)) {
+      bad(`its file name ${JSON.stringify(name.slice(0, 80))} is not a relative path of letters, digits, "_", ` +
+          '"-", "." and "/"');
+    }
     if (typeof files[name] !== "string") bad(`its file ${JSON.stringify(name)} is not text`);
   }
   if (typeof main !== "string" || !(main in files)) bad("its main file is not among its files");

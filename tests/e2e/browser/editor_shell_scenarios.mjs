@@ -79,6 +79,7 @@ await scenario("sharedLink", async () => {
                 hash: await page.evaluate(() => location.hash) };
   await page.reload();
   await ready(page);
+  await saved(page);
   const reloaded = { code: await code(page), hash: await page.evaluate(() => location.hash),
                      status: await page.locator("#status").textContent() };
   const projects = await page.locator("#projects option").allTextContents();
@@ -110,8 +111,10 @@ await scenario("shareFollows", async () => {
 await scenario("damaged", async () => {
   const own = await code(page);
   const seen = {};
+  const escaping = await page.evaluate(() => window.wasmfarm.encodeState({
+    files: { "../../escape.py": "print(1)\n" }, main: "../../escape.py", requirements: "", runtime: "314.0.7" }));
   for (const [name, fragment] of [["base64", "v1.%%%not-base64%%%"], ["deflate", "v1.AAAAAAAA"],
-                                  ["version", "v9.abc"]]) {
+                                  ["version", "v9.abc"], ["fileName", escaping]]) {
     await page.goto(`${EDITOR}#${fragment}`);
     await ready(page);
     await page.waitForSelector("#link-error:not([hidden])");
@@ -193,6 +196,7 @@ await scenario("projects", async () => {
   const afterDelete = { names: await names(), code: await code(page) };
   await page.reload();
   await ready(page);
+  await saved(page); // the list is filled once the reopened project is saved
   const reloaded = { names: await names(), code: await code(page) };
   await page.click("#duplicate-project");
   await page.waitForFunction((n) => document.querySelectorAll("#projects option").length === n, before.length + 1);
