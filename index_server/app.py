@@ -82,7 +82,7 @@ def create_app(settings: Settings, farm_: Farm | None = None) -> ASGIApp:
     )
 
     _answer_errors(api)
-    registry, request_metrics = new_registry(domain.engine)
+    registry, request_metrics = new_registry(domain.engine, renders=lambda: domain.publisher.renders)
     api.include_router(ops_router(domain, registry))
     api.include_router(landing_router(domain))
     mount_editor(api, settings)

@@ -7,6 +7,7 @@ file name (the runtime resolves it against its own folder, in Node and in the br
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,25 +38,40 @@ class LockBuild:
     choices: dict[str, list[Choice]] = field(default_factory=dict)  # project -> every candidate considered
 
 
+# A stored file's metadata never changes (the file is content-addressed), so what is parsed from it is kept per
+# sha256: regenerating a lock of 1,000 wheels parsed every METADATA again (a third of its time) before.
+PARSED_CACHE = 100_000
+
+
 def requires_dist(row: DistFile) -> list[str]:
     if not row.core_metadata:
         return []
-    fields, _ = parse_email(row.core_metadata)
-    return [str(r) for r in fields.get("requires_dist") or []]
+    return list(_requires_dist(row.sha256, row.core_metadata))
+
+
+@functools.lru_cache(maxsize=PARSED_CACHE)
+def _requires_dist(sha256: str, core_metadata: str) -> tuple[str, ...]:
+    fields, _ = parse_email(core_metadata)
+    return tuple(str(r) for r in fields.get("requires_dist") or [])
 
 
 def runtime_depends(row: DistFile, target: RuntimeTarget) -> list[str]:
     """Requires-Dist with markers evaluated inside the runtime (no extras), as normalised names."""
+    return list(_runtime_depends(row.sha256, row.core_metadata or "", target))
+
+
+@functools.lru_cache(maxsize=PARSED_CACHE)
+def _runtime_depends(sha256: str, core_metadata: str, target: RuntimeTarget) -> tuple[str, ...]:
     environment = {**target.marker_environment, "extra": ""}
     names = []
-    for line in requires_dist(row):
+    for line in _requires_dist(sha256, core_metadata) if core_metadata else ():
         try:
             requirement = Requirement(line)
         except InvalidRequirement:
             continue
         if requirement.marker is None or requirement.marker.evaluate(environment):
             names.append(canonicalize_name(requirement.name))
-    return sorted(set(names))
+    return tuple(sorted(set(names)))
 
 
 def entry(row: DistFile, target: RuntimeTarget) -> dict[str, Any]:
