@@ -65,7 +65,10 @@ def _status(status: str | None) -> str:
 
 
 def _nav() -> str:
-    return "<nav><a href='/'>editor</a><a href='/compat'>compat</a><a href='/builds'>builds</a></nav>"
+    return (
+        "<nav><a href='/'>home</a><a href='/editor'>editor</a><a href='/compat'>compat</a>"
+        "<a href='/builds'>builds</a></nav>"
+    )
 
 
 def _search() -> str:

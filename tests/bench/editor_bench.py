@@ -146,7 +146,7 @@ def main() -> None:
             json.dumps(
                 {
                     "playwright": str(CACHE / "node" / "node_modules" / "playwright-core"),
-                    "editorUrl": f"{url}#{fragment}",
+                    "editorUrl": f"{url}editor#{fragment}",
                     "smokeUrl": f"{url}runner/smoke.html?runtime={PYODIDE_VERSION}&code=print(1)",
                     "rounds": args.rounds,
                 }

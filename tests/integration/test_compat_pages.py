@@ -144,7 +144,7 @@ def test_pages_json_html_badge_and_completion(settings: Settings) -> None:
     ]
     assert "palette</a> 3.0 mirrored: <span class='unknown'>installed with greet</span>" in greet_page
     assert "colorname</a> 2.1 mirrored: <span class='works'>works</span>" in greet_page
-    assert entry["try_it"].startswith("/#v1.") and set(entry["actions"]) == {"check"}
+    assert entry["try_it"].startswith("/editor#v1.") and set(entry["actions"]) == {"check"}
     assert [h["project"] for h in greet["history"]] == ["greet"]
     assert never["known"] is False and never["runtimes"][0]["verdict"] is None
 
