@@ -93,12 +93,15 @@ if [ ! -x /usr/bin/chromium ]; then
   echo "test-assets: installing chromium from Debian" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
+# axe-core (the accessibility checks of the editor's e2e tests) beside it, injected into the pages by the tests.
 PLAYWRIGHT_VERSION=1.65.1
-if ! grep -q "\"version\": \"$PLAYWRIGHT_VERSION\"" "$cache/node/node_modules/playwright-core/package.json" 2>/dev/null; then
-  echo "test-assets: installing playwright-core@$PLAYWRIGHT_VERSION into $cache/node" >&2
+AXE_VERSION=4.14.1
+if ! grep -q "\"version\": \"$PLAYWRIGHT_VERSION\"" "$cache/node/node_modules/playwright-core/package.json" 2>/dev/null \
+   || ! grep -q "\"version\": \"$AXE_VERSION\"" "$cache/node/node_modules/axe-core/package.json" 2>/dev/null; then
+  echo "test-assets: installing playwright-core@$PLAYWRIGHT_VERSION and axe-core@$AXE_VERSION into $cache/node" >&2
   mkdir -p "$cache/node"
   (cd "$cache/node" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --silent --no-audit --no-fund --no-save \
-     "playwright-core@$PLAYWRIGHT_VERSION" >/dev/null)
+     "playwright-core@$PLAYWRIGHT_VERSION" "axe-core@$AXE_VERSION" >/dev/null)
 fi
 # JupyterLite (its build tool and the Pyodide kernel's extension) in a venv of its own: `jupyter lite build` runs
 # offline from it. Any Python >= 3.10 will do.

@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,6 +22,7 @@ from pydantic_settings import (
 from farm.errors import ConfigurationError, UnknownRuntime
 from farm.runtime.manifest import use_recorded_targets
 from farm.runtime.target import RuntimeTarget, targets_for
+from farm.store.models import Origin
 
 
 def default_data_dir() -> Path:
@@ -73,6 +74,14 @@ class Settings(BaseSettings):
     npm_registry: str = Field(
         default="https://registry.npmjs.org/",
         description="npm registry the Pyodide runtime packages come from (a private npm mirror works).",
+    )
+    lock_precedence: list[str] = Field(
+        default=["built", "uploaded", "pyodide", "mirrored"],
+        description="Which wheel of a project a runtime's pyodide-lock.json lists when several origins have one, "
+        "first wins: built (by this farm), uploaded, pyodide (from a Pyodide release distribution, `wasmfarm "
+        "runtime add VERSION --distribution FILE`), mirrored (from the upstream index); origins left out come "
+        "last. Within an origin the newest installable version wins. `wasmfarm explain NAME --runtime VERSION` "
+        "shows the choice.",
     )
     auto_install_runtimes: bool = Field(
         default=True,
@@ -233,6 +242,18 @@ class Settings(BaseSettings):
         description="Seconds a client has to send a complete request head, counted from connecting (on a "
         "kept-alive connection, from the first byte of the next request); a slower one is answered 408.",
     )
+
+    @field_validator("lock_precedence")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        known = [origin.value for origin in Origin]
+        unknown = [v for v in value if v not in known]
+        if unknown or len(set(value)) != len(value):
+            raise ValueError(
+                f"lock_precedence {value!r}: name each of {', '.join(known)} at most once"
+                + (f" ({', '.join(map(repr, unknown))} is not an origin)" if unknown else "")
+            )
+        return value
 
     @model_validator(mode="after")
     def _known_runtimes(self) -> Settings:

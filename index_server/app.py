@@ -6,11 +6,12 @@ import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator
+from http import HTTPStatus
 from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import farm
@@ -18,6 +19,7 @@ from farm.build.jobs import BuildFarm, Jobs, make_broker
 from farm.context import Farm
 from farm.errors import BadRequest, FarmError, InternalError, UploadTooLarge
 from farm.ops.metrics import new_registry
+from farm.overview.pages import render_error
 from farm.settings import Settings
 from index_server.access import ReadAccess
 from index_server.builds import builds_router
@@ -25,6 +27,7 @@ from index_server.compat import compat_router
 from index_server.curation import curation_router
 from index_server.editor import mount_editor
 from index_server.errors import error_body, error_headers, status_for
+from index_server.landing import PAGE_CSP, landing_router, wants_html
 from index_server.locking import lock_router
 from index_server.metrics import Metered, ops_router
 from index_server.proxy import mount_proxy
@@ -79,8 +82,9 @@ def create_app(settings: Settings, farm_: Farm | None = None) -> ASGIApp:
     )
 
     _answer_errors(api)
-    registry, request_metrics = new_registry(domain.engine)
+    registry, request_metrics = new_registry(domain.engine, renders=lambda: domain.publisher.renders)
     api.include_router(ops_router(domain, registry))
+    api.include_router(landing_router(domain))
     mount_editor(api, settings)
     proxy = mount_proxy(api, settings)
     if proxy is not None:
@@ -100,22 +104,37 @@ def create_app(settings: Settings, farm_: Farm | None = None) -> ASGIApp:
 
 
 def _answer_errors(api: FastAPI) -> None:
-    """Every error FastAPI meets is answered as JSON with a message (never its default HTML or a bare 500)."""
+    """Every error FastAPI meets is answered with a message: an HTML page for a browser's navigation, JSON for
+    everything else (API, pip, uv and micropip clients); never FastAPI's default or a bare 500."""
+
+    def html_error(status: int, exc: FarmError, headers: dict[str, str] | None = None) -> Response:
+        title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+        headers = {
+            **(headers or {}),
+            "Content-Security-Policy": PAGE_CSP,
+            "X-Content-Type-Options": "nosniff",
+        }
+        headers.pop("content-type", None)
+        return HTMLResponse(render_error(status, title, str(exc)), status_code=status, headers=headers)
 
     @api.exception_handler(FarmError)
-    async def _farm_error(_request: Request, exc: FarmError) -> Response:
+    async def _farm_error(request: Request, exc: FarmError) -> Response:
         status = status_for(exc)
         headers = {k.decode(): v.decode() for k, v in error_headers(exc)}
+        if wants_html(request.headers):
+            return html_error(status, exc, headers)
         return Response(error_body(exc, status), status_code=status, headers=headers)
 
     @api.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         path = request.url.path
         messages = {
-            404: f"no page at {path!r}; the editor is at /, the index at /simple/, builds at /builds",
+            404: f"no page at {path!r}; the editor is at /editor, the index at /simple/, builds at /builds",
             405: f"{request.method} is not allowed on {path!r}",
         }
         error = BadRequest(messages.get(exc.status_code, str(exc.detail)))
+        if wants_html(request.headers):
+            return html_error(exc.status_code, error, getattr(exc, "headers", None))
         return Response(
             error_body(error, exc.status_code),
             status_code=exc.status_code,

@@ -1,4 +1,4 @@
-"""The editor (``/``), app mode (``/app``), their service worker and assets (``/runner/``).
+"""The editor (``/editor``), app mode (``/app``), their service worker and assets (``/runner/``).
 
 Editor pages are cross-origin isolated (COOP/COEP), which gives the Pyodide worker a SharedArrayBuffer to interrupt
 running code with. App mode may be embedded in iframes from the configured origins.
@@ -100,7 +100,7 @@ def mount_editor(api: FastAPI, settings: Settings) -> None:
             )
         return path.read_text().replace("__WASMFARM_CONFIG__", config.replace("</", "<\\/"))
 
-    @api.get("/", response_class=HTMLResponse, include_in_schema=False)
+    @api.get("/editor", response_class=HTMLResponse, include_in_schema=False)
     def editor() -> HTMLResponse:
         headers = {**ISOLATION, **NOSNIFF, "Content-Security-Policy": EDITOR_CSP}
         return HTMLResponse(page("index.html"), headers=headers)

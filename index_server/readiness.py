@@ -63,7 +63,7 @@ class EditorReadiness:
                 "`make serve` does); the index and runtimes are served regardless"
             )
         else:
-            self.say(f"editor ready at {self.url} (runtime {self.runtime})")
+            self.say(f"editor ready at {self.url}editor (runtime {self.runtime})")
 
 
 class AnnouncingServer(uvicorn.Server):

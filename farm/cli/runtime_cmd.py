@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import click
+from packaging.utils import canonicalize_name
 
 from farm.cli.common import data_dir_option, reports_errors, settings_from
 from farm.context import Farm
@@ -13,6 +15,7 @@ from farm.errors import NotFound
 from farm.mirror.mirror import parse_requirements, read_requirements_file
 from farm.runtime.install import install_runtime
 from farm.runtime.local_copy import fetch_runtime
+from farm.runtime.lockfile import precedence_text
 from farm.runtime.locking import lock_requirements, pylock_toml
 from farm.runtime.target import target_for
 
@@ -24,27 +27,91 @@ def runtime() -> None:
 
 @runtime.command("add")
 @click.argument("versions", nargs=-1, required=True)
+@click.option(
+    "--distribution",
+    "distribution",
+    default=None,
+    help="Also import Pyodide's release distribution (pyodide-VERSION.tar.bz2, a path or an http(s) URL): every "
+    "file its lock lists is checked against the lock's sha256 and served by the mirror (origin pyodide).",
+)
+@click.option(
+    "--sha256", "sha256", default=None, help="The archive's sha256 (as published with the release)."
+)
 @data_dir_option
 @click.pass_context
 @reports_errors
-def add(ctx: click.Context, versions: tuple[str, ...], data_dir: Path | None) -> None:
+def add(
+    ctx: click.Context,
+    versions: tuple[str, ...],
+    distribution: str | None,
+    sha256: str | None,
+    data_dir: Path | None,
+) -> None:
     """Fetch pyodide@VERSION from the npm registry (setting npm_registry), verify its sha512 integrity, unpack it,
-    mirror micropip and what it needs from the upstream index, and generate its pyodide-lock.json."""
+    mirror micropip and what it needs from the upstream index, and generate its pyodide-lock.json. With
+    --distribution, also import the packages of Pyodide's own release archive for that version."""
+    if (distribution or sha256) and len(versions) != 1:
+        raise click.UsageError("--distribution imports the archive of one runtime: name one VERSION")
+    if sha256 and not distribution:
+        raise click.UsageError("--sha256 checks the archive of --distribution: give both")
     farm = Farm.open(settings_from(ctx, data_dir=data_dir))
     for version in versions:
-        installed, report = install_runtime(farm, version)
-        click.echo(f"runtime {installed.version}: {installed.integrity}")
-        click.echo(f"  essential wheels: {report.downloaded} downloaded, {report.present} present", err=True)
-        for error in report.errors:
-            click.secho(f"  warning: {error}", fg="yellow", err=True)
+        if not (distribution and farm.runtimes.is_installed(version)):
+            installed, report = install_runtime(farm, version)
+            click.echo(f"runtime {installed.version}: {installed.integrity}")
+            click.echo(
+                f"  essential wheels: {report.downloaded} downloaded, {report.present} present", err=True
+            )
+            for error in report.errors:
+                click.secho(f"  warning: {error}", fg="yellow", err=True)
+        if distribution:
+            _import_distribution(farm, version, distribution, sha256)
+
+
+def _import_distribution(farm: Farm, version: str, source: str, sha256: str | None) -> None:
+    from farm.runtime.release import import_distribution
+
+    report = import_distribution(
+        source,
+        version,
+        expected_sha256=sha256,
+        runtimes=farm.runtimes,
+        ingestor=farm.ingestor,
+        blobs=farm.blobs,
+        timeout=farm.settings.http_timeout,
+    )
+    names = [canonicalize_name(f.split("-", 1)[0]) for f in report.wheels_added + report.wheels_present]
+    farm.publisher.refresh(names)
+    farm.locks.refresh([version])
+    mb = report.archive_bytes / 1e6
+    click.echo(
+        f"distribution {source} (sha256 {report.archive_sha256}, {mb:.1f} MB): {report.verified} files verified "
+        f"against its lock; wheels: {len(report.wheels_added)} added, {len(report.wheels_present)} present; "
+        f"{len(report.other_files)} other files (shared libraries, test archives)"
+    )
+    if report.runtime_files_checked:
+        click.echo(
+            f"  runtime files as the npm package's: {', '.join(report.runtime_files_checked)} (served from npm)",
+            err=True,
+        )
+    for kept in report.kept_existing:
+        click.secho(
+            f"  kept: {kept} has the same name and other content; published files never change",
+            fg="yellow",
+            err=True,
+        )
+    click.echo(f"  {mb / max(report.seconds, 1e-9):.1f} MB/s ({report.seconds:.1f} s)", err=True)
 
 
 @runtime.command("list")
+@click.option("--packages", is_flag=True, help="Also list each locked package with its version and origin.")
 @data_dir_option
 @click.pass_context
 @reports_errors
-def list_(ctx: click.Context, data_dir: Path | None) -> None:
-    """Installed runtimes with their Python, ABI and integrity."""
+def list_(ctx: click.Context, packages: bool, data_dir: Path | None) -> None:
+    """Installed runtimes with their Python, ABI and integrity, and where their locked packages come from."""
+    from farm.runtime.release import read_record
+
     farm = Farm.open(settings_from(ctx, data_dir=data_dir))
     for item in farm.runtimes.installed():
         info = item.info
@@ -52,6 +119,31 @@ def list_(ctx: click.Context, data_dir: Path | None) -> None:
             f"{item.version}\tPython {info.get('python')}\tABI {info.get('abi_version')}\t"
             f"{info.get('platform')}\t{item.installed_at}\t{item.integrity}"
         )
+        origins = locked_origins(farm, item.version)
+        counts = Counter(origin for _name, _version, origin in origins)
+        order = [*farm.locks.precedence, *sorted(set(counts) - set(farm.locks.precedence))]
+        click.echo(
+            f"  lock: {len(origins)} packages: " + ", ".join(f"{o} {counts[o]}" for o in order if counts[o])
+        )
+        record = read_record(farm.runtimes.meta, item.version)
+        if record.get("source"):
+            click.echo(
+                f"  distribution: {record['source']} (sha256 {record['archive_sha256']}), imported "
+                f"{record['imported_at']}, {len(record['packages'])} packages"
+            )
+        if packages:
+            for name, version, origin in origins:
+                click.echo(f"  {name}\t{version}\t{origin}")
+
+
+def locked_origins(farm: Farm, version: str) -> list[tuple[str, str, str]]:
+    """(name, version, origin) of every package of the runtime's generated lock."""
+    built = farm.locks.build(version)
+    found = []
+    for name, package in built.lock["packages"].items():
+        chosen = [c for c in built.choices.get(name, []) if c.chosen and c.filename == package["file_name"]]
+        found.append((name, str(package["version"]), chosen[0].origin if chosen else "?"))
+    return found
 
 
 @runtime.command("remove")
@@ -192,11 +284,11 @@ def explain(ctx: click.Context, project: str, version: str, data_dir: Path | Non
     """Explain which file of PROJECT the runtime's pyodide-lock.json lists, and why the others are not chosen."""
     farm = Farm.open(settings_from(ctx, data_dir=data_dir))
     built = farm.locks.build(version)
-    from packaging.utils import canonicalize_name
 
     choices = built.choices.get(canonicalize_name(project))
     if not choices:
         raise NotFound(f"the mirror has no wheel of {project!r}; `wasmfarm mirror {project}` fetches it")
     for choice in sorted(choices, key=lambda c: not c.chosen):
         mark = "chosen " if choice.chosen else "skipped"
-        click.echo(f"{mark}  {choice.filename}: {choice.reason}")
+        click.echo(f"{mark}  {choice.filename}: {choice.reason} [{choice.origin}]")
+    click.echo(f"precedence (setting lock_precedence): {precedence_text(farm.locks.precedence)}", err=True)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from packaging.utils import canonicalize_name
+
 from farm.compat import tryit
 from farm.compat.listing import CheckListing, CheckRow, TablePage, TableQuery
 from farm.compat.mirroring import wants_mirroring
@@ -118,16 +120,22 @@ def _buildable(verdict: Verdict) -> bool:
 def tree(verdict: Verdict, listing: CheckListing) -> list[dict[str, Any]]:
     """The dependency tree of a verdict: its closure's nodes (each with its ``depends``) or, when the closure could
     not be resolved, the chain of failing (or buildable) dependencies. Each node with the verdict it has: its own
-    current check on the runtime, the dependency verdict that explains the root's, or none (``status`` null)."""
+    current check on the runtime, the dependency verdict that explains the root's, or none (``status`` null). A node
+    with no check of its own that the root's run installed says so (``installed_with``: the root's name): it was
+    installed by micropip in that run, which is not a verdict of its own (its modules were not imported for it)."""
     closure = verdict.evidence.closure
     if closure:
         names = [n.name for n in closure]
         kept = listing.current_of([n for n in names if n != verdict.project], verdict.runtime)
-        return [
-            _node(n.name, n.version, n.mirrored, list(n.depends), verdict if n.name == verdict.project else None,
-                  kept.get(n.name))
-            for n in closure
-        ]  # fmt: skip
+        installed: dict[str, str] = {canonicalize_name(k): v for k, v in verdict.evidence.installed.items()}
+        nodes = []
+        for n in closure:
+            node = _node(n.name, n.version, n.mirrored, list(n.depends),
+                         verdict if n.name == verdict.project else None, kept.get(n.name))  # fmt: skip
+            if node["status"] is None and installed.get(canonicalize_name(n.name)) == n.version:
+                node["installed_with"] = verdict.project
+            nodes.append(node)
+        return nodes
     chain: list[dict[str, Any]] = []
     subject: Verdict | None = verdict
     while subject is not None and len(chain) < 10:
@@ -157,5 +165,6 @@ def _node(
         "status": status,
         "code": code,
         "reason": reason,
+        "installed_with": None,
         "url": project_url(name),
     }

@@ -27,7 +27,7 @@ SORTS = {
     "project": col(CompatCheck.project),
     "status": col(CompatCheck.status),
     "runtime": col(CompatCheck.runtime),
-    "version": col(CompatCheck.version),
+    "version": col(CompatCheck.version_key),  # PEP 440 order, not text order
     "checked": col(CompatCheck.checked_at),
 }
 MAX_PER_PAGE = 200

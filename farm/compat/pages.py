@@ -65,7 +65,10 @@ def _status(status: str | None) -> str:
 
 
 def _nav() -> str:
-    return "<nav><a href='/'>editor</a><a href='/compat'>compat</a><a href='/builds'>builds</a></nav>"
+    return (
+        "<nav><a href='/'>home</a><a href='/editor'>editor</a><a href='/compat'>compat</a>"
+        "<a href='/builds'>builds</a></nav>"
+    )
 
 
 def _search() -> str:
@@ -285,11 +288,17 @@ def _tree(nodes: Sequence[Mapping[str, Any]], root: str) -> str:
         below = "".join(branch(d, seen | {d}) for d in children)
         return (
             f"<li><a href='{e(node['url'])}'>{e(name)}</a> {e(node['version'] or '')}{mirrored}: "
-            f"{_status(node['status'])}{'<ul class=tree>' + below + '</ul>' if below else ''}</li>"
+            f"{_node_status(node)}{'<ul class=tree>' + below + '</ul>' if below else ''}</li>"
         )
 
     start = root if root in by_name else nodes[0]["name"]
     return f"<h3>Dependency tree</h3><ul class='tree' id='tree'>{branch(start, frozenset({start}))}</ul>"
+
+
+def _node_status(node: Mapping[str, Any]) -> str:
+    if node["status"] is None and node.get("installed_with"):
+        return f"<span class='unknown'>installed with {e(node['installed_with'])}</span> (not checked on its own)"
+    return _status(node["status"])
 
 
 def _history(rows: Sequence[Mapping[str, Any]]) -> str:

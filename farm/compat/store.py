@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from farm.compat.verdict import Verdict
 from farm.store.models import CompatCheck
+from farm.store.version_key import version_key
 
 
 class CheckStore:
@@ -45,6 +46,7 @@ class CheckStore:
         row = CompatCheck(
             project=verdict.project,
             version=verdict.version,
+            version_key=version_key(verdict.version),
             runtime=verdict.runtime,
             requirement=verdict.requirement,
             status=verdict.status.value,

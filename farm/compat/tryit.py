@@ -51,7 +51,7 @@ def fragment(requirement: str, runtime: str, project: str, modules: Sequence[str
 
 
 def editor_link(requirement: str, runtime: str, project: str, modules: Sequence[str]) -> str:
-    return f"/#{fragment(requirement, runtime, project, modules)}"
+    return f"/editor#{fragment(requirement, runtime, project, modules)}"
 
 
 def decode(text: str) -> dict[str, object]:

@@ -189,10 +189,11 @@ def _state(row: DistFile) -> FileState:
 def curator_for(farm: Farm) -> Curator:
     """The curator of a wired-up farm (for the edges: the CLI and the app factory)."""
     recipe_dirs = list(farm.settings.recipe_dirs)
+    runtime_dir = farm.settings.runtime_dir
     return Curator(
         farm.catalog,
         farm.blobs,
         farm.publisher,
         AuditTrail(farm.engine),
-        lambda: referenced_blobs(farm.catalog, recipe_dirs),
+        lambda: referenced_blobs(farm.catalog, recipe_dirs, runtime_dir),
     )

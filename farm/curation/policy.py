@@ -35,11 +35,10 @@ def check_allowed(
 ) -> None:
     """Raise PermissionDenied, saying why and what to do, unless ``who`` may ``verb`` this file."""
     if verb is Verb.DELETE and origin != Origin.UPLOADED:
-        instead = (
-            "the next `wasmfarm mirror` would fetch it again"
-            if origin == Origin.MIRRORED
-            else "it is the record of a build (`wasmfarm builds`)"
-        )
+        instead = {
+            Origin.MIRRORED.value: "the next `wasmfarm mirror` would fetch it again",
+            Origin.PYODIDE.value: "it came with a Pyodide distribution (`wasmfarm runtime add --distribution`)",
+        }.get(origin, "it is the record of a build (`wasmfarm builds`)")
         raise PermissionDenied(
             f"{filename} was {origin}, not uploaded, and only uploaded files can be deleted: {instead}. Yank it "
             "instead: a yanked file stays listed as yanked and is left out of every lock and resolution"

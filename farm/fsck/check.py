@@ -34,6 +34,7 @@ from farm.index.simple_index import (
 )
 from farm.recipe.loader import load_recipes
 from farm.runtime.publish import LOCK, LockPublisher
+from farm.runtime.release import distribution_blobs
 from farm.store.blobs import BlobStore
 from farm.store.catalog import Catalog
 from farm.store.models import Build, DistFile
@@ -88,7 +89,9 @@ def run_checks(farm: Farm, progress: Callable[[int], None] = lambda _: None) -> 
     started = time.monotonic()
     report = FsckReport()
     check_files(farm.catalog, farm.blobs, report, progress)
-    check_orphans(farm.catalog, farm.blobs, list(farm.settings.recipe_dirs), report)
+    check_orphans(
+        farm.catalog, farm.blobs, list(farm.settings.recipe_dirs), report, farm.settings.runtime_dir
+    )
     check_pages(farm.catalog, farm.publisher.pages, report)
     check_locks(farm.locks, report)
     report.seconds = time.monotonic() - started
@@ -151,9 +154,12 @@ def _all_rows(catalog: Catalog) -> Iterator[DistFile]:
         yield from session.exec(select(DistFile).order_by(col(DistFile.id)))
 
 
-def referenced_blobs(catalog: Catalog, recipes_dirs: list[Path]) -> dict[str, str]:
-    """sha256 -> what refers to it, besides files the catalog lists: build artifacts and recipe sources."""
-    refs: dict[str, str] = {}
+def referenced_blobs(
+    catalog: Catalog, recipes_dirs: list[Path], runtime_dir: Path | None = None
+) -> dict[str, str]:
+    """sha256 -> what refers to it, besides files the catalog lists: build artifacts, recipe sources and the
+    shared libraries and test archives of imported Pyodide distributions (under ``runtime_dir``)."""
+    refs: dict[str, str] = distribution_blobs(runtime_dir) if runtime_dir is not None else {}
     with Session(catalog.engine) as session:
         for build in session.exec(select(Build)):
             if build.wheel_sha256:
@@ -170,9 +176,15 @@ def referenced_blobs(catalog: Catalog, recipes_dirs: list[Path]) -> dict[str, st
     return refs
 
 
-def check_orphans(catalog: Catalog, blobs: BlobStore, recipes_dirs: list[Path], report: FsckReport) -> None:
+def check_orphans(
+    catalog: Catalog,
+    blobs: BlobStore,
+    recipes_dirs: list[Path],
+    report: FsckReport,
+    runtime_dir: Path | None = None,
+) -> None:
     listed = {row.sha256 for row in _all_rows(catalog)}
-    others = referenced_blobs(catalog, recipes_dirs)
+    others = referenced_blobs(catalog, recipes_dirs, runtime_dir)
     for path in sorted(blobs.root.glob("??/*")):
         name = path.name.removesuffix(".metadata")
         if not _SHA256.match(name) or name in listed or name in others:

@@ -12,6 +12,7 @@ import gzip
 import json
 import logging
 import shutil
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from packaging.version import InvalidVersion, Version
 
 from farm.dist.filename import parse_dist_filename, validate_project_name
 from farm.errors import FarmError, InvalidDistribution
+from farm.index.render_lock import RenderLock
 from farm.index.simple_index import (
     IndexFile,
     ProjectListing,
@@ -85,12 +87,23 @@ def listing_for(name: str, rows: Iterable[DistFile]) -> ProjectListing:
     return ProjectListing(name=name, files=files, versions=versions)
 
 
+# Brotli's top quality costs what a write path cannot pay on big pages: on a 119 KB lock, quality 11 takes 179 ms for
+# 21.7 KB where quality 5 takes 2 ms for 24.8 KB (14% more bytes). Small pages (most project pages) get the best.
+BEST_COMPRESSION_BELOW = 32 * 1024
+FAST_BROTLI_QUALITY = 5
+
+
 def write_page(path: Path, body: bytes) -> None:
     """Write a page and its compressed variants, each atomically; unchanged pages are left alone."""
     if path.is_file() and path.read_bytes() == body:
         return
-    atomic_write(path.with_name(path.name + ".gz"), gzip.compress(body, compresslevel=9, mtime=0))
-    atomic_write(path.with_name(path.name + ".br"), brotli.compress(body))
+    small = len(body) < BEST_COMPRESSION_BELOW
+    atomic_write(
+        path.with_name(path.name + ".gz"), gzip.compress(body, compresslevel=9 if small else 6, mtime=0)
+    )
+    atomic_write(
+        path.with_name(path.name + ".br"), brotli.compress(body, quality=11 if small else FAST_BROTLI_QUALITY)
+    )
     atomic_write(path, body)
 
 
@@ -99,6 +112,7 @@ class PageTree:
         self.www = www
         self.public_url = public_url
         self.views = views_for(targets)
+        self.render_lock = RenderLock(www / ".render.lock")
 
     @property
     def _info_path(self) -> Path:
@@ -162,30 +176,68 @@ class PageTree:
 
 
 class Publisher:
-    """Keeps the page tree in step with the catalog: render on change, never per request."""
+    """Keeps the page tree in step with the catalog: render on change, never per request.
+
+    Renders are serialised (``RenderLock``) and coalesced: ``refresh`` of a project waits for a render that started
+    after it was asked for, and one render serves every project asked for while the previous one ran. Concurrent
+    uploads share renders of the root pages and locks (a burst of 200 costs a handful, not 200), and each still
+    returns only once its project is on every page."""
 
     def __init__(self, catalog: Catalog, pages: PageTree) -> None:
         self.catalog = catalog
         self.pages = pages
         self.on_change: list[Callable[[], None]] = []  # e.g. regenerating the runtimes' lockfiles
+        self.renders = 0  # renders run by this process (``wasmfarm_page_renders_total``)
+        self._state = threading.Condition()
+        self._pending: set[str] = set()
+        self._asked = 0  # refreshes asked for
+        self._served = 0  # refreshes whose render has finished
+        self._rendering = False
 
     def refresh(self, names: Iterable[str]) -> None:
-        self._render(self.catalog.projects_named(names))
+        with self._state:
+            self._pending.update(names)
+            self._asked += 1
+            ticket = self._asked
+        while True:
+            with self._state:
+                while self._rendering and self._served < ticket:
+                    self._state.wait()
+                if self._served >= ticket:
+                    return
+                self._rendering = True
+                batch, self._pending = self._pending, set()
+                upto = self._asked
+            try:
+                with self.pages.render_lock.held():
+                    self._render(self.catalog.projects_named(sorted(batch)))
+            except BaseException:
+                with self._state:
+                    self._pending |= batch  # not rendered: whoever waits renders it again
+                    self._rendering = False
+                    self._state.notify_all()
+                raise
+            with self._state:
+                self._served = max(self._served, upto)
+                self._rendering = False
+                self._state.notify_all()
 
     def refresh_stale(self) -> int:
         """Render what changed since the last render (all of it when the URL or the runtimes changed); when nothing
         did, one query and no write."""
-        current = self.pages.is_current()
-        if not current:
-            self.catalog.mark_all_stale()
-        stale = self.catalog.stale_projects()
-        if stale or not current or not (self.pages.www / "simple" / "index.html").is_file():
-            self._render(stale, force_roots=not current)
-        if not current:
-            self.pages.mark_current()
-        return len(stale)
+        with self.pages.render_lock.held():
+            current = self.pages.is_current()
+            if not current:
+                self.catalog.mark_all_stale()
+            stale = self.catalog.stale_projects()
+            if stale or not current or not (self.pages.www / "simple" / "index.html").is_file():
+                self._render(stale, force_roots=not current)
+            if not current:
+                self.pages.mark_current()
+            return len(stale)
 
     def _render(self, projects: Sequence[Project], force_roots: bool = False) -> None:
+        self.renders += 1
         typed = list(projects)
         files = self.catalog.files_of([p.name for p in typed])
         roots_changed = force_roots

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
@@ -147,9 +147,25 @@ class StoreCollector(Collector):
         yield from (files, size, projects, builds, events)
 
 
-def new_registry(engine: Engine) -> tuple[CollectorRegistry, RequestMetrics]:
+class RenderCollector(Collector):
+    """Renders of the page tree run by this process (each serves every change asked for while the previous ran)."""
+
+    def __init__(self, renders: Callable[[], int]) -> None:
+        self.renders = renders
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(
+            "wasmfarm_page_renders", "Renders of the page tree by this process", value=self.renders()
+        )
+
+
+def new_registry(
+    engine: Engine, renders: Callable[[], int] | None = None
+) -> tuple[CollectorRegistry, RequestMetrics]:
     registry = CollectorRegistry()
     requests = RequestMetrics()
     registry.register(requests)
     registry.register(StoreCollector(engine))
+    if renders is not None:
+        registry.register(RenderCollector(renders))
     return registry, requests

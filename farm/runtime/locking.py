@@ -85,9 +85,15 @@ def lock_requirements(
     source = CatalogSource.of_catalog(locks.catalog)
     candidates = resolve(requirements, source, target, source.requires_dist)
     selected = {c.name: source.rows[c.files[0].filename] for c in candidates}
-    packages: dict[str, Any] = {name: entry(row, target) for name, row in selected.items()}
-    for name in closure(full, ["micropip"]):
-        packages.setdefault(name, full["packages"][name])
+    listed = full["packages"]
+    packages: dict[str, Any] = {
+        # The runtime's own entry where it lists this very file: an imported distribution's metadata with it.
+        name: listed[name] if listed.get(name, {}).get("file_name") == row.filename else entry(row, target)
+        for name, row in selected.items()
+    }
+    wanted = {d for p in packages.values() for d in p["depends"]} - set(packages)
+    for name in closure(full, ["micropip", *wanted]):  # and what only the lock knows of: shared libraries
+        packages.setdefault(name, listed[name])
     lock = {"info": full["info"], "packages": dict(sorted(packages.items()))}
     validate_lock(lock, f"lock for {', '.join(str(r) for r in requirements)}")
     for name in packages:

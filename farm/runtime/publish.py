@@ -12,8 +12,10 @@ from pyodide_lock import PyodideLockSpec
 
 from farm.errors import InvalidDistribution
 from farm.index.pages import write_page
+from farm.index.render_lock import RenderLock
 from farm.runtime.distribution import RuntimeStore
-from farm.runtime.lockfile import LockBuild, build_lock
+from farm.runtime.lockfile import DEFAULT_PRECEDENCE, LockBuild, build_lock
+from farm.runtime.release import distribution_entries
 from farm.runtime.target import target_for
 from farm.store.blobs import BlobStore
 from farm.store.catalog import Catalog
@@ -34,17 +36,38 @@ def validate_lock(lock: dict[str, object], where: str) -> None:
 
 
 class LockPublisher:
-    def __init__(self, runtimes: RuntimeStore, catalog: Catalog, blobs: BlobStore) -> None:
+    def __init__(
+        self,
+        runtimes: RuntimeStore,
+        catalog: Catalog,
+        blobs: BlobStore,
+        render_lock: RenderLock,
+        precedence: Sequence[str] = DEFAULT_PRECEDENCE,
+    ) -> None:
         self.runtimes = runtimes
         self.catalog = catalog
         self.blobs = blobs
+        self.render_lock = render_lock  # the page tree's: a lock is written by one render at a time
+        self.precedence = tuple(precedence)
 
     def build(self, version: str) -> LockBuild:
         target = target_for(version)
-        return build_lock(self.runtimes.upstream_lock(version), self.catalog.wheels(), target)
+        upstream = self.runtimes.upstream_lock(version)
+        distribution = {
+            file_name: recorded
+            for file_name, recorded in distribution_entries(self.runtimes.meta, version).items()
+            if file_name.endswith(".whl") or self.blobs.has(str(recorded["sha256"]))
+        }
+        return build_lock(
+            upstream, self.catalog.wheels(), target, precedence=self.precedence, distribution=distribution
+        )
 
     def refresh(self, versions: Sequence[str] | None = None) -> None:
         """Regenerate the lock of every installed runtime (or of ``versions``) and link its wheels."""
+        with self.render_lock.held():
+            self._refresh(versions)
+
+    def _refresh(self, versions: Sequence[str] | None) -> None:
         for installed in self.runtimes.installed():
             if versions is not None and installed.version not in versions:
                 continue
@@ -61,14 +84,22 @@ class LockPublisher:
         packages = lock["packages"]
         assert isinstance(packages, dict)
         wanted = {p["file_name"]: p["sha256"] for p in packages.values()}
-        for path in directory.iterdir():
-            if path.is_symlink() and path.name not in wanted:
-                path.unlink()
+        links = {}  # one directory scan, not a stat per locked wheel
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if entry.is_symlink():
+                    links[entry.name] = os.readlink(entry.path)  # noqa: PTH115 - strings: pathlib is the cost here
+        for name in links.keys() - wanted.keys():
+            (directory / name).unlink()
+        blobs = os.path.relpath(self.blobs.root, directory)
+        root = (
+            len(str(self.blobs.root)) + 1
+        )  # string slicing: pathlib's relative_to was most of this loop's time
         for filename, sha256 in wanted.items():
-            link = directory / filename
-            target = os.path.relpath(self.blobs.path_for(sha256), directory)
-            if link.is_symlink() and str(link.readlink()) == target:
+            target = os.path.join(blobs, str(self.blobs.path_for(sha256))[root:])  # noqa: PTH118 - as above
+            if links.get(filename) == target:
                 continue
+            link = directory / filename
             temp = directory / f".{filename}.{os.getpid()}.link"
             temp.unlink(missing_ok=True)
             temp.symlink_to(target)

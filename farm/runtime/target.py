@@ -20,6 +20,12 @@ from packaging.version import InvalidVersion, Version
 from farm.errors import InvalidDistribution, UnknownRuntime
 
 
+@functools.lru_cache(maxsize=100_000)
+def _wheel_tags(filename: str) -> frozenset[Tag]:
+    """A wheel's tags (parsed once per name: a lock regeneration ranks every wheel of the catalog)."""
+    return parse_wheel_filename(filename)[3]
+
+
 @dataclass(frozen=True)
 class RuntimeTarget:
     """One Pyodide runtime release."""
@@ -59,8 +65,7 @@ class RuntimeTarget:
 
     def wheel_rank(self, filename: str) -> int | None:
         """Rank of a wheel's best tag on this runtime (0 is best), or None when it does not install here."""
-        _, _, _, wheel_tags = parse_wheel_filename(filename)
-        ranks = [self.tag_rank[tag] for tag in wheel_tags if tag in self.tag_rank]
+        ranks = [self.tag_rank[tag] for tag in _wheel_tags(filename) if tag in self.tag_rank]
         return min(ranks) if ranks else None
 
     def accepts(self, filename: str) -> bool:

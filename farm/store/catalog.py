@@ -184,29 +184,45 @@ class Catalog:
                 continue
         raise FileConflict(f"{new.filename!r}: concurrent writers kept colliding; try again")
 
+    def add_files(self, news: Sequence[NewFile]) -> None:
+        """Record several new files in one transaction (all or none), each project's serial bumped once. A name
+        that exists already refuses them all (``FileConflict``): the caller filters those out first."""
+        if not news:
+            return
+        try:
+            with self.session() as session:
+                projects: dict[str, Project] = {}
+                for new in news:
+                    if new.project not in projects:
+                        projects[new.project] = self._project_for_update(
+                            session, new.project, new.display_name
+                        )
+                    project_id = projects[new.project].id
+                    assert project_id is not None
+                    session.add(_row(new, project_id))
+                session.flush()
+                for project in projects.values():
+                    assert project.id is not None
+                    self._bump_serial(session, project.id)
+                session.commit()
+        except IntegrityError as exc:
+            raise FileConflict(
+                f"{news[0].filename!r} and the files added with it: another writer added one of them meanwhile; "
+                "nothing was recorded, try again"
+            ) from exc
+
+    def files_named(self, filenames: Iterable[str]) -> list[DistFile]:
+        found: list[DistFile] = []
+        with self.session() as session:
+            for chunk in _chunks(filenames):
+                found.extend(session.exec(select(DistFile).where(col(DistFile.filename).in_(chunk))))
+        return found
+
     def _insert(self, new: NewFile) -> DistFile:
         with self.session() as session:
             project = self._project_for_update(session, new.project, new.display_name)
             assert project.id is not None
-            row = DistFile(
-                project_id=project.id,
-                filename=new.filename,
-                version=new.version,
-                kind=new.kind,
-                tags=new.tags,
-                sha256=new.sha256,
-                size=new.size,
-                requires_python=new.requires_python,
-                origin=new.origin,
-                upstream_url=new.upstream_url,
-                core_metadata=new.core_metadata,
-                metadata_sha256=new.metadata_sha256,
-                yanked=new.yanked,
-                yanked_reason=new.yanked_reason,
-                import_names=new.import_names,
-            )
-            if new.upload_time is not None:
-                row.upload_time = new.upload_time
+            row = _row(new, project.id)
             session.add(row)
             session.flush()
             self._bump_serial(session, project.id)
@@ -377,6 +393,29 @@ class Catalog:
             for name, row in rows:
                 result[name].append(row)
             return result
+
+
+def _row(new: NewFile, project_id: int) -> DistFile:
+    row = DistFile(
+        project_id=project_id,
+        filename=new.filename,
+        version=new.version,
+        kind=new.kind,
+        tags=new.tags,
+        sha256=new.sha256,
+        size=new.size,
+        requires_python=new.requires_python,
+        origin=new.origin,
+        upstream_url=new.upstream_url,
+        core_metadata=new.core_metadata,
+        metadata_sha256=new.metadata_sha256,
+        yanked=new.yanked,
+        yanked_reason=new.yanked_reason,
+        import_names=new.import_names,
+    )
+    if new.upload_time is not None:
+        row.upload_time = new.upload_time
+    return row
 
 
 def _same_version(stored: str, version: Version) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -118,6 +118,46 @@ class Ingestor:
         yanked_reason: str | None,
         upload_time: datetime | None = None,
     ) -> IngestResult:
+        new, metadata = self._prepare(
+            path,
+            filename,
+            digest,
+            size,
+            origin,
+            upstream_url=upstream_url,
+            yanked=yanked,
+            yanked_reason=yanked_reason,
+            upload_time=upload_time,
+        )
+        existing = self.catalog.file(filename)
+        if existing is not None:
+            # Same content again is a no-op; other content is a FileConflict. Nothing new is stored either way.
+            if existing.sha256 != digest:
+                raise FileConflict(
+                    f"{filename!r} exists already with sha256 {existing.sha256} (this one has {digest}); published "
+                    "files never change: release a new version or add a build number instead"
+                )
+            return IngestResult(existing, created=False)
+        commit_blob()
+        if metadata is not None:
+            self.blobs.put_metadata(digest, metadata)
+        row, created = self.catalog.add_file(new)
+        return IngestResult(row, created)
+
+    def _prepare(
+        self,
+        path: Path,
+        filename: str,
+        digest: str,
+        size: int,
+        origin: str,
+        *,
+        upstream_url: str | None = None,
+        yanked: bool = False,
+        yanked_reason: str | None = None,
+        upload_time: datetime | None = None,
+    ) -> tuple[NewFile, bytes | None]:
+        """Validate a written file (name, archive, metadata): the catalog row it makes and its wheel metadata."""
         dist = parse_dist_filename(filename)
         metadata: CoreMetadata | None
         if dist.kind is DistKind.WHEEL:
@@ -129,21 +169,7 @@ class Ingestor:
                     f"{filename}: the sdist has no top-level PKG-INFO; build it with a current build backend "
                     "(python -m build --sdist)"
                 )
-        existing = self.catalog.file(filename)
-        if existing is not None:
-            # Same content again is a no-op; other content is a FileConflict. Nothing new is stored either way.
-            if existing.sha256 != digest:
-                raise FileConflict(
-                    f"{filename!r} exists already with sha256 {existing.sha256} (this one has {digest}); published "
-                    "files never change: release a new version or add a build number instead"
-                )
-            return IngestResult(existing, created=False)
-        commit_blob()
-        metadata_sha256 = None
         wheel_metadata = metadata if dist.kind is DistKind.WHEEL else None
-        if wheel_metadata is not None:
-            self.blobs.put_metadata(digest, wheel_metadata.raw)
-            metadata_sha256 = hashlib.sha256(wheel_metadata.raw).hexdigest()
         new = NewFile(
             project=dist.name,
             display_name=metadata.name if metadata else dist.name,
@@ -156,12 +182,40 @@ class Ingestor:
             origin=origin,
             requires_python=metadata.requires_python if metadata else None,
             core_metadata=wheel_metadata.raw.decode("utf-8", "replace") if wheel_metadata else None,
-            metadata_sha256=metadata_sha256,
+            metadata_sha256=hashlib.sha256(wheel_metadata.raw).hexdigest() if wheel_metadata else None,
             upstream_url=upstream_url,
             yanked=yanked,
             yanked_reason=yanked_reason,
             import_names=json.dumps(list(wheel_metadata.imports)) if wheel_metadata else None,
             upload_time=upload_time,
         )
-        row, created = self.catalog.add_file(new)
-        return IngestResult(row, created)
+        return new, wheel_metadata.raw if wheel_metadata else None
+
+    def ingest_all(self, files: Sequence[StagedDist], origin: str) -> list[IngestResult]:
+        """Publish several written files as one: every one validated first (an invalid one refuses them all,
+        nothing published), then their blobs, then their catalog rows in one transaction. A file whose name is
+        taken by other content is not published (published files never change): its result is the existing row,
+        ``created`` False, and the caller tells it by its sha256."""
+        prepared = [
+            (staged, *self._prepare(staged.path, staged.filename, staged.sha256, staged.size, origin))
+            for staged in files
+        ]
+        existing = self.catalog.stored_files(filenames=[staged.filename for staged in files])
+        fresh = [(s, new, meta) for s, new, meta in prepared if s.filename not in existing]
+        for staged, _new, metadata in fresh:
+            self.blobs.adopt(staged.path, staged.sha256)
+            if metadata is not None:
+                self.blobs.put_metadata(staged.sha256, metadata)
+        self.catalog.add_files([new for _s, new, _m in fresh])
+        rows = {row.filename: row for row in self.catalog.files_named([s.filename for s in files])}
+        return [IngestResult(rows[s.filename], s.filename not in existing) for s in files]
+
+
+@dataclass(frozen=True)
+class StagedDist:
+    """A complete file in the blob store's temporary area, hashed, to be published by ``Ingestor.ingest_all``."""
+
+    path: Path
+    filename: str
+    sha256: str
+    size: int

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy import Column, DateTime, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+from farm.store.version_key import MAX_LENGTH as VERSION_KEY_LENGTH
 
 
 def utcnow() -> datetime:
@@ -14,9 +16,12 @@ def utcnow() -> datetime:
 
 
 class Origin(StrEnum):
+    """Where a file came from. Stored as its string (no database enum: a new origin needs no migration)."""
+
     MIRRORED = "mirrored"
     BUILT = "built"
     UPLOADED = "uploaded"
+    PYODIDE = "pyodide"  # from a Pyodide release distribution (`wasmfarm runtime add --distribution`)
 
 
 class TokenScope(StrEnum):
@@ -185,11 +190,16 @@ class CompatCheck(SQLModel, table=True):
         Index("ix_compat_check_current_status", "current", "status", "project"),
         Index("ix_compat_check_current_runtime", "current", "runtime", "status"),  # the summary's counts
         Index("ix_compat_check_current_checked", "current", "checked_at"),
+        Index("ix_compat_check_current_version", "current", "version_key"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     project: str = Field(max_length=255)  # normalised name
     version: str | None = Field(default=None, max_length=128)
+    # ``farm.store.version_key`` of ``version``: what the /compat table sorts by (text order puts 1.10 before 1.9)
+    version_key: str = Field(
+        default="", sa_column=Column(String(VERSION_KEY_LENGTH), nullable=False, server_default="")
+    )
     runtime: str = Field(max_length=32)
     requirement: str = Field(sa_column=Column(Text, nullable=False))
     status: str = Field(index=True, max_length=32)  # farm.compat.verdict.Status

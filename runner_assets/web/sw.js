@@ -6,7 +6,7 @@ const IMMUTABLE = [/\/pyodide\/[^/]+\/(?!pyodide-lock\.json)[^/]+$/, /\/files\//
 
 const RUNTIMES = new URL(self.location.href).searchParams.getAll("runtime");
 const CORE = ["pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json"];
-const SHELL = ["./", "app", "runner/editor.css", "runner/editor/editor.js", "runner/editor/worker.js",
+const SHELL = ["editor", "app", "runner/editor.css", "runner/editor/editor.js", "runner/editor/worker.js",
                "runner/editor/pyodide_host.js", "runner/editor/output.html", "runner/editor/output_frame.js"];
 
 self.addEventListener("install", (event) => {

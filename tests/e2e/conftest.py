@@ -144,3 +144,21 @@ def loopback(tmp_path_factory: pytest.TempPathFactory, cached_wheels: Path) -> I
     """Upstream index (micropip), build-requirement index and npm registry on loopback, for build-farm tests."""
     with loopback_servers(tmp_path_factory.mktemp("upstream"), cached_wheels) as servers:
         yield servers
+
+
+def add_test_distribution(mirror: Mirror, directory: Path, pyodide_dir: Path) -> None:
+    """Import a Pyodide release archive made here (``tests.support.distribution.release_files``: hello-dist, which
+    the lock alone makes depend on tinycolor and the shared library libtiny) into the mirror's runtime, served from
+    a loopback file server as a release would be."""
+    from tests.support.distribution import FileServer, make_release, npm_info, release_files
+
+    files = release_files(directory / "files")
+    published = directory / "published"
+    archive = make_release(
+        published / f"pyodide-{PYODIDE_VERSION}.tar.bz2", None, files, info=npm_info(pyodide_dir)
+    )
+    with FileServer(published) as server:
+        added = mirror.wasmfarm(
+            "runtime", "add", PYODIDE_VERSION, "--distribution", server.url + archive.name
+        )
+    assert added.returncode == 0, added.stderr

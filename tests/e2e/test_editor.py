@@ -18,6 +18,7 @@ from tests.support.server import serve_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 SCENARIOS = Path(__file__).parent / "browser" / "editor_scenarios.mjs"
+SHELL_SCENARIOS = Path(__file__).parent / "browser" / "editor_shell_scenarios.mjs"
 ARTIFACTS = Path(__file__).parents[2] / "artifacts"
 
 
@@ -44,7 +45,7 @@ def findings(mirror_server: Mirror, node: str, tmp_path_factory: pytest.TempPath
                 json.dumps(
                     {
                         "playwright": str(CACHE / "node" / "node_modules" / "playwright-core"),
-                        "url": url,
+                        "url": f"{url}editor",
                         "proxyTarget": target.url,
                         "artifacts": str(ARTIFACTS),
                     }
@@ -58,6 +59,138 @@ def findings(mirror_server: Mirror, node: str, tmp_path_factory: pytest.TempPath
             data = json.loads(lines[-1])
             data["url"] = url
             yield data
+
+
+@pytest.fixture(scope="module")
+def shell(mirror_server: Mirror, node: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The persistence, landing, layout and accessibility scenarios, on the module's server (no proxy needed)."""
+    axe = CACHE / "node" / "node_modules" / "axe-core" / "axe.min.js"
+    assert axe.is_file(), "axe-core is missing: `bash ci/test-assets.sh` installs it beside playwright-core"
+    base = tmp_path_factory.mktemp("editor-shell")
+    config = base / "config.json"
+    config.write_text(
+        json.dumps(
+            {
+                "playwright": str(CACHE / "node" / "node_modules" / "playwright-core"),
+                "axe": str(axe),
+                "url": mirror_server.url,
+                "artifacts": str(base),
+            }
+        )
+    )
+    result = subprocess.run(
+        [node, str(SHELL_SCENARIOS), str(config)], capture_output=True, text=True, timeout=600
+    )
+    lines = result.stdout.strip().splitlines()
+    assert lines, f"the scenarios printed nothing; stderr:\n{result.stderr[-3000:]}"
+    return dict(json.loads(lines[-1]))
+
+
+def test_a_reload_brings_back_code_and_requirements_without_running(shell: dict) -> None:
+    reload = shell["reload"]
+    assert "error" not in reload, reload
+    assert reload["fresh"].startswith('print("Hello from Pyodide')  # a first visit: the starter program
+    assert reload["code"] == 'print("kept across reloads")\n' and reload["requirements"] == "msgpack"
+    assert reload["hash"].startswith("#v1.") and reload["hashAfter"] == reload["hash"]
+    assert reload["status"] == "ready"  # brought back, not run
+
+
+def test_a_shared_link_wins_over_the_autosave_runs_and_survives_its_run_and_a_reload(shell: dict) -> None:
+    shared = shell["sharedLink"]
+    assert "error" not in shared, shared
+    assert (
+        shared["ran"]["code"] == 'print("shared program ran")\n'
+        and "shared program ran" in shared["ran"]["output"]
+    )
+    assert shared["ran"]["hash"].startswith("#v1.")  # not removed after the run
+    assert shared["reloaded"]["code"] == 'print("shared program ran")\n'
+    assert shared["reloaded"]["hash"] == shared["ran"]["hash"] and shared["reloaded"]["status"] == "ready"
+    # The autosaved project is kept beside the shared one, not overwritten.
+    assert len(shared["projects"]) == 2
+
+
+def test_the_share_box_follows_every_edit_and_copies_the_current_link(shell: dict) -> None:
+    share = shell["shareFollows"]
+    assert "error" not in share, share
+    assert "an edit after sharing" not in share["before"]["files"]["main.py"]
+    assert share["during"] == {"link": "", "copy": True}  # while an edit is pending: no link to copy at all
+    assert "an edit after sharing" in share["after"]["files"]["main.py"]
+    assert (
+        share["copied"] == share["afterLink"] and share["hash"] == "#" + share["afterLink"].split("#", 1)[1]
+    )
+    fragment = share["afterLink"].split("#", 1)[1]
+    assert share["appLink"].endswith(f"/app#{fragment}")
+    assert share["embed"].startswith(f'<iframe src="{share["appLink"]}&edit=0"')
+
+
+def test_a_damaged_link_says_what_is_wrong_and_keeps_the_own_program(shell: dict) -> None:
+    damaged = shell["damaged"]
+    assert "error" not in damaged, damaged
+    for case, words in (
+        ("base64", "not base64url"),
+        ("deflate", "does not decompress"),
+        ("version", '"#v1."'),
+        ("fileName", 'file name "../../escape.py" is not a relative path'),
+    ):
+        seen = damaged[case]
+        assert seen["message"].startswith("This link could not be opened") and words in seen["message"], seen
+        assert "ask its author" in seen["message"] and "atob" not in seen["message"]
+        assert seen["code"] == damaged["own"] and seen["role"] == "alert"
+    assert "does not decompress" in damaged["app"]["message"]
+
+
+def test_app_without_a_program_points_to_the_editor_and_apps_link_back(shell: dict) -> None:
+    app = shell["app"]
+    assert "error" not in app, app
+    assert app["empty"]["visible"] and "No app in this link" in app["empty"]["text"]
+    assert app["empty"]["editorHref"] == "editor" and app["empty"]["booted"] is False
+    fragment = app["appLink"].split("#", 1)[1]
+    assert app["withProgram"]["visible"] and app["withProgram"]["edit"] == f"editor#{fragment}"
+    assert "an edit after sharing" in app["withProgram"]["output"]
+    assert app["embedded"]["visible"] is False  # &edit=0: no way out of an embedding
+
+
+def test_local_projects_can_be_renamed_created_opened_duplicated_and_deleted(shell: dict) -> None:
+    projects = shell["projects"]
+    assert "error" not in projects, projects
+    assert projects["fresh"].startswith('print("Hello from Pyodide')  # a new project starts afresh
+    assert projects["reopened"] == projects["kept"]  # opening the renamed project brings its code back
+    after = projects["afterDelete"]
+    assert "renamed project" not in after["names"] and len(after["names"]) == len(projects["before"])
+    assert after["code"] == 'print("second project")\n'  # the most recent project left is opened
+    assert projects["reloaded"] == after
+    duplicated = projects["duplicated"]
+    assert duplicated["code"] == after["code"] and duplicated["current"].endswith(" (copy)")
+    assert len(duplicated["names"]) == len(after["names"]) + 1  # the original is kept
+    assert set(after["names"]) <= set(duplicated["names"])
+
+
+def test_a_link_to_the_old_editor_address_is_sent_on_to_the_editor(shell: dict) -> None:
+    old = shell["oldLink"]
+    assert "error" not in old, old
+    assert old["url"].split("#")[0].endswith("/editor")
+
+
+def test_no_page_scrolls_sideways_from_360_px_and_panels_stack(shell: dict) -> None:
+    layout = shell["layout"]
+    assert "error" not in layout, layout
+    assert len(layout) == 9  # editor, landing and app at 360, 390 and 1280 px
+    for name, seen in layout.items():
+        assert seen["scrollWidth"] <= seen["innerWidth"], (name, seen)
+        assert Path(seen["shot"]).stat().st_size > 2_000, name
+    assert layout["editor-390"]["aside"] > 300  # stacked under the code, not squeezed beside it
+    assert layout["editor-1280"]["aside"] < 640  # beside the code on a desktop
+    assert layout["editor-390"]["h1"] and layout["landing-390"]["h1"] == "wasmfarm"
+
+
+def test_axe_finds_no_serious_or_critical_violation(shell: dict) -> None:
+    checked = shell["axe"]
+    assert "error" not in checked, checked
+    background = checked.pop("background")
+    assert checked == {"editor": [], "shareOpen": [], "landing": [], "landingDark": [], "editorDark": []}
+    assert background == "rgb(24, 26, 31)"  # the dark theme followed prefers-color-scheme
+    assert shell["app"]["empty"]["axe"] == [] and shell["app"]["withProgram"]["axe"] == []
+    assert shell["errors"] == []
 
 
 def test_typed_code_with_a_mirrored_wasm_package_runs(findings: dict) -> None:

@@ -24,7 +24,7 @@ STOP_TARGET_MS = 200  # Stop to prompt back in a busy loop (issue 14)
 def found(mirror_server: Mirror, node: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     config = tmp_path_factory.mktemp("interpreter") / "config.json"
     playwright = CACHE / "node" / "node_modules" / "playwright-core"
-    config.write_text(json.dumps({"playwright": str(playwright), "url": mirror_server.url}))
+    config.write_text(json.dumps({"playwright": str(playwright), "url": f"{mirror_server.url}editor"}))
     result = subprocess.run([node, str(SCENARIOS), str(config)], capture_output=True, text=True, timeout=600)
     lines = result.stdout.strip().splitlines()
     assert lines, f"the scenarios printed nothing; stderr:\n{result.stderr[-3000:]}"

@@ -10,7 +10,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 
 from tests.conftest import CACHE, PYODIDE_VERSION
-from tests.e2e.conftest import Mirror
+from tests.e2e.conftest import Mirror, add_test_distribution
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 OPEN_PAGE = Path(__file__).parent / "browser" / "open_page.mjs"
@@ -73,3 +73,20 @@ def test_a_wrong_lock_hash_fails_the_browser_integrity_check(
     assert "No module named 'msgpack'" in result["error"]
     refusals = [m for m in out["console"] if "integrity" in m.lower()]
     assert refusals, out["console"]  # Chromium's own SRI refusal of the wheel
+
+
+def test_chromium_loads_a_package_of_an_imported_distribution(
+    mirror_server: Mirror, node: str, tmp_path: Path, pyodide_dir: Path
+) -> None:
+    """loadPackage("hello-dist") in the page: the wheel, its lock dependency and the shared library come from the
+    mirror, and pass Chromium's integrity check against the lock's sha256 (the distribution's, verified at import)."""
+    add_test_distribution(mirror_server, tmp_path, pyodide_dir)
+    code = "import hello_dist\nhello_dist.hello()"
+    out = open_page(node, smoke_url(mirror_server, "hello-dist", code), tmp_path)
+    assert out.get("error") is None, out
+    assert out["result"]["ok"], out["result"]
+    assert out["result"]["result"] == "hello from the distribution"
+    origin = urlsplit(mirror_server.url).netloc
+    assert [u for u in out["requests"] if urlsplit(u).netloc != origin] == []
+    paths = {urlsplit(u).path.rsplit("/", 1)[-1] for u in out["requests"]}
+    assert {"hello_dist-1.0-py3-none-any.whl", "tinycolor-1.0-py3-none-any.whl", "libtiny-1.0.zip"} <= paths

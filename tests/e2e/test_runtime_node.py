@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.conftest import PYODIDE_VERSION
-from tests.e2e.conftest import Mirror, run_runtime
+from tests.e2e.conftest import Mirror, add_test_distribution, run_runtime
 
 pytestmark = [pytest.mark.e2e, pytest.mark.node]
 
@@ -169,3 +169,19 @@ def test_runtime_fetch_gives_node_a_local_index_url(mirror_server: Mirror, node:
     assert again.returncode == 0, again.stderr
     assert f"2 files fetched, {len(names) - 1} kept" in again.stdout  # pyodide.mjs and the lock
     assert (copy / "pyodide.mjs").read_bytes() == (mirror_server.runtime_dir / "pyodide.mjs").read_bytes()
+
+
+def test_a_package_of_an_imported_distribution_loads_by_name(
+    mirror_server: Mirror, node: str, tmp_path: Path, pyodide_dir: Path
+) -> None:
+    """A Pyodide release archive (made here: wheels, a shared library, a test archive, their lock) imported into the
+    served runtime; Node's loadPackage("hello-dist") takes it and its lock dependencies from the mirror alone."""
+    add_test_distribution(mirror_server, tmp_path, pyodide_dir)
+    code = "import hello_dist\nhello_dist.hello()"
+    out = run_runtime(node, config(mirror_server, tmp_path, ["hello-dist"], code), tmp_path)
+    assert out["denied"] == [], out["denied"]
+    assert out["ok"], (out.get("error"), out["messages"])
+    assert out["result"] == "hello from the distribution"
+    fetched = {u.rsplit("/", 1)[-1] for u in out["fetched"]}
+    assert {"hello_dist-1.0-py3-none-any.whl", "tinycolor-1.0-py3-none-any.whl", "libtiny-1.0.zip"} <= fetched
+    assert all(u.startswith(mirror_server.url) for u in out["fetched"])

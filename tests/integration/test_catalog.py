@@ -1,5 +1,6 @@
 """The catalog and ingest path on SQLite and PostgreSQL."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,36 @@ def test_a_resolution_reads_only_its_candidates_rows(farm: Farm, tmp_path: Path)
     assert sorted(c.name for c in closure) == ["app", "helper"]
     assert sorted(source.rows) == ["app-1.0-py3-none-any.whl", "helper-1.1-py3-none-any.whl"]
     assert source.project("nothing-here") is None and "nothing-here" in source.projects  # asked once
+
+
+def test_ingest_all_publishes_all_or_nothing(farm: Farm, tmp_path: Path) -> None:
+    """A distribution's wheels: all validated before any is published, rows in one transaction; a name taken by
+    other content keeps the existing row (the caller sees it by its sha256)."""
+    import hashlib
+    import shutil
+
+    from farm.store.ingest import StagedDist
+
+    def staged(path: Path) -> StagedDist:
+        copy = farm.blobs.root / ".tmp" / f"{os.getpid()}-{path.name}.part"
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, copy)
+        return StagedDist(copy, path.name, hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_size)
+
+    existing = ingest_path(farm, make_wheel(tmp_path / "old", "taken", "1.0"), Origin.MIRRORED.value).row
+    good = [make_wheel(tmp_path, "one", "1.0"), make_wheel(tmp_path, "two", "1.0", requires=["one"])]
+    clash = make_wheel(tmp_path / "new", "taken", "1.0", module_source="X = 2\n")
+    broken = tmp_path / "broken-1.0-py3-none-any.whl"
+    broken.write_bytes(b"not a zip")
+    with pytest.raises(InvalidDistribution):
+        farm.ingestor.ingest_all([staged(p) for p in [*good, broken]], Origin.PYODIDE.value)
+    assert farm.catalog.file("one-1.0-py3-none-any.whl") is None  # nothing of the batch was published
+    results = farm.ingestor.ingest_all([staged(p) for p in [*good, clash]], Origin.PYODIDE.value)
+    assert [(r.row.filename, r.created) for r in results] == [
+        ("one-1.0-py3-none-any.whl", True),
+        ("two-1.0-py3-none-any.whl", True),
+        ("taken-1.0-py3-none-any.whl", False),
+    ]
+    assert results[2].row.sha256 == existing.sha256 and results[2].row.origin == "mirrored"
+    assert {r.row.origin for r in results[:2]} == {"pyodide"}
+    assert all(farm.blobs.has(r.row.sha256) for r in results)

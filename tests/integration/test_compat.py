@@ -7,22 +7,29 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from alembic import command as alembic_command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from click.testing import CliRunner
+from sqlalchemy import text
 from sqlmodel import SQLModel
 
 from farm.audit.trail import AuditTrail
+from farm.compat.listing import CheckListing, TableQuery
 from farm.compat.store import CheckStore
 from farm.context import Farm
 from farm.recipe.loader import load_recipes
 from farm.settings import Settings
+from farm.store.database import alembic_config, make_engine, migrate
 from index_server.cli import cli
+from tests.conftest import PYODIDE_VERSION as RUNTIME
+from tests.support.compat_checks import seed_checks, verdict_for
 from tests.support.upstream import UpstreamServer
 from tests.support.wheels import make_sdist, make_wheel
 
@@ -250,6 +257,31 @@ def test_the_compat_table_matches_its_migration(farm: Farm) -> None:
     with farm.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
     assert [d for d in differences if "compat_check" in repr(d)] == []
+
+
+def test_the_table_sorts_versions_as_versions_and_the_migration_fills_old_rows(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'farm.db'}")
+    migrate(engine)
+    seed_checks(engine, 3, [RUNTIME], prefix="old")
+    with engine.begin() as connection:  # checks kept before 0008: their versions, no key
+        for index, version in enumerate(("1.10", "1.9", None)):
+            connection.execute(
+                text("UPDATE compat_check SET version = :v WHERE project = :p"),
+                {"v": version, "p": f"old-{index:05d}"},
+            )
+        config = alembic_config(engine)
+        config.attributes["connection"] = connection
+        alembic_command.downgrade(config, "0007")
+    migrate(engine)  # 0008 again: the column comes back, filled from the versions
+    store = CheckStore(engine)
+    for name, version in (("new-a", "1.10a1"), ("new-b", "2!0.1"), ("new-c", "1.10.post1")):
+        store.add(verdict_for(name, RUNTIME, 0, datetime.now(UTC)).replace(version=version))
+    listing = CheckListing(engine)
+    ascending = listing.table(TableQuery.parse(sort="version", runtimes=[RUNTIME], per_page=10))
+    assert [r.version for r in ascending.rows] == [None, "1.9", "1.10a1", "1.10", "1.10.post1", "2!0.1"]
+    descending = listing.table(TableQuery.parse(sort="version", order="desc", runtimes=[RUNTIME]))
+    assert [r.version for r in descending.rows][:2] == ["2!0.1", "1.10.post1"]
+    engine.dispose()
 
 
 def test_a_scan_checks_a_list_in_batches_and_keeps_everything(

@@ -66,10 +66,12 @@ def keep_examples(settings: Settings) -> None:
         "greet-1.0-py3-none-any.whl", "a" * 64, f"files/aa/{'a' * 64}/greet-1.0-py3-none-any.whl", "mirrored"
     )
     closure = (
-        Node("greet", "1.0", wheel.filename, wheel.sha256, True, ("colorname",)),
+        Node("greet", "1.0", wheel.filename, wheel.sha256, True, ("colorname", "palette")),
         Node("colorname", "2.1", "colorname-2.1-py3-none-any.whl", "b" * 64, True),
+        Node("palette", "3.0", "palette-3.0-py3-none-any.whl", "c" * 64, True),
     )
-    evidence = Evidence(wheel=wheel, closure=closure, imports={"greet": "ok"}, installed={"greet": "1.0"})
+    installed = {"greet": "1.0", "colorname": "2.1", "Palette": "3.0"}  # palette has no check of its own
+    evidence = Evidence(wheel=wheel, closure=closure, imports={"greet": "ok"}, installed=installed)
     store.add(
         Verdict(
             "greet",
@@ -110,6 +112,7 @@ def test_pages_json_html_badge_and_completion(settings: Settings) -> None:
         summary = httpx.get(f"{url}compat", params={"format": "json"}).json()
         page = httpx.get(f"{url}compat")
         greet = httpx.get(f"{url}compat/greet", params={"format": "json"}).json()
+        greet_page = httpx.get(f"{url}compat/greet").text
         evil = httpx.get(f"{url}compat/evil")
         filtered = httpx.get(
             f"{url}compat", params={"format": "json", "status": "works", "sort": "project", "order": "desc"}
@@ -134,11 +137,14 @@ def test_pages_json_html_badge_and_completion(settings: Settings) -> None:
 
     [entry] = greet["runtimes"]
     assert entry["verdict"]["status"] == "works" and entry["verdict"]["check_id"] is not None
-    assert [(n["name"], n["status"], n["depends"]) for n in entry["tree"]] == [
-        ("greet", "works", ["colorname"]),
-        ("colorname", "works", []),
+    assert [(n["name"], n["status"], n["depends"], n["installed_with"]) for n in entry["tree"]] == [
+        ("greet", "works", ["colorname", "palette"], None),
+        ("colorname", "works", [], None),
+        ("palette", None, [], "greet"),
     ]
-    assert entry["try_it"].startswith("/#v1.") and set(entry["actions"]) == {"check"}
+    assert "palette</a> 3.0 mirrored: <span class='unknown'>installed with greet</span>" in greet_page
+    assert "colorname</a> 2.1 mirrored: <span class='works'>works</span>" in greet_page
+    assert entry["try_it"].startswith("/editor#v1.") and set(entry["actions"]) == {"check"}
     assert [h["project"] for h in greet["history"]] == ["greet"]
     assert never["known"] is False and never["runtimes"][0]["verdict"] is None
 

@@ -37,7 +37,7 @@ def responses(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ht
             proxy_allow_hosts=[target.url.removeprefix("http://").rstrip("/")],
         )
         paths = {
-            "editor": "",
+            "editor": "editor",
             "app": "app",
             "sw": "sw.js",
             "bundle": "runner/editor/editor.js",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import brotli
@@ -256,3 +257,34 @@ def test_files_answer_single_byte_ranges(server, tmp_path: Path) -> None:
     assert beyond.status_code == 416 and beyond.headers["content-range"] == f"bytes */{len(data)}"
     several = httpx.get(file, headers={"Range": "bytes=0-1,5-9"})
     assert several.status_code == 200 and several.content == data
+
+
+def renders(url: str) -> float:
+    text = httpx.get(url + "metrics").text
+    [line] = [x for x in text.splitlines() if x.startswith("wasmfarm_page_renders_total ")]
+    return float(line.split()[1])
+
+
+def test_a_burst_of_uploads_shares_renders_and_every_upload_is_listed(server, tmp_path: Path) -> None:
+    """200 uploads from 40 clients at once: each returns with its project on its page and in the root listing, and
+    they share renders (one render serves every upload asked for while the previous ran; before, one each)."""
+    url, tokens = server
+    wheels = [make_wheel(tmp_path, f"burst{i:03d}", "1.0") for i in range(200)]
+    before = renders(url)
+
+    def one(path: Path) -> tuple[int, bool, bool]:
+        response = upload(url, path, tokens["upload"])
+        name = path.name.split("-")[0]
+        page = httpx.get(f"{url}simple/{name}/", headers={"Accept": JSON})
+        listed = name in {
+            p["name"] for p in httpx.get(url + "simple/", headers={"Accept": JSON}).json()["projects"]
+        }
+        return response.status_code, page.status_code == 200, listed
+
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        results = list(pool.map(one, wheels))
+    used = renders(url) - before
+    assert results == [(200, True, True)] * 200
+    root = httpx.get(url + "simple/", headers={"Accept": JSON}).json()["projects"]
+    assert {f"burst{i:03d}" for i in range(200)} <= {p["name"] for p in root}
+    assert 1 <= used <= 40, f"{used:.0f} renders for 200 uploads"

@@ -245,7 +245,7 @@ def test_explain_command(runtime: Runtime) -> None:
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0].startswith("chosen   colorname-2.1-py3-none-any.whl: newest installable version")
-    assert "skipped  colorname-2.0-py3-none-any.whl: older than 2.1" in lines
+    assert "skipped  colorname-2.0-py3-none-any.whl: older than 2.1 [mirrored]" in lines
 
 
 def test_corrupted_runtime_tarball_is_refused(tmp_path: Path) -> None:

@@ -101,9 +101,9 @@ def test_serve_says_when_the_editor_is_usable(tmp_path: Path) -> None:
         assert lines.starting("editor ") == []
         release.set()
         ready = lines.wait_for("editor ", timeout=60)
-        editor = httpx.get(url)  # at that moment, not later: the line comes after the facts
+        editor = httpx.get(f"{url}editor")  # at that moment, not later: the line comes after the facts
         runtime = httpx.get(f"{url}pyodide/{V}/pyodide.mjs")
-        assert ready == f"editor ready at {url} (runtime {V})"
+        assert ready == f"editor ready at {url}editor (runtime {V})"
         assert editor.status_code == 200 and "text/html" in editor.headers["content-type"]
         assert runtime.status_code == 200 and runtime.headers["content-type"] == "text/javascript"
         time.sleep(0.5)
@@ -113,7 +113,7 @@ def test_serve_says_when_the_editor_is_usable(tmp_path: Path) -> None:
         ]
     with serving(tmp_path / "data", {"WASMFARM_AUTO_INSTALL_RUNTIMES": "false"}) as (url, lines):  # a restart
         again = lines.wait_for("editor ", timeout=30)
-        assert again == f"editor ready at {url} (runtime {V})"
+        assert again == f"editor ready at {url}editor (runtime {V})"
         assert httpx.get(f"{url}pyodide/{V}/pyodide.mjs").status_code == 200
 
 

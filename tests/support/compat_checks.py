@@ -11,6 +11,7 @@ from sqlalchemy import Engine, insert
 
 from farm.compat.verdict import Code, Evidence, FileRef, Node, Status, Verdict
 from farm.store.models import CompatCheck
+from farm.store.version_key import version_key
 
 KINDS = [
     (Status.WORKS, Code.IMPORTED, "installed with micropip and imported ({name}) in Pyodide {runtime}"),
@@ -60,6 +61,7 @@ def seed_checks(engine: Engine, count: int, runtimes: Sequence[str], prefix: str
                 {
                     "project": verdict.project,
                     "version": verdict.version,
+                    "version_key": version_key(verdict.version),
                     "runtime": runtime,
                     "requirement": verdict.requirement,
                     "status": verdict.status.value,

@@ -56,8 +56,9 @@ def test_badge_escapes_and_carries_its_words() -> None:
 
 def test_try_it_link_is_the_editors_share_format_and_imports_the_modules() -> None:
     link = tryit.editor_link("cext==1.0", "314.0.7", "cext", ["cext", "cext._speedups"])
-    assert link.startswith("/#v1.") and "=" not in link  # base64url without padding, as share.js makes them
-    state = tryit.decode(link.removeprefix("/"))
+    # base64url without padding, as share.js makes them
+    assert link.startswith("/editor#v1.") and "=" not in link
+    state = tryit.decode(link.split("#", 1)[1])
     assert state["requirements"] == "cext==1.0" and state["runtime"] == "314.0.7"
     assert state["main"] == "main.py" and state["lockDigest"] is None
     files = state["files"]

@@ -2,9 +2,12 @@
 import { basicSetup } from "codemirror";
 import { EditorView, keymap } from "@codemirror/view";
 import { python } from "@codemirror/lang-python";
+import { syntaxHighlighting } from "@codemirror/language";
+import { classHighlighter } from "@lezer/highlight";
 import { createOutput } from "./output.js";
 import { SECRET_NAME, addSecret, fingerprint, renderSecretsPanel, secretsForRun } from "./secrets.js";
-import { decodeState, encodeState } from "./share.js";
+import { decodeState, encodeState, linkOptions, validFileName } from "./share.js";
+import { createWorkspace } from "./workspace.js";
 import { answerInput, clearSignal, createControl, interrupt } from "../../web/editor/run_control.js";
 
 const $ = (id) => document.getElementById(id);
@@ -12,14 +15,15 @@ const config = JSON.parse($("wasmfarm-config").textContent);
 const appMode = document.body.dataset.mode === "app"; // an opaque origin: no localStorage, no service worker
 const output = createOutput($("output"), { appMode });
 
-const state = {
+const starter = () => ({
   files: { "main.py": 'print("Hello from Pyodide on wasmfarm")\n' },
   main: "main.py",
-  current: "main.py",
   requirements: "",
   runtime: config.runtimes[0],
   lockDigest: null,
-};
+});
+const state = { ...starter(), current: "main.py" };
+let workspace = null; // the editor's autosave, fragment sync, share box and local projects (not in app mode)
 let view = null;
 let worker = null;
 let pageHost = null; // app mode: Pyodide on the page's own thread, so Python can build the page via `js`
@@ -226,7 +230,7 @@ async function run() {
   if (pageHost) pageHost.run(message);
   else worker.postMessage(message);
   if (await finished) snapshotLater();
-  if (!appMode) history.replaceState(null, "", location.pathname + location.search);
+  workspace?.changed(); // the link keeps the program (and now its lock digest): a reload brings it back
 }
 
 // Stop raises KeyboardInterrupt in the program (computing, in time.sleep or in input()), which keeps its variables;
@@ -270,9 +274,22 @@ function saveCurrent() {
   if (view && state.files[state.current] !== view.state.doc.toString()) state.pinnedLock = null; // edited: re-lock
   if (view) state.files[state.current] = view.state.doc.toString();
   const requirements = $("requirements")?.value ?? state.requirements;
-  if (requirements !== state.requirements) state.pinnedLock = null;
+  const runtime = $("runtime")?.value || state.runtime;
+  if (requirements !== state.requirements || runtime !== state.runtime) {
+    state.pinnedLock = null;
+    state.lockDigest = null; // the last lock was for other requirements: a link must not carry it
+  }
   state.requirements = requirements;
-  state.runtime = $("runtime")?.value ?? state.runtime;
+  state.runtime = runtime;
+}
+
+// Puts the state (a project just opened) into the editor.
+function showState() {
+  if (!config.runtimes.includes(state.runtime)) state.runtime = config.runtimes[0]; // a link from another server
+  $("runtime").value = state.runtime;
+  $("requirements").value = state.requirements;
+  view?.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: state.files[state.current] } });
+  renderTabs();
 }
 
 function renderTabs() {
@@ -294,23 +311,19 @@ function openFile(name) {
   state.current = name;
   view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: state.files[name] } });
   renderTabs();
+  workspace?.changed(); // the open tab is a setting too
 }
 
 function addFile() {
   const name = prompt("New file name (e.g. helpers.py)");
   if (!name || state.files[name] !== undefined) return;
+  if (!validFileName(name)) {
+    output.text("error", `${JSON.stringify(name)} is not a file name here: use letters, digits, "_", "-", "." and "/"`);
+    return;
+  }
   state.files[name] = "";
   openFile(name);
-}
-
-async function share() {
-  saveCurrent();
-  const fragment = await encodeState(state);
-  const link = `${location.origin}${location.pathname}#${fragment}`;
-  $("share-link").value = link;
-  $("app-link").href = `${location.origin}${location.pathname.replace(/[^/]*$/, "")}app#${fragment}`;
-  $("share-box").hidden = false;
-  return link;
+  workspace?.changed();
 }
 
 function renderSecrets() {
@@ -326,17 +339,32 @@ function storeSecret() {
   renderSecrets();
 }
 
-async function restoreFromFragment() {
-  if (!location.hash) return false;
-  try {
-    const shared = await decodeState(location.hash);
-    if (!shared) return false;
-    Object.assign(state, shared, { current: shared.main, pinnedLock: shared.lockDigest ?? null });
-    return true;
-  } catch (err) {
-    output.text("error", `this link could not be opened: ${err.message}`);
+// App mode: the program of the link; a friendly page when there is none or it is damaged.
+async function restoreApp() {
+  const edit = $("edit-link");
+  if (!location.hash) {
+    $("app-empty").hidden = false;
     return false;
   }
+  try {
+    const shared = await decodeState(location.hash);
+    Object.assign(state, shared, { current: shared.main, pinnedLock: shared.lockDigest ?? null });
+    if (!state.runtime || !config.runtimes.includes(state.runtime)) state.runtime = config.runtimes[0];
+  } catch (err) {
+    showLinkError(err.message);
+    return false;
+  }
+  if (edit && linkOptions(location.hash).edit) {
+    edit.href = `editor#${location.hash.slice(1).split("&")[0]}`;
+    edit.hidden = false;
+  }
+  return true;
+}
+
+function showLinkError(message) {
+  const box = $("link-error");
+  box.textContent = message;
+  box.hidden = false;
 }
 
 function registerServiceWorker() {
@@ -350,13 +378,15 @@ function registerServiceWorker() {
 }
 
 async function main() {
-  const restored = await restoreFromFragment();
-  if (!appMode) {
+  let restored = false;
+  if (appMode) {
+    restored = await restoreApp();
+    addEventListener("hashchange", () => location.reload()); // another program: a fresh page runs it
+  }
+  else {
     $("runtime").replaceChildren(
       ...config.runtimes.map((r) => Object.assign(document.createElement("option"), { value: r, textContent: r })),
     );
-    $("runtime").value = state.runtime;
-    $("requirements").value = state.requirements;
     view = new EditorView({
       doc: state.files[state.current],
       parent: $("editor"),
@@ -364,26 +394,36 @@ async function main() {
         keymap.of([{ key: "Mod-Enter", run: () => (run(), true) }]),
         basicSetup,
         python(),
+        syntaxHighlighting(classHighlighter), // tok-* classes, coloured by editor.css for light and dark
+        EditorView.contentAttributes.of({ "aria-label": "code editor (Python)" }),
+        EditorView.updateListener.of((update) => update.docChanged && workspace?.changed()),
       ],
     });
-    renderTabs();
+    workspace = createWorkspace({
+      $, state, starter, sync: saveCurrent, show: showState,
+      onError: (message, isLink) => (isLink ? showLinkError(message) : output.text("error", message)),
+      onOpened: () => run(),
+    });
+    restored = await workspace.start();
+    for (const id of ["requirements", "runtime"]) $(id).addEventListener("input", () => workspace.changed());
     renderSecrets();
     $("run").onclick = run;
     $("stop").onclick = stop;
     showBusy(false);
     $("restart").onclick = () => restart();
-    $("share").onclick = share;
+    workspace.wire();
     $("add-file").onclick = addFile;
     $("add-secret").onclick = storeSecret;
   }
+  const share = () => workspace.openShare();
   window.wasmfarm = {
-    run, stop, restart, share, state, decodeState,
+    run, stop, restart, share, state, decodeState, encodeState, workspace,
     code: () => view?.state.doc.toString(),
     setCode: (code) => view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: code } }),
   };
   registerServiceWorker();
-  setStatus("ready");
-  if (restored || appMode) await run();
+  setStatus(appMode && !restored ? "no program to run" : "ready");
+  if (restored) await run();
 }
 
 main();
