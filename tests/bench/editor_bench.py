@@ -4,6 +4,7 @@
    the same server, in one run (target <= 1.2x); a second visit with the service worker warm (target <= 0.5x cold).
 2. Requirements through the server's lock against micropip resolving in the runtime (Pyodide under Node), each
    end to end (the lock request included), alternated round by round.
+3. Stop to prompt back in a busy loop (target < 200 ms), against the editor's round trip for `pass`.
 
     make bench-editor      # or: .venv/bin/python -m tests.bench.editor_bench [--rounds 5]
 """
@@ -129,6 +130,26 @@ def node_install_timings(node: str, url: str, base: Path, rounds: int) -> dict[s
     return timings
 
 
+def stop_timings(node: str, url: str, rounds: int) -> dict[str, list[float]]:
+    with tempfile.TemporaryDirectory(prefix="wasmfarm-stopbench-") as scratch:
+        config = Path(scratch) / "stop.json"
+        config.write_text(
+            json.dumps(
+                {
+                    "playwright": str(CACHE / "node" / "node_modules" / "playwright-core"),
+                    "editorUrl": f"{url}editor",
+                    "rounds": rounds,
+                }
+            )
+        )
+        script = ROOT / "tests" / "bench" / "stop_timings.mjs"
+        out = subprocess.run(
+            [node, str(script), str(config)], capture_output=True, text=True, check=True
+        ).stdout
+    timings: dict[str, list[float]] = json.loads(out)
+    return timings
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -161,6 +182,7 @@ def main() -> None:
             ).stdout
         )
         installs = node_install_timings(node, url, base, args.rounds)
+        stops = stop_timings(node, url, args.rounds)
     median = {k: statistics.median(v) for k, v in timings.items()}
     for key, values in timings.items():
         print(f"{key:5s}: median {median[key]:6.0f} ms  (runs: {', '.join(f'{v:.0f}' for v in values)})")
@@ -177,6 +199,12 @@ def main() -> None:
         )
     server, pip = (statistics.median(v) for v in installs.values())
     print(f"server lock / micropip, end to end: {server / pip:.3f}x")
+    stop, trivial = statistics.median(stops["stop"]), statistics.median(stops["trivial"])
+    print(
+        f"Stop to prompt back in a busy loop: median {stop:.0f} ms (target < 200 ms; runs: "
+        f"{', '.join(f'{v:.0f}' for v in stops['stop'])}); reference, Run to prompt back for `pass`: "
+        f"median {trivial:.0f} ms"
+    )
     shutil.rmtree(base, ignore_errors=True)
 
 

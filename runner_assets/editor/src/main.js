@@ -8,6 +8,7 @@ import { createOutput } from "./output.js";
 import { SECRET_NAME, addSecret, fingerprint, renderSecretsPanel, secretsForRun } from "./secrets.js";
 import { decodeState, encodeState, linkOptions, validFileName } from "./share.js";
 import { createWorkspace } from "./workspace.js";
+import { answerInput, clearSignal, createControl, interrupt } from "../../web/editor/run_control.js";
 
 const $ = (id) => document.getElementById(id);
 const config = JSON.parse($("wasmfarm-config").textContent);
@@ -27,14 +28,24 @@ let view = null;
 let worker = null;
 let pageHost = null; // app mode: Pyodide on the page's own thread, so Python can build the page via `js`
 let booted = null; // {runtime, requirements, lock, ran, secrets}: what the worker was booted with and has run
-let interrupt = null;
+let control = null; // memory shared with the worker: Stop and input() reach a busy Python through it (run_control.js)
 let starting = false; // a run is asking for secrets or booting
 let running = null;
+let stopping = false;
+const STOP_GRACE_MS = 3000; // a program that ignores KeyboardInterrupt this long loses its interpreter
 let snapshotAsked = false;
 
 function setStatus(text) {
   $("status").textContent = text;
   document.body.dataset.status = text.split(" ")[0];
+}
+
+// Run and Stop show what is going on: Run is disabled while a run starts or runs (and says so), Stop only works then.
+function showBusy(busy) {
+  if (appMode) return;
+  $("run").disabled = Boolean(busy);
+  $("run").textContent = busy === "starting" ? "Starting…" : busy ? "Running…" : "Run";
+  $("stop").disabled = busy !== "running";
 }
 
 // Worker -----------------------------------------------------------------------------------------------------------
@@ -83,7 +94,7 @@ async function serverLock(runtime, requirements) {
 function startWorker() {
   worker?.terminate();
   worker = new Worker(new URL("worker.js", import.meta.url), { type: "module" });
-  interrupt = self.crossOriginIsolated ? new Uint8Array(new SharedArrayBuffer(1)) : null;
+  control = self.crossOriginIsolated ? createControl() : null;
   booted = null;
   return worker;
 }
@@ -143,7 +154,7 @@ async function ensureWorker(wanted) {
       else handle(data);
     };
     w.onerror = (event) => reject(new Error(event.message));
-    w.postMessage({ type: "boot", runtime: wanted.runtime, lock, interruptBuffer: interrupt?.buffer });
+    w.postMessage({ type: "boot", runtime: wanted.runtime, lock, control });
   });
   booted = fresh;
   w.onmessage = ({ data }) => handle(data);
@@ -154,12 +165,21 @@ function handle(data) {
     window.wasmfarmBoot = { ms: data.ms, fromSnapshot: data.fromSnapshot };
     return;
   }
-  if (data.type === "stdout" || data.type === "stderr") output.text(data.type, data.text);
+  if (data.type === "stdout" || data.type === "stderr") output.stream(data.type, data.text);
+  else if (data.type === "input") {
+    const asking = control; // the answer goes to the worker that asked, not to one started since
+    output.ask().then((answer) => asking === control && answerInput(asking, answer));
+  }
   else if (data.type === "html") output.html(data.data);
   else if (data.type === "image") output.image(data.data, data.mime);
-  else if (data.type === "error") output.text("error", data.text);
+  else if (data.type === "error") output.error(data.text, data.full);
   else if (data.type === "done") {
-    setStatus(data.ok ? `done in ${Math.round(data.ms)} ms` : "failed");
+    output.flush();
+    output.cancelInput();
+    if (stopping && !data.ok) setStatus("stopped: KeyboardInterrupt (variables kept)");
+    else setStatus(data.ok ? `done in ${Math.round(data.ms)} ms` : "failed");
+    stopping = false;
+    showBusy(false);
     running?.(data.ok);
     running = null;
   }
@@ -180,9 +200,15 @@ async function prepare(program) {
 
 async function run() {
   saveCurrent();
-  if (running || starting) return;
+  if (running || starting) {
+    // Never ignored silently: the status (announced) says why nothing happens.
+    const current = $("status").textContent.replace(/ — .*$/, "");
+    setStatus(`${current} — ${running ? "already running: Stop it first" : "already starting"}`);
+    return;
+  }
   output.clear();
   starting = true;
+  showBusy("starting");
   let wanted, granted;
   try {
     ({ wanted, granted } = await prepare({ files: state.files, main: state.main, requirements: state.requirements }));
@@ -190,12 +216,14 @@ async function run() {
     output.text("error", String(err.message ?? err));
     if (err.compat?.length) output.compatLinks(err.compat.map((c) => c.project));
     setStatus("failed");
+    showBusy(false);
     return;
   } finally {
     starting = false;
   }
   setStatus("running…");
-  if (interrupt) interrupt[0] = 0;
+  showBusy("running");
+  if (control) clearSignal(control);
   recordRun(wanted);
   const finished = new Promise((resolve) => (running = resolve));
   const message = { type: "run", files: state.files, main: state.main, ...granted };
@@ -205,26 +233,35 @@ async function run() {
   workspace?.changed(); // the link keeps the program (and now its lock digest): a reload brings it back
 }
 
+// Stop raises KeyboardInterrupt in the program (computing, in time.sleep or in input()), which keeps its variables;
+// only a program that ignores it for STOP_GRACE_MS loses its interpreter, and the output says so.
 async function stop() {
-  if (!running) return;
-  if (interrupt) {
-    interrupt[0] = 2; // SIGINT: Python raises KeyboardInterrupt at its next check
+  if (!running || stopping) return;
+  if (control && worker) {
+    stopping = true;
+    interrupt(control); // a program computing, sleeping or in input()
+    worker.postMessage({ type: "interrupt" }); // a program suspended in an await (pyodide_host.js)
     const stopped = await Promise.race([
       new Promise((resolve) => {
         const previous = running;
         running = (ok) => { previous?.(ok); resolve(true); };
       }),
-      new Promise((resolve) => setTimeout(() => resolve(false), 1000)),
+      new Promise((resolve) => setTimeout(() => resolve(false), STOP_GRACE_MS)),
     ]);
     if (stopped) return;
+    output.text("note", `Stop was ignored for ${STOP_GRACE_MS / 1000} s (KeyboardInterrupt caught?): the interpreter ` +
+      "was restarted, and the program's variables are gone.");
   }
-  restart("stopped (worker restarted)");
+  restart("stopped (interpreter restarted)");
 }
 
 function restart(message = "restarted") {
   worker?.terminate();
   worker = null;
   booted = null;
+  stopping = false;
+  output.cancelInput();
+  showBusy(false);
   const pending = running;
   running = null;
   pending?.(false);
@@ -372,6 +409,7 @@ async function main() {
     renderSecrets();
     $("run").onclick = run;
     $("stop").onclick = stop;
+    showBusy(false);
     $("restart").onclick = () => restart();
     workspace.wire();
     $("add-file").onclick = addFile;

@@ -1,11 +1,13 @@
 // The output pane: text as text; images as data URLs; HTML in a sandboxed frame of its own (an opaque origin, so
 // scripts in it run, but cannot reach the editor's page or storage). App mode, whose page is the program's own
-// (an opaque origin already), shows HTML inline.
+// (an opaque origin already), shows HTML inline. Printed text streams into the block it continues; input() asks in
+// a field after the prompt; a traceback shows the program's frames, the full one behind a toggle.
 const IMAGE = /^image\/(png|jpeg|gif|webp|svg\+xml)$/;
 const MAX_FRAME_HEIGHT = 4000;
 
 export function createOutput(pane, { appMode }) {
   function append(node) {
+    flush();
     window.wasmfarmFirstOutput ??= performance.now(); // ms since navigation: what the benchmark reads
     pane.append(node);
     pane.scrollTop = pane.scrollHeight;
@@ -13,6 +15,77 @@ export function createOutput(pane, { appMode }) {
 
   function text(kind, value) {
     append(Object.assign(document.createElement("pre"), { className: `out-${kind}`, textContent: value }));
+  }
+
+  // stdout/stderr as written (newlines included): continues the last block when it is of the same stream. Text is
+  // put on the page once per frame (a print loop sends hundreds of messages a second; laying the pane out for each
+  // froze the page for seconds); anything else shown, and the end of a run (flush), puts it there first.
+  let pending = null; // {kind, text}
+  let frame = null;
+  function stream(kind, value) {
+    window.wasmfarmFirstOutput ??= performance.now(); // on arrival, as before text waited for a frame
+    if (pending && pending.kind !== kind) flush();
+    pending ??= { kind, text: "" };
+    pending.text += value;
+    frame ??= requestAnimationFrame(flush);
+  }
+
+  function flush() {
+    cancelAnimationFrame(frame);
+    frame = null;
+    if (!pending) return;
+    const { kind, text: value } = pending;
+    pending = null;
+    const last = pane.lastElementChild;
+    if (last?.tagName === "PRE" && last.className === `out-${kind}`) {
+      last.append(value);
+      pane.scrollTop = pane.scrollHeight;
+    } else {
+      text(kind, value);
+    }
+  }
+
+  // A traceback: the program's frames; the full one (with Pyodide's own frames) behind a toggle.
+  function error(value, full) {
+    text("error", value);
+    if (!full) return;
+    const details = Object.assign(document.createElement("details"), { className: "out-full-traceback" });
+    details.append(
+      Object.assign(document.createElement("summary"), { textContent: "full traceback" }),
+      Object.assign(document.createElement("pre"), { className: "out-error", textContent: full }),
+    );
+    append(details);
+  }
+
+  // input(): a field after the prompt; resolves with the answer (echoed like a terminal's) when Enter is pressed,
+  // or null if the run ends first (cancelInput).
+  let pendingInput = null;
+  function ask() {
+    cancelInput();
+    const form = Object.assign(document.createElement("form"), { className: "out-input" });
+    const field = Object.assign(document.createElement("input"), {
+      type: "text", autocomplete: "off", spellcheck: false, className: "out-input-field",
+    });
+    field.setAttribute("aria-label", "input for the running program (Enter sends it)");
+    form.append(field);
+    append(form);
+    field.focus();
+    return new Promise((resolve) => {
+      pendingInput = { form, resolve };
+      form.addEventListener("submit", (event) => {
+        event.preventDefault();
+        pendingInput = null;
+        form.remove();
+        stream("stdout", `${field.value}\n`);
+        resolve(field.value);
+      });
+    });
+  }
+
+  function cancelInput() {
+    pendingInput?.form.remove();
+    pendingInput?.resolve(null);
+    pendingInput = null;
   }
 
   function image(data, mime) {
@@ -51,5 +124,11 @@ export function createOutput(pane, { appMode }) {
     if (frame && Number.isFinite(height)) frame.style.height = `${Math.min(Math.max(height, 0), MAX_FRAME_HEIGHT)}px`;
   });
 
-  return { text, image, html, compatLinks, clear: () => pane.replaceChildren() };
+  const clear = () => {
+    cancelInput();
+    cancelAnimationFrame(frame);
+    frame = pending = null;
+    pane.replaceChildren();
+  };
+  return { text, stream, flush, error, ask, cancelInput, image, html, compatLinks, clear };
 }

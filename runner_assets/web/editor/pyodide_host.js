@@ -3,10 +3,15 @@
 // page's own thread in app mode (so Python can build the page through the js module).
 //
 // post(message): {type: "booted", ms} | {type: "stdout"|"stderr", text} | {type: "html"|"image", data, mime?}
-//                | {type: "error", text} | {type: "done", ok, ms}
+//                | {type: "input"} | {type: "error", text, full?} | {type: "done", ok, ms}
+// stdout/stderr text is what Python wrote, newlines included, as it was written (worker_io.js); "input": input() waits
+// for the page's answer (run_control.js); an error's text shows the program's frames only, full the whole traceback.
 //
 // A program gets only the secrets the user granted it (run({secrets})): as os.environ and through
 // `from wasmfarm import get_secret`.
+import { SIGINT, signalView } from "./run_control.js";
+import { installIo } from "./worker_io.js";
+import { userTraceback } from "./traceback.js";
 
 // The server's origin from the URL: in app mode the document's own origin is opaque ("null").
 const origin = new URL(globalThis.location.href).origin;
@@ -35,7 +40,35 @@ export function routeThroughProxy(scope) {
 }
 
 const PRELUDE = `
-import asyncio, base64, builtins, io, sys
+import asyncio, base64, builtins, io, sys, time
+
+# Output as it is printed: line-buffered like a terminal's, without claiming to be one (isatty stays False).
+sys.stdout.reconfigure(line_buffering=True)
+sys.stderr.reconfigure(line_buffering=True)
+
+def _install_sleep():
+    try:
+        from wasmfarm_io import sleep as wait
+    except ImportError:  # no shared buffer (app mode, or a page that is not cross-origin isolated): Pyodide's own
+        return
+    def sleep(secs):
+        if isinstance(secs, (str, bytes)) or not hasattr(type(secs), "__float__"):
+            raise TypeError(f"'{type(secs).__name__}' object cannot be interpreted as an integer or float")
+        if secs < 0:
+            raise ValueError("sleep length must be non-negative")
+        wait(float(secs))  # blocks until the time is up or Stop, which raises KeyboardInterrupt here
+    sleep.__doc__ = time.sleep.__doc__
+    time.sleep = sleep
+
+_install_sleep()
+del _install_sleep
+
+def _wasmfarm_cancel_program():
+    """Stop while the program awaits (asyncio.sleep, a fetch): its frame is suspended, and SIGINT would be raised in
+    the event loop's own callbacks. As asyncio.Runner does on Ctrl+C, the program's task is cancelled instead, and
+    run() reports KeyboardInterrupt. True if there was a task to cancel."""
+    tasks = asyncio.all_tasks(asyncio.get_event_loop())
+    return any([t.cancel() for t in tasks if getattr(t.get_coro(), "__qualname__", "") == "eval_code_async"])
 
 # Stop raises KeyboardInterrupt in the program, which run() reports; with no handler Pyodide's event loop would
 # rethrow it as an uncaught error too.
@@ -144,15 +177,22 @@ export async function makeSnapshot(storage, { runtime, lock }) {
 export function createHost(post, { storage = null } = {}) {
   let pyodide = null;
   let startRun = null; // the Python side of run(): the granted secrets into os.environ and wasmfarm.get_secret
+  let flush = () => {}; // output held back for a few ms (worker_io.js)
+  let micropipIndex = null; // the mirror's index for this runtime, set on micropip when a program imports it
+  let signal = null; // the SIGINT word of the control buffer
+  let cancelProgram = null;
+  let program = null; // while a run runs: {cancelled} by Stop while it awaited
 
-  async function boot({ runtime, lock, interruptBuffer }) {
+  // control: the SharedArrayBuffer shared with the page (run_control.js), or none (app mode).
+  async function boot({ runtime, lock, control }) {
     const started = performance.now();
     const { loadPyodide, options, snapshotKey } = await runtimeOptions(runtime, lock);
     const restored = storage ? await loadFromSnapshot(storage, loadPyodide, options, snapshotKey) : null;
     pyodide = restored ?? (await loadPyodide(options));
-    if (interruptBuffer) pyodide.setInterruptBuffer(new Uint8Array(interruptBuffer)); // the page writes SIGINT in it
-    pyodide.setStdout({ batched: (text) => post({ type: "stdout", text }) });
-    pyodide.setStderr({ batched: (text) => post({ type: "stderr", text }) });
+    signal = control ? signalView(control) : null;
+    if (signal) pyodide.setInterruptBuffer(signal); // Stop writes SIGINT in it
+    flush = installIo(pyodide, post, control);
+    micropipIndex = `${origin}/r/${encodeURIComponent(runtime)}/simple/{package_name}/`; // micropip's URL template
     pyodide.registerJsModule("wasmfarm_host", {
       post: (type, data, mime) => post(mime ? { type, data, mime } : { type, data }),
     });
@@ -162,15 +202,18 @@ export function createHost(post, { storage = null } = {}) {
       await pyodide.loadPackage(names, { messageCallback: () => {}, errorCallback: (m) => failures.push(m) });
       if (failures.length) throw new Error(`could not load: ${failures.join("; ")}`);
     }
-    await pyodide.runPythonAsync(PRELUDE);
+    await pyodide.runPythonAsync(PRELUDE, { filename: "<wasmfarm>" }); // a name traceback.js leaves out
     startRun = pyodide.globals.get("_wasmfarm_start_run");
     pyodide.globals.delete("_wasmfarm_start_run");
+    cancelProgram = pyodide.globals.get("_wasmfarm_cancel_program");
+    pyodide.globals.delete("_wasmfarm_cancel_program");
     post({ type: "booted", ms: performance.now() - started, fromSnapshot: Boolean(restored) });
   }
 
   // secrets: {name: value} the user granted this program; howToGrant: what get_secret says when a name is missing.
   async function run({ files, main, secrets, howToGrant }) {
     const started = performance.now();
+    program = { cancelled: false };
     try {
       for (const [name, source] of Object.entries(files)) pyodide.FS.writeFile(name, source);
       const granted = pyodide.toPy(secrets ?? {});
@@ -180,14 +223,51 @@ export function createHost(post, { storage = null } = {}) {
         "import os, sys, importlib\nimportlib.invalidate_caches()\n" +
           "for _m in [m for m in sys.modules if m + '.py' in os.listdir('.') and m != '__main__']: del sys.modules[_m]",
       );
+      await loadImported(files);
       await pyodide.runPythonAsync(files[main], { filename: main });
       await pyodide.runPythonAsync("_patch_matplotlib()\nimport sys\n'matplotlib.pyplot' in sys.modules and __import__('matplotlib.pyplot').pyplot.show()");
+      flush();
       post({ type: "done", ok: true, ms: performance.now() - started });
     } catch (err) {
-      post({ type: "error", text: String(err && err.message ? err.message : err) });
+      flush();
+      let full = String(err && err.message ? err.message : err);
+      if (program.cancelled && err.type === "CancelledError") full = full.replace(/\n[^\n]*CancelledError[^\n]*\n?$/, "\nKeyboardInterrupt\n");
+      const text = userTraceback(full);
+      post(text === full ? { type: "error", text } : { type: "error", text, full });
       post({ type: "done", ok: false, ms: performance.now() - started });
+    } finally {
+      program = null;
     }
   }
 
-  return { boot, run };
+  // The page's Stop message. The worker receives it only while Python is not running (a busy loop, time.sleep and
+  // input() block the worker: SIGINT reaches them through the shared buffer first, and this message then finds the
+  // run over), so a program still running now is suspended in an await.
+  // lost: the SIGINT was raised in the event loop's own callbacks, out of the program's reach (worker.js).
+  function interrupt({ lost = false } = {}) {
+    if (!program || !signal) return;
+    if (!lost && Atomics.load(signal, 0) !== SIGINT) return; // Python took the SIGINT: the program has it
+    Atomics.store(signal, 0, 0); // taken here: not raised in the event loop's callbacks, nor in the call below
+    if (cancelProgram()) program.cancelled = true;
+    else if (!lost) Atomics.store(signal, 0, SIGINT); // nothing to cancel: left for Python's next check
+  }
+
+  // Packages of the lock that the program imports and the boot did not load: micropip (in every lock the server
+  // makes, left out of the boot to keep it fast). micropip then installs from this mirror, never from PyPI.
+  async function loadImported(files) {
+    const failures = [];
+    for (const [name, source] of Object.entries(files)) {
+      if (!name.endsWith(".py")) continue;
+      await pyodide.loadPackagesFromImports(source, { messageCallback: () => {}, errorCallback: (m) => failures.push(m) });
+    }
+    if (failures.length) throw new Error(`could not load: ${failures.join("; ")}`);
+    if (micropipIndex && pyodide.loadedPackages.micropip) {
+      const micropip = pyodide.pyimport("micropip");
+      micropip.set_index_urls(micropipIndex);
+      micropip.destroy();
+      micropipIndex = null; // once: a program may set its own afterwards
+    }
+  }
+
+  return { boot, run, interrupt };
 }

@@ -13,10 +13,22 @@ for (const name of ["caches", "indexedDB", "Worker"]) {
 routeThroughProxy(self);
 const host = createHost((message) => postMessage(message), { storage });
 
+// A Stop whose SIGINT Python raised in its event loop's own callbacks (a race with the interrupt message) never
+// reached the program: it is not an error of the worker, and the program is cancelled as if it had been.
+// (Pyodide runs the loop's callbacks as promises: the error arrives as an unhandled rejection.)
+function lostInterrupt(event, error) {
+  if (!/KeyboardInterrupt/.test(String(error?.message ?? error))) return;
+  event.preventDefault();
+  host.interrupt({ lost: true });
+}
+self.addEventListener("unhandledrejection", (event) => lostInterrupt(event, event.reason));
+self.addEventListener("error", (event) => lostInterrupt(event, event.error ?? event.message));
+
 self.onmessage = async ({ data }) => {
   try {
     if (data.type === "boot") await host.boot(data);
     else if (data.type === "run") await host.run(data);
+    else if (data.type === "interrupt") host.interrupt();
     else if (data.type === "snapshot") {
       await makeSnapshot(storage, data);
       postMessage({ type: "snapshot" });
