@@ -25,7 +25,7 @@ def test_ready_once_both_facts_are_in_whatever_their_order(web: Path, order: tup
     steps[order[1]]()
     readiness.listening()
     readiness.runtime_unavailable("314.0.7", "could not be installed")  # too late to matter: said once
-    assert said == ["editor ready at http://h:1/ (runtime 314.0.7)"]
+    assert said == ["editor ready at http://h:1/editor (runtime 314.0.7)"]
 
 
 def test_a_runtime_that_never_comes_and_a_missing_bundle_are_said(web: Path) -> None:
