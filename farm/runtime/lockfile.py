@@ -220,11 +220,13 @@ def build_lock(
     *,
     precedence: Sequence[str] = DEFAULT_PRECEDENCE,
     distribution: Mapping[str, Mapping[str, Any]] | None = None,
+    roots: Iterable[str] | None = None,
 ) -> LockBuild:
-    """The runtime's lock: every project the mirror can serve whose dependencies it can serve too.
+    """The runtime's lock: every project of ``rows`` the mirror can serve whose dependencies it can serve too; with
+    ``roots``, only those projects and their dependencies (the setting ``runtime_lock = own``).
     ``distribution``: an imported Pyodide distribution's recorded entries by file name, whose files the mirror holds
     (its wheels are rows of origin ``pyodide``; its other files, shared libraries and test archives, are listed as
-    they are)."""
+    they are, as roots)."""
     distribution = distribution or {}
     chosen, choices = choose(rows, target, precedence)
     packages = {name: entry(row, target, distribution.get(row.filename)) for name, row in chosen.items()}
@@ -262,8 +264,24 @@ def build_lock(
                     for c in choices[name]
                 ]
                 changed = True
+    if roots is not None:
+        names = {canonicalize_name(r) for r in roots}
+        names |= {distribution_entry(u)["name"] for f, u in distribution.items() if not f.endswith(".whl")}
+        kept = closure({"packages": packages}, names)
+        for name in sorted(set(packages) - kept):
+            del packages[name]
+            choices[name] = [
+                Choice(c.filename, False, OUT_OF_SCOPE, c.origin) if c.chosen else c for c in choices[name]
+            ]
     lock = {"info": dict(upstream_lock["info"]), "packages": dict(sorted(packages.items()))}
     return LockBuild(lock, choices)
+
+
+OUT_OF_SCOPE = (
+    "installable, but only mirrored: the runtime's own lock lists the runtime's packages, what is built here, uploaded "
+    "or from a Pyodide distribution, and their dependencies (setting runtime_lock = own); micropip and server-side "
+    "locks (POST /r/VERSION/lock) get it from the index"
+)
 
 
 def closure(lock: Mapping[str, Any], roots: Iterable[str]) -> set[str]:
