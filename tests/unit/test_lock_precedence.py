@@ -123,3 +123,23 @@ def test_with_roots_the_lock_holds_them_and_their_dependencies_only() -> None:
     assert not note.chosen and note.reason.startswith("installable, but only mirrored")
     everything = build_lock({"info": INFO}, rows, TARGET)  # no roots: runtime_lock = all
     assert set(everything.lock["packages"]) == {"app", "helper", "tiny", "bystander"}
+
+
+def test_parsed_metadata_is_kept_by_sha256_only_and_bounded() -> None:
+    from farm.runtime.lockfile import _ParsedBySha, requires_dist
+
+    parsed = _ParsedBySha(2)
+    calls: list[str] = []
+
+    def parse(text: str) -> tuple[str, ...]:
+        calls.append(text)
+        return (text.upper(),)
+
+    assert parsed.get(("a",), lambda: parse("x")) == ("X",)
+    assert parsed.get(("a",), lambda: parse("other text, same file")) == ("X",)  # the sha256 is the key
+    parsed.get(("b",), lambda: parse("y"))
+    parsed.get(("c",), lambda: parse("z"))  # full: the oldest ("a") goes
+    assert parsed.get(("a",), lambda: parse("x again")) == ("X AGAIN",)
+    assert calls == ["x", "y", "z", "x again"]
+    assert all(isinstance(v, tuple) for v in parsed._items.values()) and len(parsed._items) == 2
+    assert requires_dist(wheel("app-1.0-py3-none-any.whl", "built", ("helper>=1",))) == ["helper>=1"]
