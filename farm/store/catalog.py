@@ -137,6 +137,34 @@ class Catalog:
             )
             return list(rows)
 
+    def wheels_of_projects(self, names: Iterable[str]) -> list[DistFile]:
+        """The published wheels of the projects ``names`` (normalised; unknown and quarantined ones have none)."""
+        found: list[DistFile] = []
+        with self.session() as session:
+            for chunk in _chunks(names):
+                found += session.exec(
+                    select(DistFile)
+                    .join(Project, col(DistFile.project_id) == col(Project.id))
+                    .where(
+                        col(Project.name).in_(chunk),
+                        DistFile.kind == "wheel",
+                        col(Project.quarantine).is_(None),
+                    )
+                )
+        return found
+
+    def projects_with_origins(self, origins: Iterable[str]) -> list[str]:
+        """Names of the projects with a wheel of one of ``origins`` (index ``ix_dist_file_origin``: what the farm
+        built, uploads, a Pyodide distribution are few beside what is mirrored, and only they are read)."""
+        with self.session() as session:
+            rows = session.exec(
+                select(Project.name)
+                .join(DistFile, col(DistFile.project_id) == col(Project.id))
+                .where(col(DistFile.origin).in_(list(origins)), DistFile.kind == "wheel")
+                .distinct()
+            )
+            return list(rows)
+
     def project_names(self) -> list[str]:
         with self.session() as session:
             return list(session.exec(select(Project.name).order_by(col(Project.name))))
