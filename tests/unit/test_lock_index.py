@@ -140,7 +140,7 @@ def test_published_locks_follow_the_file(tmp_path: Path) -> None:
             return tmp_path / version
 
     locks = PublishedLocks(Runtimes())  # type: ignore[arg-type]
-    with pytest.raises(NotFound, match="wasmfarm runtime add 314.0.7"):
+    with pytest.raises(NotFound, match=r"wasmfarm runtime add 314\.0\.7"):
         locks.index("314.0.7")
     directory = tmp_path / "314.0.7"
     directory.mkdir()
