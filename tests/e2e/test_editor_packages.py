@@ -106,6 +106,13 @@ def test_hostile_queries_are_refused_with_a_message(
     assert words in answer.json()["message"]
 
 
+def test_other_paths_with_a_dash_segment_are_answered_not_failed(mirror: Mirror) -> None:
+    # Paths with "/-/" go to the API rather than the static index: each must still get a 4xx with a message.
+    for path in ("simple/-/", f"r/{PYODIDE_VERSION}/simple/-/", f"r/{PYODIDE_VERSION}/-/", "r/-/-/projects"):
+        answer = httpx.get(mirror.url + path)
+        assert 400 <= answer.status_code < 500 and answer.json()["message"], (path, answer.text)
+
+
 def test_an_unknown_runtime_is_not_found(mirror: Mirror) -> None:
     for path in ("projects", "imports?module=os"):
         answer = httpx.get(f"{mirror.url}r/0.27.9/-/{path}")
