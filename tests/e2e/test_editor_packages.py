@@ -21,6 +21,7 @@ import pytest
 
 from tests.conftest import CACHE, PYODIDE_VERSION
 from tests.e2e.conftest import Mirror, mirrored_server
+from tests.support.upstream import UpstreamServer
 from tests.support.wheels import make_wheel
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -46,11 +47,15 @@ def mirror(tmp_path_factory: pytest.TempPathFactory, cached_wheels: Path) -> Ite
     make_wheel(upstream, "tealpaint", "1.0", extra_entries={"teal/__init__.py": b"SHADE = 'shade of teal'\n"})
     for wheel in ("micropip-0.11.1-py3-none-any.whl", "packaging-26.1-py3-none-any.whl"):
         shutil.copy(cached_wheels / wheel, upstream)
+    make_wheel(upstream, "upstream-only", "1.0")  # on the upstream index, not mirrored
     served = mirrored_server(base, upstream, ["greet", "tealpaint"])
     found = next(served)
-    # A kept verdict for a project this mirror lacks (nothing upstream is asked: --offline).
+    # Kept verdicts for projects this mirror lacks: one nowhere (--offline: upstream is not asked), one upstream.
     checked = found.wasmfarm("check", "--offline", "nosuch-thing")
     assert "nosuch-thing" in checked.stdout, checked.stdout + checked.stderr
+    with UpstreamServer(upstream) as index:
+        checked = found.wasmfarm("check", "--upstream", index.url, "upstream-only")
+    assert "available-upstream" in checked.stdout, checked.stdout + checked.stderr
     yield found
     next(served, None)
 
@@ -133,6 +138,7 @@ def found(mirror: Mirror, node: str, tmp_path_factory: pytest.TempPathFactory) -
                 "files": {"helpers.py": "X = 1\n"},
                 "missing": ["colorname", "nosuch-thing"],
                 "unchecked": ["never-checked>=1"],
+                "upstream": ["upstream-only"],
             }
         )
     )
@@ -185,6 +191,14 @@ def test_a_requirement_never_checked_says_its_page_can_check_it(found: dict[str,
     (line,) = unchecked["projects"]
     assert urlsplit(line["href"]).path == "/compat/never-checked"
     assert line["status"] == "unchecked" and "never checked" in line["text"], line
+
+
+def test_a_requirement_available_upstream_says_an_admin_can_mirror_it(found: dict[str, Any]) -> None:
+    upstream = scenario(found, "upstream")
+    (line,) = upstream["projects"]
+    assert urlsplit(line["href"]).path == "/compat/upstream-only"
+    assert line["status"] == "available-upstream", line
+    assert "available upstream" in line["text"] and "An admin can mirror it" in line["text"], line
 
 
 def test_the_packages_ui_passes_axe_and_the_page_had_no_errors(found: dict[str, Any]) -> None:

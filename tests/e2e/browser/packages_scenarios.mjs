@@ -5,7 +5,7 @@
 // usage: node packages_scenarios.mjs <config.json>
 //   config: { playwright, url: <server base URL, ends with "/">, axe: <axe.min.js path>, code: <main.py importing
 //             mirrored modules>, files: {<other files of the program>}, missing: [<requirement lines>],
-//             unchecked: [<requirement lines>] }
+//             unchecked: [<requirement lines>], upstream: [<requirement lines>] }
 import { mkdtempSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -102,6 +102,7 @@ try {
   }
   await scenario("missing", () => unservable(config.missing));
   await scenario("unchecked", () => unservable(config.unchecked));
+  await scenario("upstream", () => unservable(config.upstream));
 
   await scenario("axe", async () => {
     // The completion list and the offers, shown, pass axe-core (no serious or critical violation).
