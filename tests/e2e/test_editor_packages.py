@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import statistics
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -72,6 +74,18 @@ def test_completion_answers_a_prefix_from_the_runtimes_lock(mirror: Mirror) -> N
     assert httpx.get(f"{mirror.url}{R}/projects", params={"q": "t", "limit": 1}).json()["projects"] == [
         {"name": "tealpaint", "version": "1.0"}
     ]
+
+
+def test_completion_is_fast_enough_to_follow_typing(mirror: Mirror) -> None:
+    with httpx.Client(base_url=mirror.url) as client:
+        timings = []
+        for prefix in ["c", "co", "col", "colo", "g", "gr", "t", "te"] * 3:
+            started = time.perf_counter()
+            assert client.get(f"{R}/projects", params={"q": prefix}).status_code == 200
+            timings.append(time.perf_counter() - started)
+    median = statistics.median(timings)
+    print(f"completion: median {median * 1000:.1f} ms over {len(timings)} requests")
+    assert median < 0.25, timings  # a keystroke's worth, with a wide margin for a loaded machine
 
 
 def test_imports_map_to_mirrored_projects(mirror: Mirror) -> None:
