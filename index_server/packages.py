@@ -26,7 +26,9 @@ HEADERS = {
 
 def packages_router(farm: Farm) -> APIRouter:
     router = APIRouter()
-    locks = PublishedLocks(farm.runtimes)
+    locks = PublishedLocks(
+        farm.runtimes, farm.catalog.change_marker, lambda version: farm.locks.build(version, scope="all").lock
+    )
 
     def served(runtime: str) -> str:
         if runtime not in farm.settings.runtimes:

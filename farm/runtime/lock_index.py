@@ -1,21 +1,21 @@
 """What a runtime's published lock offers a program: project names to complete a requirement with, and which project
 provides an import name.
 
-``LockIndex`` is pure: built from a lock (``pyodide-lock.json``, as ``farm.runtime.publish`` writes it: exactly what
-the mirror serves for the runtime, each wheel with its top-level import names) and the runtime's standard library
-module names. ``PublishedLocks`` reads each installed runtime's lock and stdlib archive once per change of the files,
-so a query costs a dictionary lookup or a binary search, whatever the size of the mirror.
+``LockIndex`` is pure: built from a lock (as ``farm.runtime.publish`` makes them, of every project the mirror serves
+for the runtime, each wheel with its top-level import names) and the runtime's standard library module names.
+``PublishedLocks`` makes it once per change of the catalog, so a query costs a dictionary lookup or a binary search,
+whatever the size of the mirror.
 """
 
 from __future__ import annotations
 
 import bisect
-import json
 import re
 import sys
 import threading
+import time
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -171,25 +171,42 @@ def stdlib_names(archive: Path | None) -> frozenset[str]:
 
 
 class PublishedLocks:
-    """The ``LockIndex`` of each installed runtime, remade when its published lock changes (a new file: the
-    publisher writes it to a temporary name and renames it)."""
+    """The ``LockIndex`` of each installed runtime, made from what the mirror can serve for it (``servable``: a lock
+    of every such project, ``farm.runtime.publish.LockPublisher.build`` with ``scope="all"``; the runtime's own
+    ``pyodide-lock.json`` lists fewer, see the setting ``runtime_lock``) and remade when the catalog changes
+    (``marker``, asked at most once per ``recheck`` seconds: a completion may lag a change by that much). The work
+    of a remake grows with the catalog, but it is done on a question after a change, never on the write path."""
 
-    def __init__(self, runtimes: RuntimeStore) -> None:
+    def __init__(
+        self,
+        runtimes: RuntimeStore,
+        marker: Callable[[], Hashable],
+        servable: Callable[[str], Mapping[str, Any]],
+        recheck: float = 2.0,
+    ) -> None:
         self.runtimes = runtimes
-        self._cache: dict[str, tuple[tuple[int, ...], LockIndex]] = {}
+        self.marker = marker
+        self.servable = servable
+        self.recheck = recheck
+        self._cache: dict[str, tuple[Hashable, LockIndex]] = {}
+        self._checked: tuple[float, Hashable] | None = None
         self._lock = threading.Lock()
+
+    def _marker(self) -> Hashable:
+        now = time.monotonic()
+        if self._checked is None or now - self._checked[0] >= self.recheck:
+            self._checked = (now, self.marker())
+        return self._checked[1]
 
     def index(self, version: str) -> LockIndex:
         directory = self.runtimes.path(version)
         lock_path, stdlib_path = directory / LOCK, directory / STDLIB
-        try:
-            stat = lock_path.stat()
-        except OSError:
+        if not lock_path.is_file():
             raise NotFound(
                 f"runtime {version} has no published lock here; `wasmfarm runtime add {version}` installs it"
-            ) from None
+            )
         stdlib = stdlib_path if stdlib_path.is_file() else None
-        key = (stat.st_ino, stat.st_mtime_ns, stat.st_size, stdlib.stat().st_mtime_ns if stdlib else 0)
+        key = (self._marker(), stdlib.stat().st_mtime_ns if stdlib else 0)
         cached = self._cache.get(version)
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -197,7 +214,6 @@ class PublishedLocks:
             cached = self._cache.get(version)
             if cached is not None and cached[0] == key:
                 return cached[1]
-            lock = json.loads(lock_path.read_bytes())
-            made = LockIndex.of(lock, stdlib_names(stdlib))
+            made = LockIndex.of(self.servable(version), stdlib_names(stdlib))
             self._cache[version] = (key, made)
             return made

@@ -55,11 +55,13 @@ class LockPublisher:
         self.precedence = tuple(precedence)
         self.scope = scope  # the setting runtime_lock
 
-    def build(self, version: str, also: Iterable[str] = ()) -> LockBuild:
+    def build(
+        self, version: str, also: Iterable[str] = (), scope: Literal["own", "all"] | None = None
+    ) -> LockBuild:
         """The runtime's lock (``scope``: see the setting ``runtime_lock``). With ``own``, only the rows of the
         lock's roots and of their dependencies are read, a round of queries per level of depth, so the work does
         not grow with the number of mirrored projects; ``also``: projects whose rows are read anyway, so that
-        ``choices`` says why they are or are not listed (``wasmfarm explain``)."""
+        ``choices`` says why they are or are not listed (``wasmfarm explain``); ``scope`` overrides the setting."""
         target = target_for(version)
         upstream = self.runtimes.upstream_lock(version)
         distribution = {
@@ -67,7 +69,7 @@ class LockPublisher:
             for file_name, recorded in distribution_entries(self.runtimes.meta, version).items()
             if file_name.endswith(".whl") or self.blobs.has(str(recorded["sha256"]))
         }
-        if self.scope == "all":
+        if (scope or self.scope) == "all":
             rows = self.catalog.wheels()
             return build_lock(upstream, rows, target, precedence=self.precedence, distribution=distribution)
         roots = {canonicalize_name(str(name)) for name in upstream["packages"]}

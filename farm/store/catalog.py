@@ -8,7 +8,7 @@ from datetime import datetime
 
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -164,6 +164,19 @@ class Catalog:
                 .distinct()
             )
             return list(rows)
+
+    def change_marker(self) -> tuple[int, int, int]:
+        """Changes whenever a file is added, yanked or deleted, or a project quarantined or released: (projects, sum
+        of their serials, quarantined ones), one aggregate query."""
+        with self.session() as session:
+            count, serials, quarantined = session.exec(
+                select(
+                    func.count(col(Project.id)),
+                    func.coalesce(func.sum(Project.serial), 0),
+                    func.count(col(Project.quarantine)),
+                )
+            ).one()
+        return int(count), int(serials), int(quarantined)
 
     def project_names(self) -> list[str]:
         with self.session() as session:

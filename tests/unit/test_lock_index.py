@@ -4,8 +4,6 @@ published files of a runtime directory."""
 
 from __future__ import annotations
 
-import json
-import os
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -134,21 +132,33 @@ def test_the_stdlib_archive_names_the_runtimes_modules(tmp_path: Path) -> None:
     assert "site-packages" not in names
 
 
-def test_published_locks_follow_the_file(tmp_path: Path) -> None:
+def test_published_locks_follow_the_catalog(tmp_path: Path) -> None:
     class Runtimes:
         def path(self, version: str) -> Path:
             return tmp_path / version
 
-    locks = PublishedLocks(Runtimes())  # type: ignore[arg-type]
+    state = {"marker": 1, "lock": LOCK, "made": 0}
+
+    def servable(version: str) -> dict:
+        state["made"] += 1
+        return dict(state["lock"])
+
+    locks = PublishedLocks(Runtimes(), lambda: state["marker"], servable, recheck=0)  # type: ignore[arg-type]
     with pytest.raises(NotFound, match=r"wasmfarm runtime add 314\.0\.7"):
         locks.index("314.0.7")
     directory = tmp_path / "314.0.7"
     directory.mkdir()
-    (directory / "pyodide-lock.json").write_text(json.dumps(LOCK))
+    (directory / "pyodide-lock.json").write_text("{}")  # installed: its own lock is there
     first = locks.index("314.0.7")
-    assert locks.index("314.0.7") is first  # unchanged: not read again
-    changed = {**LOCK, "packages": {**LOCK["packages"], "newcomer": package("newcomer", "1", ["newcomer"])}}
-    temp = directory / ".lock.tmp"
-    temp.write_text(json.dumps(changed))
-    os.replace(temp, directory / "pyodide-lock.json")  # as the publisher writes it
-    assert locks.index("314.0.7").complete("new") == [("newcomer", "1")]
+    assert locks.index("314.0.7") is first and state["made"] == 1  # the catalog unchanged: not made again
+    state["lock"] = {
+        **LOCK,
+        "packages": {**LOCK["packages"], "newcomer": package("newcomer", "1", ["newcomer"])},
+    }
+    state["marker"] = 2
+    assert locks.index("314.0.7").complete("new") == [("newcomer", "1")] and state["made"] == 2
+    lagging = PublishedLocks(Runtimes(), lambda: state["marker"], servable, recheck=3600)  # type: ignore[arg-type]
+    lagging.index("314.0.7")
+    state["marker"] = 3
+    lagging.index("314.0.7")
+    assert state["made"] == 3  # the marker is asked at most once per recheck: the change shows later
