@@ -20,6 +20,7 @@ from farm.context import Farm
 from farm.errors import BadRequest, FarmError, InternalError, UploadTooLarge
 from farm.ops.metrics import new_registry
 from farm.overview.pages import render_error
+from farm.runtime.locking import runtime_wheel
 from farm.settings import Settings
 from index_server.access import ReadAccess
 from index_server.builds import builds_router
@@ -97,7 +98,12 @@ def create_app(settings: Settings, farm_: Farm | None = None) -> ASGIApp:
     api.include_router(builds_router(domain, jobs))
     compat, compat_tasks = compat_router(domain, jobs)
     api.include_router(compat)
-    static = StaticIndex(settings.www_dir, domain.blobs, settings.runtimes)
+    static = StaticIndex(
+        settings.www_dir,
+        domain.blobs,
+        settings.runtimes,
+        lambda version, name: runtime_wheel(domain.catalog, domain.blobs, version, name),
+    )
     access = ReadAccess(domain.tokens.verify) if settings.require_read_token else None
     app: ASGIApp = WasmfarmApp(static, api, settings.max_upload_bytes + FORM_OVERHEAD, access)
     app = Metered(app, request_metrics)

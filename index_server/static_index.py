@@ -20,6 +20,7 @@ from typing import Any, Literal
 from urllib.parse import unquote_plus
 
 from packaging.utils import canonicalize_name
+from starlette.concurrency import run_in_threadpool
 
 from farm.errors import FarmError, NotFound
 from farm.index.negotiation import negotiate
@@ -196,7 +197,16 @@ def _representation(accept: bytes | None, fmt: str | None) -> tuple[str, bytes]:
 
 
 class StaticIndex:
-    def __init__(self, www: Path, blobs: BlobStore, runtimes: list[str]) -> None:
+    def __init__(
+        self,
+        www: Path,
+        blobs: BlobStore,
+        runtimes: list[str],
+        runtime_wheel: Callable[[str, str], tuple[str, str] | None] | None = None,
+    ) -> None:
+        self.runtime_wheel = (
+            runtime_wheel  # (version, file name) -> (blob path, sha256): a wheel no link names
+        )
         self.www = www
         self.blobs = blobs
         self.runtimes = set(runtimes)
@@ -362,6 +372,12 @@ class StaticIndex:
             sha256 = file.readlink().name
             await self._stream(scope, send, os.fspath(file), _file_type(name), f'"{sha256}"'.encode(), head)
             return
+        if self.runtime_wheel is not None and name.endswith(".whl") and "/" not in name and not file.exists():
+            found = await run_in_threadpool(self.runtime_wheel, version, name)  # one indexed query
+            if found is not None:
+                blob, sha256 = found
+                await self._stream(scope, send, blob, _file_type(name), f'"{sha256}"'.encode(), head)
+                return
         accept_encoding = _request_headers(scope)[1]
         encoding = None
         for token, suffix in ((b"br", ".br"), (b"gzip", ".gz")):

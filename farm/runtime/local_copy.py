@@ -66,7 +66,9 @@ def fetch_runtime(
     token: str | None = None,
 ) -> LocalCopy:
     """Copy runtime ``version`` from the server at ``server_url`` into ``directory``, verified file by file; with
-    ``packages``, also the lock's wheels of those packages and their lock dependencies (for ``packageCacheDir``).
+    ``packages``, also the lock's wheels of those packages and their lock dependencies (for ``packageCacheDir``); a
+    package the runtime's lock does not list (only mirrored) is locked by the server, and its entries are added to
+    the copy's lock.
     ``token``: a read token, for a server with ``require_read_token`` (sent as HTTP Basic ``__token__``)."""
     base = runtime_base_url(server_url, version)
     directory.mkdir(parents=True, exist_ok=True)
@@ -80,6 +82,13 @@ def fetch_runtime(
             (downloaded if _copy(client, base, remote, directory) else kept).append(remote.name)
         lock = _get_json(client, base + LOCK, f"the lock of runtime {version}")
         _check_lock(lock, info, base + LOCK)
+        missing = [p for p in packages if canonicalize_name(p) not in lock["packages"]]
+        if missing:  # only mirrored (setting runtime_lock = own): the server locks them with their closure
+            url = f"{server_url.rstrip('/')}/r/{version}/lock"
+            extra = _locked_for(client, url, missing, base + LOCK)
+            _check_lock(extra, info, url)
+            for name, entry in extra["packages"].items():
+                lock["packages"].setdefault(name, entry)  # the copy's lock can loadPackage them by name
         wheels = _locked_files(lock, packages, base + LOCK)
         for remote in wheels:
             (downloaded if _copy(client, base, remote, directory) else kept).append(remote.name)
@@ -108,6 +117,30 @@ def _get_json(client: httpx.Client, url: str, what: str) -> Any:
         return response.json()
     except ValueError as exc:
         raise InvalidDistribution(f"{url}: not JSON ({exc})") from exc
+
+
+def _locked_for(client: httpx.Client, url: str, requirements: list[str], runtime_lock: str) -> Any:
+    """The server-side lock of ``requirements`` (``POST /r/<version>/lock``), which the runtime's lock does not
+    list."""
+    try:
+        response = client.post(url, json={"requirements": requirements})
+    except httpx.HTTPError as exc:
+        raise UpstreamUnavailable(f"{url}: {exc}; is the wasmfarm server running at that address?") from exc
+    if response.status_code in (401, 403):
+        raise PermissionDenied(
+            f"{url} answered {response.status_code}: the server wants a read token (--token, or WASMFARM_TOKEN)"
+        )
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if response.status_code != 200 or not isinstance(body, dict):
+        message = body.get("message") if isinstance(body, dict) else None
+        raise NotFound(
+            f"{runtime_lock} has no package {canonicalize_name(requirements[0])!r}, and the server cannot lock "
+            f"{', '.join(requirements)} either ({url}: {message or f'HTTP {response.status_code}'})"
+        )
+    return body
 
 
 def _parse_manifest(manifest: Any, url: str) -> tuple[list[RemoteFile], dict[str, Any]]:

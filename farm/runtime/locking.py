@@ -14,7 +14,7 @@ import tomli_w
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from farm.errors import NotFound
+from farm.errors import FarmError, NotFound
 from farm.index.simple_index import file_path
 from farm.mirror.resolver import resolve
 from farm.mirror.upstream import UpstreamFile, UpstreamProject
@@ -100,6 +100,21 @@ def lock_requirements(
         source.project(name)  # the rows of what the runtime adds (micropip's closure) too
     files = [source.rows[p["file_name"]] for p in lock["packages"].values() if p["file_name"] in source.rows]
     return lock, files
+
+
+def runtime_wheel(catalog: Catalog, blobs: BlobStore, version: str, filename: str) -> tuple[str, str] | None:
+    """``/pyodide/<version>/<wheel>`` for a wheel the runtime's own lock does not list (links there are only the
+    lock's: setting ``runtime_lock``): the path of its blob and its sha256, if it is a published wheel that installs
+    on the runtime. Server-side locks name their wheels by bare file name (Node joins ``file_name`` to its package
+    base URL and cache directory), so every wheel they can select is found beside the runtime this way."""
+    try:
+        target = target_for(version)
+    except FarmError:
+        return None
+    row = catalog.published_wheel(filename)
+    if row is None or not target.accepts(filename):
+        return None
+    return str(blobs.path_for(row.sha256)), row.sha256
 
 
 def canonical(lock: dict[str, Any]) -> bytes:

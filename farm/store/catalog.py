@@ -77,6 +77,17 @@ class Catalog:
         with self.session() as session:
             return session.exec(select(DistFile).where(DistFile.filename == filename)).first()
 
+    def published_wheel(self, filename: str) -> DistFile | None:
+        """The published wheel called ``filename`` (None: no such file, not a wheel, or its project quarantined)."""
+        with self.session() as session:
+            return session.exec(
+                select(DistFile)
+                .join(Project, col(DistFile.project_id) == col(Project.id))
+                .where(
+                    DistFile.filename == filename, DistFile.kind == "wheel", col(Project.quarantine).is_(None)
+                )
+            ).first()
+
     def stored_files(
         self, projects: Iterable[str] = (), filenames: Iterable[str] = ()
     ) -> dict[str, StoredFile]:

@@ -218,6 +218,16 @@ def test_server_side_lock(runtime: Runtime) -> None:
     assert response.status_code == 200, response.text
     lock = response.json()
     PyodideLockSpec.from_dict(lock).check_wheel_filenames()
+    runtime_lock = get_lock(runtime)["packages"]
+    for entry in lock["packages"].values():  # beside the runtime, also what its own lock leaves out (greet)
+        served = httpx.get(runtime.url + f"pyodide/{V}/" + entry["file_name"])
+        assert served.status_code == 200, entry["file_name"]
+        assert hashlib.sha256(served.content).hexdigest() == entry["sha256"]
+        assert served.headers["etag"] == f'"{entry["sha256"]}"'
+    assert "greet" in lock["packages"] and "greet" not in runtime_lock
+    other = httpx.get(runtime.url + f"pyodide/{V}/wasm313only-1.0-cp313-cp313-pyemscripten_2025_0_wasm32.whl")
+    assert other.status_code == 404  # in the catalog, but not for this runtime
+    assert httpx.get(runtime.url + f"pyodide/{V}/nothing-1.0-py3-none-any.whl").status_code == 404
     assert set(lock["packages"]) == {"greet", "colorname", "micropip"}  # the closure plus micropip to boot
     text = httpx.post(
         runtime.url + f"r/{V}/lock", content=b"colorname<2.1\n", headers={"Content-Type": "text/plain"}
