@@ -134,6 +134,7 @@ def test_the_preview_sits_beside_the_code_and_under_it_on_a_phone(found: dict[st
     assert abs(wide["preview"]["top"] - wide["code"]["top"]) < 1 and wide["scrollWidth"] <= wide["innerWidth"]
     narrow = scenario(found, "narrow")
     assert narrow["scrollWidth"] <= narrow["innerWidth"] == 390, narrow
+    assert narrow["at360"]["scrollWidth"] <= narrow["at360"]["innerWidth"] == 360, narrow
     assert narrow["preview"]["top"] >= narrow["code"]["bottom"] - 1, narrow
     assert narrow["frame"]["width"] >= 380 and narrow["frame"]["height"] > 300, narrow
 
@@ -141,6 +142,7 @@ def test_the_preview_sits_beside_the_code_and_under_it_on_a_phone(found: dict[st
 def test_axe_finds_no_serious_or_critical_violation_with_the_preview_open(found: dict[str, object]) -> None:
     assert scenario(found, "axeOpen") == {"light": [], "dark": []}
     assert scenario(found, "narrow")["axe"] == []
+    assert scenario(found, "saveKey")["pending"]["axe"] == []  # out of date: the bar's colours too
 
 
 def test_closing_the_preview_removes_its_app(found: dict[str, object]) -> None:

@@ -140,7 +140,7 @@ await scenario("saveKey", async () => {
   // Ctrl+S re-runs it with the new program.
   const before = await page.getAttribute("#preview-frame iframe", "src");
   await page.evaluate((code) => window.wasmfarm.setCode(code), program("Changed by an edit"));
-  const pending = await previewState();
+  const pending = { ...(await previewState()), axe: await axe() };
   await page.waitForTimeout(1000); // the autosave (0.4 s) has saved it: still out of date, no re-run on its own
   const saved = { ...(await previewState()), src: await page.getAttribute("#preview-frame iframe", "src") };
   await page.click(".cm-content");
@@ -175,6 +175,9 @@ await scenario("button", async () => {
 });
 
 await scenario("narrow", async () => {
+  await page.setViewportSize({ width: 360, height: 740 });
+  await page.waitForTimeout(300);
+  const at360 = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, innerWidth }));
   await page.setViewportSize({ width: 390, height: 844 });
   await page.waitForTimeout(300);
   const seen = await page.evaluate(() => {
@@ -184,6 +187,7 @@ await scenario("narrow", async () => {
   });
   await page.screenshot({ path: path.join(config.artifacts, "preview-390.png"), fullPage: true });
   seen.axe = await axe();
+  seen.at360 = at360;
   await page.setViewportSize({ width: 1280, height: 800 });
   return seen;
 });
