@@ -26,14 +26,16 @@ ARTIFACTS = Path(__file__).parents[2] / "artifacts"
 
 
 class Framer(BaseHTTPRequestHandler):
-    """Another origin's page framing the URLs of its query (``?editor=...&app=...``), each in an iframe of that id."""
+    """Another origin's page framing the URLs of its query (``?editor=...&app=...``), each in an iframe of that id
+    marked ``data-loaded`` once it has loaded (or been refused)."""
 
     def log_message(self, format: str, *args: object) -> None:
         pass
 
     def do_GET(self) -> None:
         frames = "".join(
-            f'<iframe id="{escape(name)}" src="{escape(url)}" title="{escape(name)}"></iframe>'
+            f'<iframe id="{escape(name)}" src="{escape(url)}" title="{escape(name)}"'
+            ' onload="this.dataset.loaded = 1"></iframe>'
             for name, url in parse_qsl(urlsplit(self.path).query)
         )
         send(self, 200, f"<!DOCTYPE html><title>another site</title>{frames}".encode(), "text/html")

@@ -64,7 +64,6 @@ export function createPreview({ $, program, workspace }) {
     box.hidden = !wanted;
     toggle.setAttribute("aria-expanded", String(wanted));
     toggle.setAttribute("aria-pressed", String(wanted));
-    document.body.dataset.preview = wanted ? "open" : "closed";
     if (wanted) return rerun();
     loading++;
     shown = null;

@@ -204,7 +204,8 @@ await scenario("framing", async () => {
   const refusedBefore = found.console.filter((m) => m.includes("frame-ancestors")).length; // the editor's own frames
   const targets = { editor: EDITOR, app: `${config.url}app`, unlisted: `${config.unlisted}app` };
   await page.goto(`${config.framer}?${new URLSearchParams(targets)}`);
-  await page.waitForTimeout(3000); // every frame has had its answer
+  await page.waitForFunction((n) => document.querySelectorAll("iframe[data-loaded]").length === n,
+                              Object.keys(targets).length, { timeout: 60000 }); // loaded or refused, each
   const seen = { refusedBefore };
   for (const id of Object.keys(targets)) {
     const frame = await (await page.$(`#${id}`)).contentFrame();
