@@ -6,6 +6,7 @@ import { syntaxHighlighting } from "@codemirror/language";
 import { classHighlighter } from "@lezer/highlight";
 import { createOutput } from "./output.js";
 import { createPackages, explainUnlockable } from "./packages.js";
+import { createPreview } from "./preview.js";
 import { SECRET_NAME, addSecret, fingerprint, renderSecretsPanel, secretsForRun } from "./secrets.js";
 import { decodeState, encodeState, linkOptions, validFileName } from "./share.js";
 import { createWorkspace } from "./workspace.js";
@@ -26,6 +27,7 @@ const starter = () => ({
 const state = { ...starter(), current: "main.py" };
 let workspace = null; // the editor's autosave, fragment sync, share box and local projects (not in app mode)
 let packages = null; // completion of requirements and imports offered as requirements (not in app mode)
+let preview = null; // the live preview: the program as /app shows it, beside the code (not in app mode)
 let view = null;
 let worker = null;
 let pageHost = null; // app mode: Pyodide on the page's own thread, so Python can build the page via `js`
@@ -399,7 +401,9 @@ async function main() {
         python(),
         syntaxHighlighting(classHighlighter), // tok-* classes, coloured by editor.css for light and dark
         EditorView.contentAttributes.of({ "aria-label": "code editor (Python)" }),
+        EditorView.contentAttributes.of({ tabindex: "0" }), // axe: a scrolled code area has focusable content
         EditorView.updateListener.of((update) => update.docChanged && (workspace?.changed(), packages?.refresh())),
+        EditorView.updateListener.of((update) => update.docChanged && preview?.changed()),
       ],
     });
     workspace = createWorkspace({
@@ -423,6 +427,9 @@ async function main() {
     workspace.wire();
     $("add-file").onclick = addFile;
     $("add-secret").onclick = storeSecret;
+    preview = createPreview({ $, workspace, program: () => (saveCurrent(), state) });
+    for (const id of ["requirements", "runtime"]) $(id).addEventListener("input", () => preview.changed());
+    preview.wire();
   }
   const share = () => workspace.openShare();
   window.wasmfarm = {
