@@ -10,7 +10,7 @@ import { validFileName } from "./share.js";
 
 export const MANIFEST = "wasmfarm.json";
 export const LIMITS = { files: 200, bytes: 5 * 2 ** 20, archive: 10 * 2 ** 20 };
-const SLICE = 8 * 1024; // inflating a slice gives at most ~8 MB (deflate expands at most ~1032:1)
+const SLICE = 2 * 1024; // inflating a slice gives at most ~2 MB (deflate expands at most ~1032:1)
 const IGNORED = /(^|\/)(__MACOSX\/.*|\.DS_Store|Thumbs\.db)$/; // what zip tools add on their own
 
 // An archive that cannot be imported: what is wrong, and that nothing changed.
