@@ -68,7 +68,7 @@ def hostile_zips() -> dict[str, bytes]:
 def found(mirror_server: Mirror, node: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
     axe = CACHE / "node" / "node_modules" / "axe-core" / "axe.min.js"
     assert axe.is_file(), "axe-core is missing: `bash ci/test-assets.sh` installs it beside playwright-core"
-    base = tmp_path_factory.mktemp("gallery")
+    base = tmp_path_factory.mktemp("gallery")  # the scenarios' screenshots are left here too
     zips = {}
     for label, data in hostile_zips().items():
         zips[label] = str(base / f"{label}.zip")
@@ -88,6 +88,7 @@ def found(mirror_server: Mirror, node: str, tmp_path_factory: pytest.TempPathFac
     result = subprocess.run([node, str(SCENARIOS), str(config)], capture_output=True, text=True, timeout=900)
     lines = result.stdout.strip().splitlines()
     assert lines, f"the scenarios printed nothing; stderr:\n{result.stderr[-3000:]}"
+    (base / "found.json").write_text(lines[-1])  # beside the screenshots, for a failure's post-mortem
     return dict(json.loads(lines[-1]))
 
 

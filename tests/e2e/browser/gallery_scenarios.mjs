@@ -149,6 +149,7 @@ await scenario("help", async () => {
     };
   });
   const axeOpen = await axe();
+  await page.screenshot({ path: path.join(config.artifacts, "shortcut-help.png") });
   await page.keyboard.press("Escape");
   await page.waitForSelector("#shortcut-help:not([open])", { state: "attached" });
   const afterEsc = await openDialog();
@@ -193,7 +194,9 @@ await scenario("gallery", async () => {
     examples: [...document.querySelectorAll("#gallery .example-open")].map((b) => b.dataset.example),
   }));
   const axeOpen = await axe();
+  await page.screenshot({ path: path.join(config.artifacts, "gallery.png") });
   await page.keyboard.press("Escape");
+  await page.waitForSelector("#gallery:not([open])", { state: "attached" });
   return { listed, axeOpen, closed: await openDialog() };
 });
 
@@ -211,17 +214,20 @@ await scenario("plot", async () => {
   const ran = await runFromBody();
   const frame = page.frameLocator("#output iframe.out-html");
   const svg = await frame.locator("svg").getAttribute("aria-label", { timeout: 10000 });
+  await page.screenshot({ path: path.join(config.artifacts, "plot.png") });
   return { opened, ran, svg, lines: await frame.locator("svg polyline").count() };
 });
 
 await scenario("shortcuts", async () => {
   // Stop by Ctrl+. and by Esc from the page; Ctrl+Enter in the editor runs once; Ctrl+S saves at once.
   const stopped = {};
-  await page.evaluate(() => window.wasmfarm.setCode("import time\nwhile True:\n    time.sleep(0.05)\n"));
+  await page.evaluate(() => window.wasmfarm.setCode(
+    'import time\nprint("looping", flush=True)\nwhile True:\n    time.sleep(0.05)\n'));
   for (const key of ["Control+.", "Escape"]) {
     await focusBody();
     await page.keyboard.press("Control+Enter");
-    await page.waitForFunction(() => document.querySelector("#status").textContent.startsWith("running"));
+    await page.waitForFunction(() => document.querySelector("#output").textContent.includes("looping"), null,
+                               { timeout: 120000 }); // the program runs: the key stops it, not its start
     await page.keyboard.press(key);
     await done();
     stopped[key] = await status();
@@ -252,6 +258,7 @@ await scenario("app", async () => {
   await done();
   for (const label of ["+1", "+1", "+1", "-1"]) await page.click(`#app button:text-is("${label}")`);
   const counted = await page.locator("#count").textContent();
+  await page.screenshot({ path: path.join(config.artifacts, "button-app.png") });
   await page.click('#app button:text-is("reset")');
   return { opened, inEditor, appStatus: await status(), counted, reset: await page.locator("#count").textContent() };
 });
