@@ -58,7 +58,9 @@ class Farm:
         pages = PageTree(settings.www_dir, shown.public_url, targets_for(list(shown.runtimes)))
         publisher = Publisher(catalog, pages)
         runtimes = RuntimeStore(settings.www_dir, settings.runtime_dir, blobs)
-        locks = LockPublisher(runtimes, catalog, blobs, pages.render_lock, settings.lock_precedence)
+        locks = LockPublisher(
+            runtimes, catalog, blobs, pages.render_lock, settings.lock_precedence, settings.runtime_lock
+        )
         publisher.on_change.append(locks.refresh)
         return cls(
             settings=settings,

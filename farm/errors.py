@@ -91,6 +91,11 @@ class RateLimited(FarmError):
         self.retry_after = retry_after
 
 
+class Busy(FarmError):
+    """Another process holds what this work needs for longer than it may wait (the render lock): the message names
+    the holder. Nothing was changed; retry later, or stop the holder if it hangs."""
+
+
 class BuildError(FarmError):
     """A builder or a build could not be made: a missing tool, a broken image, a failed step."""
 

@@ -83,6 +83,15 @@ class Settings(BaseSettings):
         "last. Within an origin the newest installable version wins. `wasmfarm explain NAME --runtime VERSION` "
         "shows the choice.",
     )
+    runtime_lock: Literal["own", "all"] = Field(
+        default="own",
+        description="What each runtime's own pyodide-lock.json lists. `own`: the runtime's own packages (the "
+        "projects its upstream lock names, such as micropip), every project with a wheel built here, uploaded or "
+        "from an imported Pyodide distribution, and their dependencies: what a plain loadPyodide needs to boot and "
+        "`loadPackage` by name, and a lock that does not grow with the number of mirrored projects (those are "
+        "reached through the index, micropip and server-side locks, POST /r/VERSION/lock). `all`: every project "
+        "the mirror can serve for the runtime (the lock grows with the catalog: for small mirrors).",
+    )
     auto_install_runtimes: bool = Field(
         default=True,
         description="`wasmfarm serve` installs configured runtimes that are missing (in the background) at start.",

@@ -30,6 +30,7 @@ from index_server.errors import error_body, error_headers, status_for
 from index_server.landing import PAGE_CSP, landing_router, wants_html
 from index_server.locking import lock_router
 from index_server.metrics import Metered, ops_router
+from index_server.packages import packages_router
 from index_server.proxy import mount_proxy
 from index_server.request_log import RequestLog, access_logger, enter_request
 from index_server.static_index import Message, Receive, Scope, Send, StaticIndex
@@ -92,6 +93,7 @@ def create_app(settings: Settings, farm_: Farm | None = None) -> ASGIApp:
     api.include_router(upload_router(domain))
     api.include_router(curation_router(domain))
     api.include_router(lock_router(domain))
+    api.include_router(packages_router(domain))
     api.include_router(builds_router(domain, jobs))
     compat, compat_tasks = compat_router(domain, jobs)
     api.include_router(compat)
@@ -175,7 +177,12 @@ class WasmfarmApp:
         try:
             scope = self._admit(scope)
             path: str = scope["path"]
-            if StaticIndex.handles(path) and scope["method"] != "POST" and "/lock/" not in path:
+            if (
+                StaticIndex.handles(path)
+                and scope["method"] != "POST"
+                and "/lock/" not in path
+                and "/-/" not in path
+            ):
                 # The hot path, unwrapped: the static index answers its own errors.
                 await self.static(scope, receive, send)
                 return

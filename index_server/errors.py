@@ -8,6 +8,7 @@ import math
 from farm.errors import (
     AuthenticationError,
     BadRequest,
+    Busy,
     ConfigurationError,
     FarmError,
     FileConflict,
@@ -42,6 +43,7 @@ STATUS: list[tuple[type[FarmError], int]] = [
     (ResolutionImpossible, 422),
     (UpstreamIntegrityError, 502),
     (UpstreamUnavailable, 503),
+    (Busy, 503),
     (ConfigurationError, 500),
 ]
 

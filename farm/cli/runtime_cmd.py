@@ -283,8 +283,7 @@ def lock(
 def explain(ctx: click.Context, project: str, version: str, data_dir: Path | None) -> None:
     """Explain which file of PROJECT the runtime's pyodide-lock.json lists, and why the others are not chosen."""
     farm = Farm.open(settings_from(ctx, data_dir=data_dir))
-    built = farm.locks.build(version)
-
+    built = farm.locks.build(version, also=[project])
     choices = built.choices.get(canonicalize_name(project))
     if not choices:
         raise NotFound(f"the mirror has no wheel of {project!r}; `wasmfarm mirror {project}` fetches it")

@@ -10,9 +10,9 @@ depends, package type, unvendored tests), and its shared libraries are listed to
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,8 +45,34 @@ class LockBuild:
 
 
 # A stored file's metadata never changes (the file is content-addressed), so what is parsed from it is kept per
-# sha256: regenerating a lock of 1,000 wheels parsed every METADATA again (a third of its time) before.
+# sha256: regenerating a lock of 1,000 wheels parsed every METADATA again (a third of its time) before. Hand-rolled
+# rather than functools.lru_cache, which keys on every argument and so would keep each METADATA text alive (tens of KB
+# each with a long description: gigabytes at 100,000 entries); this keeps only the sha256 and the parsed names.
 PARSED_CACHE = 100_000
+
+
+class _ParsedBySha:
+    """A bounded map from a key naming a stored file (its sha256 first) to what was parsed from it; the oldest
+    entry goes first when full."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, ...], parse: Callable[[], tuple[str, ...]]) -> tuple[str, ...]:
+        found = self._items.get(key)
+        if found is None:
+            found = parse()
+            with self._lock:
+                if len(self._items) >= self.size:
+                    del self._items[next(iter(self._items))]
+                self._items[key] = found
+        return found
+
+
+_REQUIRES_DIST = _ParsedBySha(PARSED_CACHE)
+_RUNTIME_DEPENDS = _ParsedBySha(PARSED_CACHE)
 
 
 def requires_dist(row: DistFile) -> list[str]:
@@ -55,29 +81,35 @@ def requires_dist(row: DistFile) -> list[str]:
     return list(_requires_dist(row.sha256, row.core_metadata))
 
 
-@functools.lru_cache(maxsize=PARSED_CACHE)
 def _requires_dist(sha256: str, core_metadata: str) -> tuple[str, ...]:
-    fields, _ = parse_email(core_metadata)
-    return tuple(str(r) for r in fields.get("requires_dist") or [])
+    def parse() -> tuple[str, ...]:
+        fields, _ = parse_email(core_metadata)
+        return tuple(str(r) for r in fields.get("requires_dist") or [])
+
+    return _REQUIRES_DIST.get((sha256,), parse)
 
 
 def runtime_depends(row: DistFile, target: RuntimeTarget) -> list[str]:
     """Requires-Dist with markers evaluated inside the runtime (no extras), as normalised names."""
-    return list(_runtime_depends(row.sha256, row.core_metadata or "", target))
+    metadata = row.core_metadata or ""
 
+    def parse() -> tuple[str, ...]:
+        environment = {**target.marker_environment, "extra": ""}
+        names = []
+        for line in _requires_dist(row.sha256, metadata) if metadata else ():
+            try:
+                requirement = Requirement(line)
+            except InvalidRequirement:
+                continue
+            if requirement.marker is None or requirement.marker.evaluate(environment):
+                names.append(canonicalize_name(requirement.name))
+        return tuple(sorted(set(names)))
 
-@functools.lru_cache(maxsize=PARSED_CACHE)
-def _runtime_depends(sha256: str, core_metadata: str, target: RuntimeTarget) -> tuple[str, ...]:
-    environment = {**target.marker_environment, "extra": ""}
-    names = []
-    for line in _requires_dist(sha256, core_metadata) if core_metadata else ():
-        try:
-            requirement = Requirement(line)
-        except InvalidRequirement:
-            continue
-        if requirement.marker is None or requirement.marker.evaluate(environment):
-            names.append(canonicalize_name(requirement.name))
-    return tuple(sorted(set(names)))
+    return list(
+        _RUNTIME_DEPENDS.get(
+            (row.sha256, target.version, target.python, target.abi, target.emscripten), parse
+        )
+    )
 
 
 def entry(row: DistFile, target: RuntimeTarget, upstream: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -220,11 +252,13 @@ def build_lock(
     *,
     precedence: Sequence[str] = DEFAULT_PRECEDENCE,
     distribution: Mapping[str, Mapping[str, Any]] | None = None,
+    roots: Iterable[str] | None = None,
 ) -> LockBuild:
-    """The runtime's lock: every project the mirror can serve whose dependencies it can serve too.
+    """The runtime's lock: every project of ``rows`` the mirror can serve whose dependencies it can serve too; with
+    ``roots``, only those projects and their dependencies (the setting ``runtime_lock = own``).
     ``distribution``: an imported Pyodide distribution's recorded entries by file name, whose files the mirror holds
     (its wheels are rows of origin ``pyodide``; its other files, shared libraries and test archives, are listed as
-    they are)."""
+    they are, as roots)."""
     distribution = distribution or {}
     chosen, choices = choose(rows, target, precedence)
     packages = {name: entry(row, target, distribution.get(row.filename)) for name, row in chosen.items()}
@@ -262,8 +296,24 @@ def build_lock(
                     for c in choices[name]
                 ]
                 changed = True
+    if roots is not None:
+        names = {canonicalize_name(r) for r in roots}
+        names |= {distribution_entry(u)["name"] for f, u in distribution.items() if not f.endswith(".whl")}
+        kept = closure({"packages": packages}, names)
+        for name in sorted(set(packages) - kept):
+            del packages[name]
+            choices[name] = [
+                Choice(c.filename, False, OUT_OF_SCOPE, c.origin) if c.chosen else c for c in choices[name]
+            ]
     lock = {"info": dict(upstream_lock["info"]), "packages": dict(sorted(packages.items()))}
     return LockBuild(lock, choices)
+
+
+OUT_OF_SCOPE = (
+    "installable, but only mirrored: the runtime's own lock lists the runtime's packages, what is built here, uploaded "
+    "or from a Pyodide distribution, and their dependencies (setting runtime_lock = own); micropip and server-side "
+    "locks (POST /r/VERSION/lock) get it from the index"
+)
 
 
 def closure(lock: Mapping[str, Any], roots: Iterable[str]) -> set[str]:

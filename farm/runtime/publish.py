@@ -5,20 +5,23 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Literal
 
+from packaging.utils import canonicalize_name
 from pyodide_lock import PyodideLockSpec
 
 from farm.errors import InvalidDistribution
 from farm.index.pages import write_page
 from farm.index.render_lock import RenderLock
 from farm.runtime.distribution import RuntimeStore
-from farm.runtime.lockfile import DEFAULT_PRECEDENCE, LockBuild, build_lock
+from farm.runtime.lockfile import DEFAULT_PRECEDENCE, LockBuild, build_lock, choose, entry
 from farm.runtime.release import distribution_entries
 from farm.runtime.target import target_for
 from farm.store.blobs import BlobStore
 from farm.store.catalog import Catalog
+from farm.store.models import Origin
 
 log = logging.getLogger(__name__)
 LOCK = "pyodide-lock.json"
@@ -43,14 +46,22 @@ class LockPublisher:
         blobs: BlobStore,
         render_lock: RenderLock,
         precedence: Sequence[str] = DEFAULT_PRECEDENCE,
+        scope: Literal["own", "all"] = "own",
     ) -> None:
         self.runtimes = runtimes
         self.catalog = catalog
         self.blobs = blobs
         self.render_lock = render_lock  # the page tree's: a lock is written by one render at a time
         self.precedence = tuple(precedence)
+        self.scope = scope  # the setting runtime_lock
 
-    def build(self, version: str) -> LockBuild:
+    def build(
+        self, version: str, also: Iterable[str] = (), scope: Literal["own", "all"] | None = None
+    ) -> LockBuild:
+        """The runtime's lock (``scope``: see the setting ``runtime_lock``). With ``own``, only the rows of the
+        lock's roots and of their dependencies are read, a round of queries per level of depth, so the work does
+        not grow with the number of mirrored projects; ``also``: projects whose rows are read anyway, so that
+        ``choices`` says why they are or are not listed (``wasmfarm explain``); ``scope`` overrides the setting."""
         target = target_for(version)
         upstream = self.runtimes.upstream_lock(version)
         distribution = {
@@ -58,8 +69,31 @@ class LockPublisher:
             for file_name, recorded in distribution_entries(self.runtimes.meta, version).items()
             if file_name.endswith(".whl") or self.blobs.has(str(recorded["sha256"]))
         }
+        if (scope or self.scope) == "all":
+            rows = self.catalog.wheels()
+            return build_lock(upstream, rows, target, precedence=self.precedence, distribution=distribution)
+        roots = {canonicalize_name(str(name)) for name in upstream["packages"]}
+        roots |= {
+            canonicalize_name(name)
+            for name in self.catalog.projects_with_origins(
+                o.value for o in Origin if o is not Origin.MIRRORED
+            )
+        }
+        loaded = roots | {canonicalize_name(name) for name in also}
+        rows = self.catalog.wheels_of_projects(loaded)
+        while True:  # the dependencies of what is chosen so far, level by level
+            chosen, _ = choose(rows, target, self.precedence)
+            wanted = {
+                dependency
+                for row in chosen.values()
+                for dependency in entry(row, target, distribution.get(row.filename))["depends"]
+            } - loaded
+            if not wanted:
+                break
+            loaded |= wanted
+            rows += self.catalog.wheels_of_projects(wanted)
         return build_lock(
-            upstream, self.catalog.wheels(), target, precedence=self.precedence, distribution=distribution
+            upstream, rows, target, precedence=self.precedence, distribution=distribution, roots=roots
         )
 
     def refresh(self, versions: Sequence[str] | None = None) -> None:

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -136,6 +136,47 @@ class Catalog:
                 .where(Project.name == name, DistFile.kind == "wheel", col(Project.quarantine).is_(None))
             )
             return list(rows)
+
+    def wheels_of_projects(self, names: Iterable[str]) -> list[DistFile]:
+        """The published wheels of the projects ``names`` (normalised; unknown and quarantined ones have none)."""
+        found: list[DistFile] = []
+        with self.session() as session:
+            for chunk in _chunks(names):
+                found += session.exec(
+                    select(DistFile)
+                    .join(Project, col(DistFile.project_id) == col(Project.id))
+                    .where(
+                        col(Project.name).in_(chunk),
+                        DistFile.kind == "wheel",
+                        col(Project.quarantine).is_(None),
+                    )
+                )
+        return found
+
+    def projects_with_origins(self, origins: Iterable[str]) -> list[str]:
+        """Names of the projects with a wheel of one of ``origins`` (index ``ix_dist_file_origin``: what the farm
+        built, uploads, a Pyodide distribution are few beside what is mirrored, and only they are read)."""
+        with self.session() as session:
+            rows = session.exec(
+                select(Project.name)
+                .join(DistFile, col(DistFile.project_id) == col(Project.id))
+                .where(col(DistFile.origin).in_(list(origins)), DistFile.kind == "wheel")
+                .distinct()
+            )
+            return list(rows)
+
+    def change_marker(self) -> tuple[int, int, int]:
+        """Changes whenever a file is added, yanked or deleted, or a project quarantined or released: (projects, sum
+        of their serials, quarantined ones), one aggregate query."""
+        with self.session() as session:
+            count, serials, quarantined = session.exec(
+                select(
+                    func.count(col(Project.id)),
+                    func.coalesce(func.sum(Project.serial), 0),
+                    func.count(col(Project.quarantine)),
+                )
+            ).one()
+        return int(count), int(serials), int(quarantined)
 
     def project_names(self) -> list[str]:
         with self.session() as session:

@@ -54,7 +54,11 @@ class Project(SQLModel, table=True):
 
 class DistFile(SQLModel, table=True):
     __tablename__ = "dist_file"
-    __table_args__ = (UniqueConstraint("filename", name="uq_dist_file_filename"),)
+    __table_args__ = (
+        UniqueConstraint("filename", name="uq_dist_file_filename"),
+        # The runtime lock's roots (farm.runtime.publish): the few projects built, uploaded or from a distribution.
+        Index("ix_dist_file_origin", "origin", "project_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     project_id: int = Field(foreign_key="project.id", index=True)

@@ -7,7 +7,8 @@ const IMMUTABLE = [/\/pyodide\/[^/]+\/(?!pyodide-lock\.json)[^/]+$/, /\/files\//
 const RUNTIMES = new URL(self.location.href).searchParams.getAll("runtime");
 const CORE = ["pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json"];
 const SHELL = ["editor", "app", "runner/editor.css", "runner/editor/editor.js", "runner/editor/worker.js",
-               "runner/editor/pyodide_host.js", "runner/editor/output.html", "runner/editor/output_frame.js"];
+               "runner/editor/pyodide_host.js", "runner/editor/output.html", "runner/editor/output_frame.js",
+               "runner/editor/packages.css"];
 
 self.addEventListener("install", (event) => {
   // The first visit precaches the editor and each runtime's core files; wheels are cached as they are used.
@@ -20,6 +21,7 @@ self.addEventListener("fetch", (event) => {
   const request = event.request;
   const url = new URL(request.url);
   if (request.method !== "GET" || url.origin !== self.location.origin || url.pathname.startsWith("/proxy")) return;
+  if (url.pathname.includes("/-/")) return; // answers to queries (completion, imports): no copy to serve offline
   if (IMMUTABLE.some((pattern) => pattern.test(url.pathname))) {
     event.respondWith(
       caches.open(CACHE).then(async (cache) => {

@@ -387,6 +387,8 @@ def test_private_deployment_is_private_everywhere(deployment: Deployment) -> Non
         ("GET", "proxy?url=https://example.org/"),
         ("POST", "r/314.0.7/lock"),
         ("GET", "r/314.0.7/lock/" + "0" * 64),
+        ("GET", "r/314.0.7/-/projects?q=g"),
+        ("GET", "r/314.0.7/-/imports?module=good"),
         ("GET", ""),
         ("GET", "app"),
         ("GET", "runner/editor/worker.js"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -13,6 +14,7 @@ import httpx
 import pytest
 
 from farm.context import Farm
+from farm.index.pages import PRECOMPRESS_FROM
 from farm.settings import Settings
 from farm.store.models import TokenScope
 from tests.support.clients import upload
@@ -89,7 +91,18 @@ def test_unknown_project_and_runtime_are_named(server) -> None:
 
 def test_etag_compression_cors(server, tmp_path: Path) -> None:
     url, tokens = server
-    upload(url, make_wheel(tmp_path, "demo", "1.0"), tokens["upload"])
+    upload(url, make_wheel(tmp_path, "tiny", "1.0"), tokens["upload"])
+    small = httpx.Client().send(
+        httpx.Request("GET", url + "simple/tiny/", headers={"Accept": JSON, "Accept-Encoding": "br, gzip"}),
+        stream=True,
+    )
+    body = b"".join(small.iter_raw())
+    assert (
+        len(body) < PRECOMPRESS_FROM and "content-encoding" not in small.headers
+    )  # kept plain: saves no packet
+    assert json.loads(body)["name"] == "tiny"
+    for version in ("1.0", "1.1", "1.2", "1.3", "1.4", "1.5"):  # a page big enough to be worth compressing
+        upload(url, make_wheel(tmp_path, "demo", version), tokens["upload"])
     first = httpx.get(url + "simple/demo/", headers={"Accept": JSON, "Accept-Encoding": "identity"})
     etag = first.headers["etag"]
     again = httpx.get(
@@ -100,6 +113,7 @@ def test_etag_compression_cors(server, tmp_path: Path) -> None:
         httpx.Request("GET", url + "simple/demo/", headers={"Accept": JSON, "Accept-Encoding": "gzip"}),
         stream=True,
     )
+    assert len(first.content) >= PRECOMPRESS_FROM
     assert raw.headers["content-encoding"] == "gzip"
     assert gzip.decompress(b"".join(raw.iter_raw())) == first.content
     raw = httpx.Client().send(

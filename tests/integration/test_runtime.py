@@ -161,15 +161,9 @@ def test_generated_lock(runtime: Runtime) -> None:
     assert lock["info"] == upstream_info
     PyodideLockSpec.from_dict(lock).check_wheel_filenames()
     packages = lock["packages"]
-    assert set(packages) == {
-        "micropip",
-        "packaging",
-        "msgpack",
-        "greet",
-        "colorname",
-    }  # nothing for 3.13 only
-    assert packages["colorname"]["version"] == "2.1"  # the newest of the two mirrored versions
-    assert packages["greet"]["depends"] == ["colorname"]  # the win32-only dependency evaluated away
+    # runtime_lock = own (the default): the runtime's own packages, mirrored here (its upstream lock names micropip,
+    # packaging and msgpack); greet and colorname are only mirrored, reached through the index; nothing for 3.13.
+    assert set(packages) == {"micropip", "packaging", "msgpack"}
     assert packages["msgpack"]["imports"] == ["msgpack"]
     for entry in packages.values():  # every entry is a file the mirror serves, with its real hash
         served = httpx.get(runtime.url + f"pyodide/{V}/" + entry["file_name"])
@@ -179,6 +173,32 @@ def test_generated_lock(runtime: Runtime) -> None:
         packages["micropip"]["sha256"]
         == hashlib.sha256((CACHE / "wheels" / "micropip-0.11.1-py3-none-any.whl").read_bytes()).hexdigest()
     )
+
+
+def test_a_lock_of_everything_lists_every_mirrored_project(runtime: Runtime) -> None:
+    """runtime_lock = all: every project the mirror can serve for the runtime, as before the lock stayed small."""
+    farm = Farm.open(runtime.settings.model_copy(update={"runtime_lock": "all"}))
+    try:
+        packages = farm.locks.build(V).lock["packages"]
+    finally:
+        farm.close()
+    # nothing for 3.13 only
+    assert set(packages) == {"micropip", "packaging", "msgpack", "greet", "colorname"}
+    assert packages["colorname"]["version"] == "2.1"  # the newest of the two mirrored versions
+    assert packages["greet"]["depends"] == ["colorname"]  # the win32-only dependency evaluated away
+
+
+def test_explain_says_why_a_mirrored_project_is_not_in_the_runtime_lock(runtime: Runtime) -> None:
+    from index_server.cli import cli
+
+    result = CliRunner().invoke(
+        cli,
+        ["--data-dir", str(runtime.settings.data_dir), "explain", "greet", "--runtime", V],
+        env={"WASMFARM_UPSTREAM_INDEX": "http://127.0.0.1:9/"},
+    )
+    assert result.exit_code == 0, result.output
+    assert "skipped  greet-1.0-py3-none-any.whl: installable, but only mirrored" in result.output
+    assert "setting runtime_lock = own" in result.output
 
 
 def test_lock_follows_uploads(runtime: Runtime, tmp_path: Path) -> None:
@@ -240,7 +260,7 @@ def test_explain_command(runtime: Runtime) -> None:
     result = CliRunner().invoke(
         cli,
         ["--data-dir", str(runtime.settings.data_dir), "explain", "colorname", "--runtime", V],
-        env={"WASMFARM_UPSTREAM_INDEX": "http://127.0.0.1:9/"},
+        env={"WASMFARM_UPSTREAM_INDEX": "http://127.0.0.1:9/", "WASMFARM_RUNTIME_LOCK": "all"},
     )
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
@@ -433,3 +453,37 @@ def test_a_runtime_whose_lock_info_is_unusable_is_refused(
         not (data / "www" / "pyodide" / "315.0.0").exists() and not (data / "runtimes" / "315.0.0").exists()
     )
     assert list((data / "www" / "pyodide").iterdir()) == []  # no staging directory left behind
+
+
+def test_the_own_lock_reads_its_roots_and_their_dependencies_not_the_mirrored_catalog(tmp_path: Path) -> None:
+    """With runtime_lock = own, building the lock reads the rows of the runtime's packages, of what is built or
+    uploaded, and of their dependencies: 200 more mirrored projects change neither the lock nor what is read (every
+    project whose rows were read has an entry in ``choices``)."""
+    wheels = tmp_path / "wheels"
+    for name in ("micropip-0.11.1-py3-none-any.whl", "packaging-26.1-py3-none-any.whl"):
+        shutil.copy(CACHE / "wheels" / name, wheels.mkdir(exist_ok=True) or wheels)
+    make_wheel(wheels, "helper", "1.0")
+    uploaded = make_wheel(tmp_path / "uploads", "inhouse", "1.0", requires=["helper"])
+    with NpmRegistryServer({V: CACHE / "npm" / f"pyodide-{V}.tgz"}) as npm:
+        farm = Farm.open(Settings(data_dir=tmp_path / "data", port=free_port(), npm_registry=npm.url))
+        try:
+            install_runtime(farm, V)
+
+            def ingest(path: Path, origin: str) -> None:
+                with farm.blobs.writer() as writer:
+                    writer.write(path.read_bytes())
+                    farm.ingestor.ingest(writer, path.name, origin)
+
+            for path in sorted(wheels.glob("*.whl")):
+                ingest(path, "mirrored")
+            ingest(uploaded, "uploaded")
+            before = farm.locks.build(V)
+            for i in range(200):
+                ingest(make_wheel(tmp_path / "many", f"pure{i:03d}", "1.0"), "mirrored")
+            after = farm.locks.build(V)
+        finally:
+            farm.close()
+    assert set(before.lock["packages"]) == {"micropip", "packaging", "inhouse", "helper"}
+    assert after.lock == before.lock
+    assert set(after.choices) == set(before.choices)
+    assert not [name for name in after.choices if name.startswith("pure")]

@@ -100,3 +100,46 @@ def test_a_distribution_entry_carries_its_metadata_and_its_shared_library() -> N
     other = row("demo-2.0-py3-none-any.whl", "pyodide", sha="e")  # not the file the distribution described
     plain = build_lock({"info": INFO}, [other], TARGET, distribution=distribution).lock["packages"]["demo"]
     assert plain["depends"] == [] and plain["unvendored_tests"] is False
+
+
+def wheel(filename: str, origin: str, requires: tuple[str, ...] = ()) -> DistFile:
+    found = row(filename, origin, sha=filename[0])
+    found.core_metadata = "Metadata-Version: 2.1\nName: x\nVersion: 1\n" + "".join(
+        f"Requires-Dist: {r}\n" for r in requires
+    )
+    return found
+
+
+def test_with_roots_the_lock_holds_them_and_their_dependencies_only() -> None:
+    rows = [
+        wheel("app-1.0-py3-none-any.whl", "built", ("helper>=1",)),
+        wheel("helper-1.0-py3-none-any.whl", "mirrored", ("tiny",)),
+        wheel("tiny-1.0-py3-none-any.whl", "mirrored"),
+        wheel("bystander-1.0-py3-none-any.whl", "mirrored"),
+    ]
+    built = build_lock({"info": INFO}, rows, TARGET, roots=["App"])
+    assert set(built.lock["packages"]) == {"app", "helper", "tiny"}  # a mirrored dependency comes along
+    [note] = built.choices["bystander"]
+    assert not note.chosen and note.reason.startswith("installable, but only mirrored")
+    everything = build_lock({"info": INFO}, rows, TARGET)  # no roots: runtime_lock = all
+    assert set(everything.lock["packages"]) == {"app", "helper", "tiny", "bystander"}
+
+
+def test_parsed_metadata_is_kept_by_sha256_only_and_bounded() -> None:
+    from farm.runtime.lockfile import _ParsedBySha, requires_dist
+
+    parsed = _ParsedBySha(2)
+    calls: list[str] = []
+
+    def parse(text: str) -> tuple[str, ...]:
+        calls.append(text)
+        return (text.upper(),)
+
+    assert parsed.get(("a",), lambda: parse("x")) == ("X",)
+    assert parsed.get(("a",), lambda: parse("other text, same file")) == ("X",)  # the sha256 is the key
+    parsed.get(("b",), lambda: parse("y"))
+    parsed.get(("c",), lambda: parse("z"))  # full: the oldest ("a") goes
+    assert parsed.get(("a",), lambda: parse("x again")) == ("X AGAIN",)
+    assert calls == ["x", "y", "z", "x again"]
+    assert all(isinstance(v, tuple) for v in parsed._items.values()) and len(parsed._items) == 2
+    assert requires_dist(wheel("app-1.0-py3-none-any.whl", "built", ("helper>=1",))) == ["helper>=1"]

@@ -95,3 +95,13 @@ def test_naive_times_are_utc(naive: datetime) -> None:
         json.loads(render_project_json(listing, "/"))["files"][0]["upload-time"]
         == "2026-01-01T00:00:00.000000Z"
     )
+
+
+def test_a_small_page_is_kept_plain_and_drops_the_variants_of_a_bigger_one(tmp_path: Path) -> None:
+    from farm.index.pages import PRECOMPRESS_FROM, write_page
+
+    page = tmp_path / "index.json"
+    write_page(page, b"x" * PRECOMPRESS_FROM)
+    assert {p.name for p in tmp_path.iterdir()} == {"index.json", "index.json.br", "index.json.gz"}
+    write_page(page, b"small")
+    assert {p.name for p in tmp_path.iterdir()} == {"index.json"} and page.read_bytes() == b"small"

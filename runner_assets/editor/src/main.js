@@ -7,6 +7,7 @@ import { classHighlighter } from "@lezer/highlight";
 import { createGallery } from "./gallery.js";
 import { notice } from "./notice.js";
 import { createOutput } from "./output.js";
+import { createPackages, explainUnlockable } from "./packages.js";
 import { wireProjectTransfer } from "./project_transfer.js";
 import { SECRET_NAME, addSecret, fingerprint, renderSecretsPanel, secretsForRun } from "./secrets.js";
 import { decodeState, encodeState, linkOptions, validFileName } from "./share.js";
@@ -28,6 +29,7 @@ const starter = () => ({
 });
 const state = { ...starter(), current: "main.py" };
 let workspace = null; // the editor's autosave, fragment sync, share box and local projects (not in app mode)
+let packages = null; // completion of requirements and imports offered as requirements (not in app mode)
 let view = null;
 let worker = null;
 let pageHost = null; // app mode: Pyodide on the page's own thread, so Python can build the page via `js`
@@ -218,7 +220,7 @@ async function run() {
     ({ wanted, granted } = await prepare({ files: state.files, main: state.main, requirements: state.requirements }));
   } catch (err) {
     output.text("error", String(err.message ?? err));
-    if (err.compat?.length) output.compatLinks(err.compat.map((c) => c.project));
+    if (err.compat?.length) explainUnlockable(output.node, err.compat, state.runtime);
     setStatus("failed");
     showBusy(false);
     return;
@@ -294,6 +296,7 @@ function showState() {
   $("requirements").value = state.requirements;
   view?.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: state.files[state.current] } });
   renderTabs();
+  packages?.refresh();
 }
 
 function renderTabs() {
@@ -400,7 +403,7 @@ async function main() {
         python(),
         syntaxHighlighting(classHighlighter), // tok-* classes, coloured by editor.css for light and dark
         EditorView.contentAttributes.of({ "aria-label": "code editor (Python)" }),
-        EditorView.updateListener.of((update) => update.docChanged && workspace?.changed()),
+        EditorView.updateListener.of((update) => update.docChanged && (workspace?.changed(), packages?.refresh())),
       ],
     });
     workspace = createWorkspace({
@@ -408,8 +411,14 @@ async function main() {
       onError: (message, isLink) => (isLink ? showLinkError(message) : output.text("error", message)),
       onOpened: () => run(),
     });
+    packages = createPackages({
+      box: $("requirements"), runtime: () => $("runtime").value || state.runtime, changed: () => workspace.changed(),
+      files: () => ({ ...state.files, [state.current]: view.state.doc.toString() }),
+    });
     restored = await workspace.start();
-    for (const id of ["requirements", "runtime"]) $(id).addEventListener("input", () => workspace.changed());
+    for (const id of ["requirements", "runtime"]) {
+      $(id).addEventListener("input", () => (workspace.changed(), packages.refresh()));
+    }
     renderSecrets();
     $("run").onclick = run;
     $("stop").onclick = stop;

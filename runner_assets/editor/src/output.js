@@ -107,16 +107,6 @@ export function createOutput(pane, { appMode }) {
     append(frame);
   }
 
-  // Links to the compat pages of requirements that could not be locked ("does it work on Pyodide?").
-  function compatLinks(projects) {
-    const line = Object.assign(document.createElement("p"), { className: "out-compat", textContent: "Does it work on Pyodide? " });
-    projects.forEach((project, i) => {
-      const href = new URL(`compat/${encodeURIComponent(project)}`, document.baseURI).href;
-      line.append(i ? ", " : "", Object.assign(document.createElement("a"), { href, textContent: project, target: "_blank" }));
-    });
-    append(line);
-  }
-
   // A frame reports its content's height (output_frame.js); only the height is taken from it.
   window.addEventListener("message", ({ source, data }) => {
     const frame = [...pane.querySelectorAll("iframe.out-html")].find((f) => f.contentWindow === source);
@@ -130,5 +120,5 @@ export function createOutput(pane, { appMode }) {
     frame = pending = null;
     pane.replaceChildren();
   };
-  return { text, stream, flush, error, ask, cancelInput, image, html, compatLinks, clear };
+  return { text, stream, flush, error, ask, cancelInput, image, html, node: append, clear };
 }
