@@ -4,11 +4,15 @@ import { EditorView, keymap } from "@codemirror/view";
 import { python } from "@codemirror/lang-python";
 import { syntaxHighlighting } from "@codemirror/language";
 import { classHighlighter } from "@lezer/highlight";
+import { createGallery } from "./gallery.js";
+import { notice } from "./notice.js";
 import { createOutput } from "./output.js";
 import { createPackages, explainUnlockable } from "./packages.js";
 import { createPreview } from "./preview.js";
+import { wireProjectTransfer } from "./project_transfer.js";
 import { SECRET_NAME, addSecret, fingerprint, renderSecretsPanel, secretsForRun } from "./secrets.js";
 import { decodeState, encodeState, linkOptions, validFileName } from "./share.js";
+import { installShortcuts } from "./shortcuts.js";
 import { createWorkspace } from "./workspace.js";
 import { answerInput, clearSignal, createControl, interrupt } from "../../web/editor/run_control.js";
 
@@ -430,6 +434,14 @@ async function main() {
     preview = createPreview({ $, workspace, program: () => (saveCurrent(), state) });
     for (const id of ["requirements", "runtime"]) $(id).addEventListener("input", () => preview.changed());
     preview.wire();
+    wireProjectTransfer({ $, state, sync: saveCurrent, workspace });
+    $("examples").onclick = createGallery({ openNew: workspace.openNew }).show;
+    const save = async () => {
+      await workspace.flush();
+      await workspace.persistNow();
+      notice("Saved in this browser; the link follows.");
+    };
+    $("help").onclick = installShortcuts({ run, stop, save, isRunning: () => Boolean(running || starting) }).help;
   }
   const share = () => workspace.openShare();
   window.wasmfarm = {

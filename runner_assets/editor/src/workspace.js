@@ -169,6 +169,13 @@ export function createWorkspace({ $, state, sync, show, starter, onError, onOpen
     await persistNow();
   }
 
+  // A project made elsewhere (an imported zip, an example): a new local project, never in place of the open one.
+  async function openNew({ name, files, main, requirements = "", runtime }) {
+    await flush();
+    adopt({ id: newId(), name: name.slice(0, 100), files, main, current: main, requirements, runtime, lockDigest: null });
+    await persistNow();
+  }
+
   async function duplicateProject() {
     await flush();
     project = { id: newId(), name: `${project.name} (copy)`.slice(0, 100) };
@@ -206,7 +213,7 @@ export function createWorkspace({ $, state, sync, show, starter, onError, onOpen
   }
 
   return {
-    start, changed, flush, wire, openShare, copy, persistNow,
+    start, changed, flush, wire, openShare, copy, persistNow, openNew,
     link: () => links().editor, project: () => ({ ...project, fragment }),
   };
 }
