@@ -8,7 +8,6 @@ import base64
 import io
 import json
 import struct
-import subprocess
 import zipfile
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 
 from tests.conftest import CACHE
 from tests.e2e.conftest import Mirror
+from tests.support.scenarios import run_scenarios, scenario
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 SCENARIOS = Path(__file__).parent / "browser" / "gallery_scenarios.mjs"
@@ -73,29 +73,15 @@ def found(mirror_server: Mirror, node: str, tmp_path_factory: pytest.TempPathFac
     for label, data in hostile_zips().items():
         zips[label] = str(base / f"{label}.zip")
         Path(zips[label]).write_bytes(data)
-    config = base / "config.json"
-    config.write_text(
-        json.dumps(
-            {
-                "playwright": str(CACHE / "node" / "node_modules" / "playwright-core"),
-                "axe": str(axe),
-                "url": mirror_server.url,
-                "zips": zips,
-                "artifacts": str(base),
-            }
-        )
-    )
-    result = subprocess.run([node, str(SCENARIOS), str(config)], capture_output=True, text=True, timeout=900)
-    lines = result.stdout.strip().splitlines()
-    assert lines, f"the scenarios printed nothing; stderr:\n{result.stderr[-3000:]}"
-    (base / "found.json").write_text(lines[-1])  # beside the screenshots, for a failure's post-mortem
-    return dict(json.loads(lines[-1]))
-
-
-def scenario(found: dict, name: str) -> dict:
-    value = found[name]
-    assert isinstance(value, dict) and "error" not in value, value
-    return value
+    settings = {
+        "playwright": str(CACHE / "node" / "node_modules" / "playwright-core"),
+        "axe": str(axe),
+        "url": mirror_server.url,
+        "zips": zips,
+        "artifacts": str(base),
+    }
+    # the findings beside the screenshots, for a failure's post-mortem
+    return run_scenarios(node, SCENARIOS, settings, base / "config.json", 900, keep=base / "found.json")
 
 
 def test_export_writes_the_files_and_a_manifest_and_import_makes_a_new_project(found: dict) -> None:

@@ -4,8 +4,6 @@ buttons show what runs; tracebacks show the program's frames. One page for all (
 
 from __future__ import annotations
 
-import json
-import subprocess
 from itertools import pairwise
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -14,6 +12,7 @@ import pytest
 
 from tests.conftest import CACHE, PYODIDE_VERSION
 from tests.e2e.conftest import Mirror
+from tests.support.scenarios import run_scenarios, scenario
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 SCENARIOS = Path(__file__).parent / "browser" / "interpreter_scenarios.mjs"
@@ -24,19 +23,10 @@ STOP_TARGET_MS = 200  # Stop to prompt back in a busy loop (issue 14)
 def found(mirror_server: Mirror, node: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     config = tmp_path_factory.mktemp("interpreter") / "config.json"
     playwright = CACHE / "node" / "node_modules" / "playwright-core"
-    config.write_text(json.dumps({"playwright": str(playwright), "url": f"{mirror_server.url}editor"}))
-    result = subprocess.run([node, str(SCENARIOS), str(config)], capture_output=True, text=True, timeout=600)
-    lines = result.stdout.strip().splitlines()
-    assert lines, f"the scenarios printed nothing; stderr:\n{result.stderr[-3000:]}"
-    data: dict[str, object] = json.loads(lines[-1])
+    settings = {"playwright": str(playwright), "url": f"{mirror_server.url}editor"}
+    data: dict[str, object] = run_scenarios(node, SCENARIOS, settings, config)
     data["url"] = mirror_server.url
     return data
-
-
-def scenario(found: dict[str, object], name: str) -> dict:
-    value = found[name]
-    assert isinstance(value, dict) and "error" not in value, value
-    return value
 
 
 def test_stop_in_a_busy_loop_raises_keyboard_interrupt_quickly(found: dict[str, object]) -> None:

@@ -8,10 +8,8 @@ The mirror is the one of ``mirror_server`` plus ``tealpaint``, whose module ``te
 
 from __future__ import annotations
 
-import json
 import shutil
 import statistics
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +21,7 @@ import pytest
 
 from tests.conftest import CACHE, PYODIDE_VERSION
 from tests.e2e.conftest import Mirror, mirrored_server
+from tests.support.scenarios import run_scenarios, scenario
 from tests.support.upstream import UpstreamServer
 from tests.support.wheels import make_wheel
 
@@ -142,31 +141,17 @@ def test_an_unknown_runtime_is_not_found(mirror: Mirror) -> None:
 def found(mirror: Mirror, node: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     axe = CACHE / "node" / "node_modules" / "axe-core" / "axe.min.js"
     config = tmp_path_factory.mktemp("packages-browser") / "config.json"
-    config.write_text(
-        json.dumps(
-            {
-                "playwright": str(CACHE / "node" / "node_modules" / "playwright-core"),
-                "axe": str(axe),
-                "url": mirror.url,
-                "code": CODE,
-                "files": {"helpers.py": "X = 1\n"},
-                "missing": ["colorname", "nosuch-thing"],
-                "unchecked": ["never-checked>=1"],
-                "upstream": ["upstream-only"],
-            }
-        )
-    )
-    result = subprocess.run([node, str(SCENARIOS), str(config)], capture_output=True, text=True, timeout=600)
-    lines = result.stdout.strip().splitlines()
-    assert lines, f"the scenarios printed nothing; stderr:\n{result.stderr[-3000:]}"
-    data: dict[str, Any] = json.loads(lines[-1])
-    return data
-
-
-def scenario(found: dict[str, Any], name: str) -> dict[str, Any]:
-    value = found[name]
-    assert isinstance(value, dict) and "error" not in value, value
-    return value
+    settings = {
+        "playwright": str(CACHE / "node" / "node_modules" / "playwright-core"),
+        "axe": str(axe),
+        "url": mirror.url,
+        "code": CODE,
+        "files": {"helpers.py": "X = 1\n"},
+        "missing": ["colorname", "nosuch-thing"],
+        "unchecked": ["never-checked>=1"],
+        "upstream": ["upstream-only"],
+    }
+    return run_scenarios(node, SCENARIOS, settings, config)
 
 
 def test_the_requirements_box_completes_a_mirrored_name(found: dict[str, Any]) -> None:

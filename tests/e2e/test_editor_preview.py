@@ -6,7 +6,6 @@ editor or the app. One browser, one page (preview_scenarios.mjs)."""
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from html import escape
 from http.server import BaseHTTPRequestHandler
@@ -18,6 +17,7 @@ import pytest
 from tests.conftest import CACHE
 from tests.e2e.conftest import Mirror
 from tests.support.loopback import LoopbackServer, send
+from tests.support.scenarios import run_scenarios, scenario
 from tests.support.server import serve_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -52,34 +52,18 @@ def found(mirror_server: Mirror, node: str) -> Iterator[dict[str, object]]:
         with serve_process(
             mirror_server.data_dir, env={"WASMFARM_APP_EMBED_ORIGINS": json.dumps([embedder])}
         ) as url:
-            config = ARTIFACTS / "preview-config.json"
-            config.write_text(
-                json.dumps(
-                    {
-                        "playwright": str(CACHE / "node" / "node_modules" / "playwright-core"),
-                        "axe": str(axe),
-                        "url": url,
-                        "framer": framer.url,
-                        "unlisted": mirror_server.url,  # the same data, no embed origins
-                        "artifacts": str(ARTIFACTS),
-                    }
-                )
-            )
-            result = subprocess.run(
-                [node, str(SCENARIOS), str(config)], capture_output=True, text=True, timeout=600
-            )
-            lines = result.stdout.strip().splitlines()
-            assert lines, f"the scenarios printed nothing; stderr:\n{result.stderr[-3000:]}"
-            (ARTIFACTS / "preview-findings.json").write_text(lines[-1])
-            data: dict[str, object] = json.loads(lines[-1])
+            settings = {
+                "playwright": str(CACHE / "node" / "node_modules" / "playwright-core"),
+                "axe": str(axe),
+                "url": url,
+                "framer": framer.url,
+                "unlisted": mirror_server.url,  # the same data, no embed origins
+                "artifacts": str(ARTIFACTS),
+            }
+            config, keep = ARTIFACTS / "preview-config.json", ARTIFACTS / "preview-findings.json"
+            data: dict[str, object] = run_scenarios(node, SCENARIOS, settings, config, keep=keep)
             data["url"] = url
             yield data
-
-
-def scenario(found: dict[str, object], name: str) -> dict:
-    value = found[name]
-    assert isinstance(value, dict) and "error" not in value, value
-    return value
 
 
 def test_the_preview_is_closed_until_asked_for(found: dict[str, object]) -> None:
