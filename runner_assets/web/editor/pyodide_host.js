@@ -224,11 +224,24 @@ export function createHost(post, { storage = null } = {}) {
       if (failures.length) throw new Error(`could not load: ${failures.join("; ")}`);
     }
     await pyodide.runPythonAsync(PRELUDE, { filename: "<wasmfarm>" }); // a name traceback.js leaves out
+    // A restored interpreter has run little of its code yet, which V8 compiles at first use: a first program would
+    // take ~1 s longer than the next. What a run goes through is done here once, so Run is instant once "ready".
+    if (restored) await warmUpRun();
     startRun = pyodide.globals.get("_wasmfarm_start_run");
     pyodide.globals.delete("_wasmfarm_start_run");
     cancelProgram = pyodide.globals.get("_wasmfarm_cancel_program");
     pyodide.globals.delete("_wasmfarm_cancel_program");
     post({ type: "booted", ms: performance.now() - started, fromSnapshot: Boolean(restored) });
+  }
+
+  async function warmUpRun() {
+    await pyodide.runPythonAsync(
+      "import os, sys, importlib\nimportlib.invalidate_caches()\n[m for m in sys.modules if m + '.py' in os.listdir('.')]\n" +
+        "def _wasmfarm_warm():\n    return sum(i * i for i in range(1000))\n_wasmfarm_warm()\ndel _wasmfarm_warm",
+      { filename: "<wasmfarm>" },
+    );
+    await pyodide.loadPackagesFromImports("import os\n", { messageCallback: () => {} });
+    flush();
   }
 
   // secrets: {name: value} the user granted this program; howToGrant: what get_secret says when a name is missing.
