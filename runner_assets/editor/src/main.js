@@ -40,6 +40,7 @@ const WORKER_URL = new URL("worker.js", import.meta.url);
 const progress = createProgress($("boot-progress"));
 let startup = null; // background boot (startup.js; not in app mode)
 let pendingBoot = null; // {key, promise, abandon}: the worker boot under way
+const lockDigests = new WeakMap(); // lock -> the server's digest of it
 let bootGeneration = 0; // which boot is the current one
 let firstBootSettled;
 const firstBoot = new Promise((resolve) => (firstBootSettled = resolve));
@@ -94,7 +95,7 @@ async function serverLock(runtime, requirements) {
     // A requirement the mirror cannot lock: its compat page says what upstream has and whether it can be built.
     throw Object.assign(new Error(body.message ?? `lock failed: HTTP ${response.status}`), { compat: body.compat });
   }
-  state.lockDigest = response.headers.get("X-Lock-Digest");
+  body && lockDigests.set(body, response.headers.get("X-Lock-Digest")); // the link's, once a program runs with it
   window.wasmfarmLockSource = "resolved";
   lockCache.set(key, body);
   return body;
@@ -161,7 +162,8 @@ async function bootWorker(wanted, quiet, generation, onAbandon) {
   const lock = pinned ?? (await serverLock(wanted.runtime, wanted.requirements));
   if (generation !== bootGeneration) throw replaced();
   status(`booting Pyodide ${wanted.runtime}…`);
-  const fresh = { runtime: wanted.runtime, requirements: wanted.requirements, lock, ran: null, secrets: "" };
+  const fresh = { runtime: wanted.runtime, requirements: wanted.requirements, lock, ran: null, secrets: "",
+                  lockDigest: pinned ? state.pinnedLock : lockDigests.get(lock) };
   if (appMode) {
     const { createHost, routeThroughProxy } = await import(new URL("pyodide_host.js", import.meta.url).href);
     routeThroughProxy(globalThis);
@@ -196,7 +198,10 @@ async function warmUp({ quiet = false } = {}) {
   if (appMode || starting || running) return;
   saveCurrent();
   const wanted = { runtime: state.runtime, requirements: state.requirements.trim() };
-  if (worker && booted?.runtime === wanted.runtime && booted.requirements === wanted.requirements) return;
+  if (worker && booted?.runtime === wanted.runtime && booted.requirements === wanted.requirements) {
+    if (!quiet && document.body.dataset.status === "not") setStatus("ready"); // back to what the worker has
+    return;
+  }
   try {
     await ensureWorker({ ...wanted, program: null, secrets: "" }, { quiet });
   } catch (err) {
@@ -277,6 +282,7 @@ async function run() {
   showBusy("running");
   if (control) clearSignal(control);
   recordRun(wanted);
+  if (booted.lockDigest) state.lockDigest = booted.lockDigest; // not by a background boot: a reload keeps the link
   const finished = new Promise((resolve) => (running = resolve));
   const message = { type: "run", files: state.files, main: state.main, ...granted };
   if (pageHost) pageHost.run(message);
@@ -344,6 +350,7 @@ function showState() {
   $("requirements").value = state.requirements;
   view?.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: state.files[state.current] } });
   renderTabs();
+  startup?.relockSoon(); // another project: its requirements
 }
 
 function renderTabs() {

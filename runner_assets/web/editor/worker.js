@@ -12,7 +12,11 @@ for (const name of ["caches", "indexedDB", "Worker"]) {
 }
 
 routeThroughProxy(self);
-const host = createHost((message) => postMessage(message), { storage });
+let meter = null; // bytes fetched while booting (the page's progress bar), reported before "booted"
+const host = createHost((message) => {
+  if (message.type === "booted") meter?.stop();
+  postMessage(message);
+}, { storage });
 
 // A Stop whose SIGINT Python raised in its event loop's own callbacks (a race with the interrupt message) never
 // reached the program: it is not an error of the worker, and the program is cancelled as if it had been.
@@ -28,7 +32,7 @@ self.addEventListener("error", (event) => lostInterrupt(event, event.error ?? ev
 self.onmessage = async ({ data }) => {
   try {
     if (data.type === "boot") {
-      const meter = meterFetches(self, (bytes) => postMessage({ type: "progress", ...bytes })); // progress bar
+      meter = meterFetches(self, (bytes) => postMessage({ type: "progress", ...bytes }));
       try {
         await host.boot(data);
       } finally {

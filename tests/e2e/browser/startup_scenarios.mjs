@@ -74,6 +74,7 @@ async function runUntil(text) {
 const visit = async () => {
   await page.goto(config.url);
   await waitStatus(/^ready$/);
+  await page.waitForFunction(() => window.progressSeen.at(-1)?.hidden === true); // sampled once more, hidden
   return {
     status: await status(),
     ready: await page.evaluate(() => window.wasmfarmReady),
