@@ -224,9 +224,11 @@ export function createHost(post, { storage = null } = {}) {
       if (failures.length) throw new Error(`could not load: ${failures.join("; ")}`);
     }
     await pyodide.runPythonAsync(PRELUDE, { filename: "<wasmfarm>" }); // a name traceback.js leaves out
-    // A restored interpreter has run little of its code yet, which V8 compiles at first use: a first program would
-    // take ~1 s longer than the next. What a run goes through is done here once, so Run is instant once "ready".
-    if (restored) await warmUpRun();
+    // What a run goes through before the program (finding its imports parses it with ast) is done here once: V8
+    // compiles code at first use, and a restored interpreter has run little of its own (its first program took
+    // ~0.9 s longer than the next; after a full boot ~0.1 s). Run is then instant once "ready", and a Stop pressed
+    // early lands in the program, not in the run's preparation.
+    await warmUpRun();
     startRun = pyodide.globals.get("_wasmfarm_start_run");
     pyodide.globals.delete("_wasmfarm_start_run");
     cancelProgram = pyodide.globals.get("_wasmfarm_cancel_program");
