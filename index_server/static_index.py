@@ -35,7 +35,7 @@ Header = tuple[bytes, bytes]
 
 CORS = [
     (b"access-control-allow-origin", b"*"),
-    (b"access-control-expose-headers", b"ETag, Content-Length, Content-Type"),
+    (b"access-control-expose-headers", b"ETag, Content-Length, Content-Type, X-Decoded-Length"),
     (b"x-content-type-options", b"nosniff"),
 ]
 # Index pages and stored files are data, never a document to run: no script, no plugin, no framing, an opaque origin
@@ -380,16 +380,22 @@ class StaticIndex:
                 return
         accept_encoding = _request_headers(scope)[1]
         encoding = None
+        identity = file
         for token, suffix in ((b"br", ".br"), (b"gzip", ".gz")):
             if token in accept_encoding and file.with_name(file.name + suffix).is_file():
                 encoding, file = token, file.with_name(file.name + suffix)
                 break
         try:
             st = file.stat()
+            # A compressed variant also says the file's own size: the editor's progress bar counts decoded bytes.
+            decoded = identity.stat().st_size if encoding else st.st_size
         except (FileNotFoundError, NotADirectoryError):
             raise NotFound(f"runtime {version} has no file {name!r}") from None
         etag = f'"{st.st_size:x}-{st.st_mtime_ns:x}{"-" + encoding.decode() if encoding else ""}"'.encode()
-        extra = ((b"vary", b"Accept-Encoding"), *([(b"content-encoding", encoding)] if encoding else []))
+        extra = (
+            (b"vary", b"Accept-Encoding"),
+            *([(b"content-encoding", encoding), (b"x-decoded-length", b"%d" % decoded)] if encoding else []),
+        )
         await self._stream(scope, send, os.fspath(file), _runtime_type(name), etag, head, extra)
 
     async def _stream(

@@ -5,8 +5,11 @@
 2. Requirements through the server's lock against micropip resolving in the runtime (Pyodide under Node), each
    end to end (the lock request included), alternated round by round.
 3. Stop to prompt back in a busy loop (target < 200 ms), against the editor's round trip for `pass`.
+4. Start-up (issue 14): page load to ready-to-run with the background boot against a bare Pyodide boot of the same
+   runtime (target <= 1.1x), and the second visit against the first, which ran nothing (target <= 0.5x); each in
+   fresh profiles, alternated round by round.
 
-    make bench-editor      # or: .venv/bin/python -m tests.bench.editor_bench [--rounds 5]
+    make bench-editor      # or: .venv/bin/python -m tests.bench.editor_bench [--rounds 5] [--only startup]
 """
 
 from __future__ import annotations
@@ -150,17 +153,58 @@ def stop_timings(node: str, url: str, rounds: int) -> dict[str, list[float]]:
     return timings
 
 
+def startup_timings(node: str, url: str, rounds: int) -> dict[str, list[float]]:
+    with tempfile.TemporaryDirectory(prefix="wasmfarm-startbench-") as scratch:
+        config = Path(scratch) / "startup.json"
+        config.write_text(
+            json.dumps(
+                {
+                    "playwright": str(CACHE / "node" / "node_modules" / "playwright-core"),
+                    "editorUrl": f"{url}editor",
+                    "smokeUrl": f"{url}runner/smoke.html?runtime={PYODIDE_VERSION}&code=print(1)",
+                    "rounds": rounds,
+                }
+            )
+        )
+        script = ROOT / "tests" / "bench" / "startup_timings.mjs"
+        out = subprocess.run(
+            [node, str(script), str(config)], capture_output=True, text=True, check=True
+        ).stdout
+    timings: dict[str, list[float]] = json.loads(out)
+    return timings
+
+
+def spread(values: list[float]) -> str:
+    """Median, range and every run, in ms."""
+    runs = ", ".join(f"{v:.0f}" for v in values)
+    return f"median {statistics.median(values):6.0f} ms [{min(values):.0f}-{max(values):.0f}] (runs: {runs})"
+
+
+def print_startup(timings: dict[str, list[float]]) -> None:
+    bare, first, second = (statistics.median(timings[k]) for k in ("bare", "first", "second"))
+    print(f"bare Pyodide boot + print(1), navigation to done (smoke page): {spread(timings['bare'])}")
+    print(f"editor, navigation to ready-to-run (background boot, new profile): {spread(timings['first'])}")
+    print(f"editor, second visit to ready-to-run (first ran nothing): {spread(timings['second'])}")
+    print(f"page load to ready-to-run / bare Pyodide boot: {first / bare:.2f}x (target <= 1.1x)")
+    print(f"second visit / first visit, to ready-to-run: {second / first:.2f}x (target <= 0.5x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--only", choices=["startup"], help="run only this part")
     args = parser.parse_args()
     node = shutil.which("node")
     assert node, "node is needed"
     base = Path(tempfile.mkdtemp(prefix="wasmfarm-editorbench-"))
     env = prepare(base)
     with serve_process(base / "data", env=env) as url:
+        if args.only == "startup":
+            print_startup(startup_timings(node, url, args.rounds))
+            shutil.rmtree(base, ignore_errors=True)
+            return
         fragment = share_fragment(node, "print('first output')\n")
         config = base / "timings.json"
         config.write_text(
@@ -183,6 +227,7 @@ def main() -> None:
         )
         installs = node_install_timings(node, url, base, args.rounds)
         stops = stop_timings(node, url, args.rounds)
+        startup = startup_timings(node, url, args.rounds)
     median = {k: statistics.median(v) for k, v in timings.items()}
     for key, values in timings.items():
         print(f"{key:5s}: median {median[key]:6.0f} ms  (runs: {', '.join(f'{v:.0f}' for v in values)})")
@@ -205,6 +250,7 @@ def main() -> None:
         f"{', '.join(f'{v:.0f}' for v in stops['stop'])}); reference, Run to prompt back for `pass`: "
         f"median {trivial:.0f} ms"
     )
+    print_startup(startup)
     shutil.rmtree(base, ignore_errors=True)
 
 

@@ -95,6 +95,7 @@ def test_runtime_files_are_served_right(runtime: Runtime) -> None:
     assert wasm.headers["content-length"] == str(len(wasm.content)) == str(9598218)
     assert "immutable" in wasm.headers["cache-control"]
     assert wasm.headers["access-control-allow-origin"] == "*"
+    assert "x-decoded-length" not in wasm.headers  # sent as it is: Content-Length says it
     mjs = httpx.get(base + "pyodide.mjs")
     assert mjs.headers["content-type"] == "text/javascript"
     for encoding, decode in (("br", brotli.decompress), ("gzip", gzip.decompress)):
@@ -107,6 +108,8 @@ def test_runtime_files_are_served_right(runtime: Runtime) -> None:
             body = b"".join(raw.iter_raw())
             assert int(raw.headers["content-length"]) == len(body) < len(wasm.content) / 2
             assert decode(body) == wasm.content
+            assert raw.headers["x-decoded-length"] == str(len(wasm.content))  # the editor's progress bar
+            assert "X-Decoded-Length" in raw.headers["access-control-expose-headers"]
     etag = wasm.headers["etag"]
     assert (
         httpx.get(

@@ -14,12 +14,14 @@ import { SECRET_NAME, addSecret, fingerprint, renderSecretsPanel, secretsForRun 
 import { decodeState, encodeState, linkOptions, validFileName } from "./share.js";
 import { installShortcuts } from "./shortcuts.js";
 import { createWorkspace } from "./workspace.js";
+import { createProgress, createStartup, snapshotSoon } from "./startup.js";
+import { createErrorMarks, fileSwitch } from "./error_marks.js";
 import { answerInput, clearSignal, createControl, interrupt } from "../../web/editor/run_control.js";
 
 const $ = (id) => document.getElementById(id);
 const config = JSON.parse($("wasmfarm-config").textContent);
 const appMode = document.body.dataset.mode === "app"; // an opaque origin: no localStorage, no service worker
-const output = createOutput($("output"), { appMode });
+const output = createOutput($("output"), { appMode, onTraceback: (pre, text) => errorMarks.linkFrames(pre, text) });
 
 const starter = () => ({
   files: { "main.py": 'print("Hello from Pyodide on wasmfarm")\n' },
@@ -29,6 +31,7 @@ const starter = () => ({
   lockDigest: null,
 });
 const state = { ...starter(), current: "main.py" };
+const errorMarks = createErrorMarks({ view: () => view, state, openFile: (name) => openFile(name) }); // gutter, jumps
 let workspace = null; // the editor's autosave, fragment sync, share box and local projects (not in app mode)
 let packages = null; // completion of requirements and imports offered as requirements (not in app mode)
 let preview = null; // the live preview: the program as /app shows it, beside the code (not in app mode)
@@ -41,7 +44,14 @@ let starting = false; // a run is asking for secrets or booting
 let running = null;
 let stopping = false;
 const STOP_GRACE_MS = 3000; // a program that ignores KeyboardInterrupt this long loses its interpreter
-let snapshotAsked = false;
+const WORKER_URL = new URL("worker.js", import.meta.url);
+const progress = createProgress($("boot-progress"));
+let startup = null; // background boot (startup.js; not in app mode)
+let pendingBoot = null; // {key, promise, abandon}: the worker boot under way
+const lockDigests = new WeakMap(); // lock -> the server's digest of it
+let bootGeneration = 0; // which boot is the current one
+let firstBootSettled;
+const firstBoot = new Promise((resolve) => (firstBootSettled = resolve));
 
 function setStatus(text) {
   $("status").textContent = text;
@@ -93,7 +103,7 @@ async function serverLock(runtime, requirements) {
     // A requirement the mirror cannot lock: its compat page says what upstream has and whether it can be built.
     throw Object.assign(new Error(body.message ?? `lock failed: HTTP ${response.status}`), { compat: body.compat });
   }
-  state.lockDigest = response.headers.get("X-Lock-Digest");
+  body && lockDigests.set(body, response.headers.get("X-Lock-Digest")); // the link's, once a program runs with it
   window.wasmfarmLockSource = "resolved";
   lockCache.set(key, body);
   return body;
@@ -101,7 +111,7 @@ async function serverLock(runtime, requirements) {
 
 function startWorker() {
   worker?.terminate();
-  worker = new Worker(new URL("worker.js", import.meta.url), { type: "module" });
+  worker = new Worker(WORKER_URL, { type: "module" });
   control = self.crossOriginIsolated ? createControl() : null;
   booted = null;
   return worker;
@@ -121,28 +131,47 @@ function recordRun(wanted) {
   booted.secrets = [...names].filter(Boolean).sort().join(",");
 }
 
-// Makes the interpreter snapshot the next visits boot from, in a worker that runs no user code.
-function snapshotLater() {
-  if (appMode || snapshotAsked || !booted || window.wasmfarmBoot?.fromSnapshot || !self.caches) return;
-  snapshotAsked = true;
-  const { runtime, lock } = booted;
-  setTimeout(() => {
-    const maker = new Worker(new URL("worker.js", import.meta.url), { type: "module" });
-    maker.onmessage = ({ data }) => {
-      if (data.type === "snapshot" || data.type === "done") maker.terminate(); // made, or failed
-    };
-    maker.postMessage({ type: "snapshot", runtime, lock });
-  }, 500); // after the run's output is on screen
+const replaced = () => Object.assign(new Error("the interpreter was replaced before it was ready"), { replaced: true });
+
+// Another boot (other requirements, a restart) takes over: the one under way stops where it is and rejects.
+function abandonBoot() {
+  bootGeneration += 1;
+  pendingBoot?.abandon(replaced());
+  pendingBoot = null;
 }
 
-async function ensureWorker(wanted) {
+const bootKey = (wanted) => `${wanted.runtime}\n${wanted.requirements}\n${state.pinnedLock ?? ""}`;
+
+// quiet: a background boot that leaves the status alone (after a restart, which the status reports).
+async function ensureWorker(wanted, { quiet = false } = {}) {
   if ((worker || pageHost) && reusable(wanted)) return;
-  setStatus("locking requirements…");
+  if (pendingBoot?.key === bootKey(wanted)) {
+    await pendingBoot.promise; // the background boot of the same requirements: Run waits for it
+    if (reusable(wanted)) return;
+  }
+  abandonBoot();
+  let reject = null;
+  const promise = bootWorker(wanted, quiet, bootGeneration, (r) => (reject = r));
+  pendingBoot = { key: bootKey(wanted), promise, abandon: (err) => reject?.(err) };
+  try {
+    await promise;
+  } finally {
+    if (pendingBoot?.promise === promise) pendingBoot = null;
+    progress.stop();
+    firstBootSettled();
+  }
+}
+
+async function bootWorker(wanted, quiet, generation, onAbandon) {
+  const status = quiet ? () => {} : setStatus;
+  status("locking requirements…");
   const pinned = state.pinnedLock ? await keptLock(wanted.runtime, state.pinnedLock) : null;
   if (pinned) window.wasmfarmLockSource = "digest";
   const lock = pinned ?? (await serverLock(wanted.runtime, wanted.requirements));
-  setStatus(`booting Pyodide ${wanted.runtime}…`);
-  const fresh = { runtime: wanted.runtime, requirements: wanted.requirements, lock, ran: null, secrets: "" };
+  if (generation !== bootGeneration) throw replaced();
+  status(`booting Pyodide ${wanted.runtime}…`);
+  const fresh = { runtime: wanted.runtime, requirements: wanted.requirements, lock, ran: null, secrets: "",
+                  lockDigest: pinned ? state.pinnedLock : lockDigests.get(lock) };
   if (appMode) {
     const { createHost, routeThroughProxy } = await import(new URL("pyodide_host.js", import.meta.url).href);
     routeThroughProxy(globalThis);
@@ -152,20 +181,43 @@ async function ensureWorker(wanted) {
     return;
   }
   const w = startWorker();
+  progress.start();
   await new Promise((resolve, reject) => {
+    onAbandon(reject);
     w.onmessage = ({ data }) => {
       if (data.type === "booted") {
         handle(data);
         resolve();
       }
       else if (data.type === "error") reject(new Error(data.text));
-      else handle(data);
+      else if (data.type !== "done") handle(data); // a failed boot's "done": the caller reports the error
     };
     w.onerror = (event) => reject(new Error(event.message));
     w.postMessage({ type: "boot", runtime: wanted.runtime, lock, control });
   });
   booted = fresh;
   w.onmessage = ({ data }) => handle(data);
+  if (!window.wasmfarmBoot?.fromSnapshot) snapshotSoon(WORKER_URL, fresh); // the next visits start warm
+}
+
+// Boots for the editor's current requirements in the background, so Run is instant ("ready" when it is). A worker
+// that already has them is kept, whatever it ran: its variables are the user's.
+async function warmUp({ quiet = false } = {}) {
+  if (appMode || starting || running) return;
+  saveCurrent();
+  const wanted = { runtime: state.runtime, requirements: state.requirements.trim() };
+  if (worker && booted?.runtime === wanted.runtime && booted.requirements === wanted.requirements) {
+    if (!quiet && document.body.dataset.status === "not") setStatus("ready"); // back to what the worker has
+    return;
+  }
+  try {
+    await ensureWorker({ ...wanted, program: null, secrets: "" }, { quiet });
+  } catch (err) {
+    if (!quiet && !starting && !running && !err.replaced) setStatus(`not ready: ${err.message ?? err}`);
+    return;
+  }
+  window.wasmfarmReady ??= performance.now(); // ms since navigation: what the benchmark reads
+  if (!quiet && !starting && !running) setStatus("ready");
 }
 
 function handle(data) {
@@ -173,14 +225,18 @@ function handle(data) {
     window.wasmfarmBoot = { ms: data.ms, fromSnapshot: data.fromSnapshot };
     return;
   }
-  if (data.type === "stdout" || data.type === "stderr") output.stream(data.type, data.text);
+  if (data.type === "progress") progress.update(data);
+  else if (data.type === "stdout" || data.type === "stderr") output.stream(data.type, data.text);
   else if (data.type === "input") {
     const asking = control; // the answer goes to the worker that asked, not to one started since
     output.ask().then((answer) => asking === control && answerInput(asking, answer));
   }
   else if (data.type === "html") output.html(data.data);
   else if (data.type === "image") output.image(data.data, data.mime);
-  else if (data.type === "error") output.error(data.text, data.full);
+  else if (data.type === "error") {
+    output.error(data.text, data.full);
+    errorMarks.failed(data.text);
+  }
   else if (data.type === "done") {
     output.flush();
     output.cancelInput();
@@ -215,6 +271,7 @@ async function run() {
     return;
   }
   output.clear();
+  errorMarks.clear();
   starting = true;
   showBusy("starting");
   let wanted, granted;
@@ -233,11 +290,12 @@ async function run() {
   showBusy("running");
   if (control) clearSignal(control);
   recordRun(wanted);
+  if (booted.lockDigest) state.lockDigest = booted.lockDigest; // not by a background boot: a reload keeps the link
   const finished = new Promise((resolve) => (running = resolve));
   const message = { type: "run", files: state.files, main: state.main, ...granted };
   if (pageHost) pageHost.run(message);
   else worker.postMessage(message);
-  if (await finished) snapshotLater();
+  await finished;
   workspace?.changed(); // the link keeps the program (and now its lock digest): a reload brings it back
 }
 
@@ -265,6 +323,7 @@ async function stop() {
 
 function restart(message = "restarted") {
   worker?.terminate();
+  abandonBoot();
   worker = null;
   booted = null;
   stopping = false;
@@ -274,6 +333,7 @@ function restart(message = "restarted") {
   running = null;
   pending?.(false);
   setStatus(message);
+  setTimeout(() => warmUp({ quiet: true })); // the next Run finds a fresh interpreter ready
 }
 
 // Files, editor, state ---------------------------------------------------------------------------------------------
@@ -299,6 +359,7 @@ function showState() {
   view?.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: state.files[state.current] } });
   renderTabs();
   packages?.refresh();
+  startup?.relockSoon(); // another project: its requirements
 }
 
 function renderTabs() {
@@ -318,7 +379,8 @@ function renderTabs() {
 function openFile(name) {
   saveCurrent();
   state.current = name;
-  view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: state.files[name] } });
+  view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: state.files[name] }, annotations: fileSwitch.of(true) });
+  errorMarks.fileShown();
   renderTabs();
   workspace?.changed(); // the open tab is a setting too
 }
@@ -402,6 +464,7 @@ async function main() {
       extensions: [
         keymap.of([{ key: "Mod-Enter", run: () => (run(), true) }]),
         basicSetup,
+        errorMarks.extension,
         python(),
         syntaxHighlighting(classHighlighter), // tok-* classes, coloured by editor.css for light and dark
         EditorView.contentAttributes.of({ "aria-label": "code editor (Python)" }),
@@ -420,8 +483,9 @@ async function main() {
       files: () => ({ ...state.files, [state.current]: view.state.doc.toString() }),
     });
     restored = await workspace.start();
+    startup = createStartup({ warm: warmUp });
     for (const id of ["requirements", "runtime"]) {
-      $(id).addEventListener("input", () => (workspace.changed(), packages.refresh()));
+      $(id).addEventListener("input", () => (workspace.changed(), packages.refresh(), startup.relockSoon()));
     }
     renderSecrets();
     $("run").onclick = run;
@@ -449,9 +513,16 @@ async function main() {
     code: () => view?.state.doc.toString(),
     setCode: (code) => view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: code } }),
   };
-  registerServiceWorker();
-  setStatus(appMode && !restored ? "no program to run" : "ready");
-  if (restored) await run();
+  if (appMode) {
+    registerServiceWorker();
+    setStatus(restored ? "ready" : "no program to run");
+    if (restored) await run();
+    return;
+  }
+  // The service worker precaches the runtime once the boot has fetched it (from the HTTP cache, then): it does not
+  // compete with the boot for the network and the two cores.
+  Promise.race([firstBoot, new Promise((resolve) => setTimeout(resolve, 30000))]).then(registerServiceWorker);
+  await (restored ? run() : warmUp());
 }
 
 main();

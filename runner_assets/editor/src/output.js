@@ -5,7 +5,8 @@
 const IMAGE = /^image\/(png|jpeg|gif|webp|svg\+xml)$/;
 const MAX_FRAME_HEIGHT = 4000;
 
-export function createOutput(pane, { appMode }) {
+// onTraceback(pre, text): called with each traceback shown (error_marks.js makes its frames links).
+export function createOutput(pane, { appMode, onTraceback }) {
   function append(node) {
     flush();
     window.wasmfarmFirstOutput ??= performance.now(); // ms since navigation: what the benchmark reads
@@ -48,6 +49,7 @@ export function createOutput(pane, { appMode }) {
   // A traceback: the program's frames; the full one (with Pyodide's own frames) behind a toggle.
   function error(value, full) {
     text("error", value);
+    onTraceback?.(pane.lastElementChild, value);
     if (!full) return;
     const details = Object.assign(document.createElement("details"), { className: "out-full-traceback" });
     details.append(

@@ -148,11 +148,25 @@ def _patch_matplotlib():
 // the snapshot (makeSnapshot), and user code never reaches Cache Storage (worker.js), so it cannot plant one.
 const SNAPSHOTS = "wasmfarm-snapshots";
 
+// A snapshot is kept per runtime and lock (the lock's packages are known to the interpreter from its boot on: the
+// import hints of ModuleNotFoundError), under <runtime>/__snapshot__/<digest of the lock>; one per runtime, the newest.
+async function lockDigest(lock) {
+  const text = JSON.stringify(lock ?? null);
+  if (globalThis.crypto?.subtle) {
+    const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+    return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  }
+  let hash = 0x811c9dc5; // no crypto.subtle (plain http): FNV-1a and the length, enough for a cache key
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return `fnv-${hash.toString(16)}-${text.length}`;
+}
+
 async function runtimeOptions(runtime, lock) {
   const base = `${origin}/pyodide/${runtime}/`;
   const { loadPyodide } = await import(base + "pyodide.mjs");
   const options = { indexURL: base, packageBaseUrl: base, lockFileContents: lock ? JSON.stringify(lock) : undefined };
-  return { loadPyodide, options, snapshotKey: `${base}__snapshot__` };
+  const snapshots = `${base}__snapshot__`;
+  return { loadPyodide, options, snapshots, snapshotKey: `${snapshots}/${await lockDigest(lock)}` };
 }
 
 async function loadFromSnapshot(storage, loadPyodide, options, key) {
@@ -166,11 +180,18 @@ async function loadFromSnapshot(storage, loadPyodide, options, key) {
   }
 }
 
+// Makes the snapshot for this runtime and lock unless it is there; true when one was made.
 export async function makeSnapshot(storage, { runtime, lock }) {
-  const { loadPyodide, options, snapshotKey } = await runtimeOptions(runtime, lock);
+  const { loadPyodide, options, snapshots, snapshotKey } = await runtimeOptions(runtime, lock);
+  const cache = await storage.open(SNAPSHOTS);
+  if (await cache.match(snapshotKey)) return false;
   const spare = await loadPyodide({ ...options, _makeSnapshot: true });
   const headers = { "Content-Type": "application/octet-stream" };
-  await (await storage.open(SNAPSHOTS)).put(snapshotKey, new Response(spare.makeMemorySnapshot(), { headers }));
+  await cache.put(snapshotKey, new Response(spare.makeMemorySnapshot(), { headers }));
+  for (const request of await cache.keys()) {
+    if (request.url.startsWith(snapshots) && request.url !== snapshotKey) await cache.delete(request);
+  }
+  return true;
 }
 
 // storage: the CacheStorage snapshots are read from (the worker's, taken before user code can run), or none.
@@ -203,11 +224,26 @@ export function createHost(post, { storage = null } = {}) {
       if (failures.length) throw new Error(`could not load: ${failures.join("; ")}`);
     }
     await pyodide.runPythonAsync(PRELUDE, { filename: "<wasmfarm>" }); // a name traceback.js leaves out
+    // What a run goes through before the program (finding its imports parses it with ast) is done here once: V8
+    // compiles code at first use, and a restored interpreter has run little of its own (its first program took
+    // ~0.9 s longer than the next; after a full boot ~0.1 s). Run is then instant once "ready", and a Stop pressed
+    // early lands in the program, not in the run's preparation.
+    await warmUpRun();
     startRun = pyodide.globals.get("_wasmfarm_start_run");
     pyodide.globals.delete("_wasmfarm_start_run");
     cancelProgram = pyodide.globals.get("_wasmfarm_cancel_program");
     pyodide.globals.delete("_wasmfarm_cancel_program");
     post({ type: "booted", ms: performance.now() - started, fromSnapshot: Boolean(restored) });
+  }
+
+  async function warmUpRun() {
+    await pyodide.runPythonAsync(
+      "import os, sys, importlib\nimportlib.invalidate_caches()\n[m for m in sys.modules if m + '.py' in os.listdir('.')]\n" +
+        "def _wasmfarm_warm():\n    return sum(i * i for i in range(1000))\n_wasmfarm_warm()\ndel _wasmfarm_warm",
+      { filename: "<wasmfarm>" },
+    );
+    await pyodide.loadPackagesFromImports("import os\n", { messageCallback: () => {} });
+    flush();
   }
 
   // secrets: {name: value} the user granted this program; howToGrant: what get_secret says when a name is missing.

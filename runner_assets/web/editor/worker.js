@@ -2,6 +2,7 @@
 // User code gets no storage of this origin: Cache Storage holds the service worker's copies of the editor and the
 // interpreter snapshots, which a hostile program could otherwise replace, so both are taken away before it runs,
 // with nested workers (a fresh global would have them back).
+import { meterFetches } from "./boot_progress.js";
 import { createHost, makeSnapshot, routeThroughProxy } from "./pyodide_host.js";
 
 const storage = self.caches;
@@ -11,7 +12,11 @@ for (const name of ["caches", "indexedDB", "Worker"]) {
 }
 
 routeThroughProxy(self);
-const host = createHost((message) => postMessage(message), { storage });
+let meter = null; // bytes fetched while booting (the page's progress bar), reported before "booted"
+const host = createHost((message) => {
+  if (message.type === "booted") meter?.stop();
+  postMessage(message);
+}, { storage });
 
 // A Stop whose SIGINT Python raised in its event loop's own callbacks (a race with the interrupt message) never
 // reached the program: it is not an error of the worker, and the program is cancelled as if it had been.
@@ -26,12 +31,18 @@ self.addEventListener("error", (event) => lostInterrupt(event, event.error ?? ev
 
 self.onmessage = async ({ data }) => {
   try {
-    if (data.type === "boot") await host.boot(data);
+    if (data.type === "boot") {
+      meter = meterFetches(self, (bytes) => postMessage({ type: "progress", ...bytes }));
+      try {
+        await host.boot(data);
+      } finally {
+        meter.stop(); // before user code runs: its fetches are its own
+      }
+    }
     else if (data.type === "run") await host.run(data);
     else if (data.type === "interrupt") host.interrupt();
     else if (data.type === "snapshot") {
-      await makeSnapshot(storage, data);
-      postMessage({ type: "snapshot" });
+      postMessage({ type: "snapshot", made: await makeSnapshot(storage, data) });
     }
   } catch (err) {
     postMessage({ type: "error", text: String(err && err.message ? err.message : err) });
