@@ -6,14 +6,13 @@ One browser profile for all (startup_scenarios.mjs)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import CACHE
 from tests.e2e.conftest import Mirror
+from tests.support.scenarios import run_scenarios, scenario
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 SCENARIOS = Path(__file__).parent / "browser" / "startup_scenarios.mjs"
@@ -24,18 +23,8 @@ RUN_AFTER_READY_MS = 3000  # Run to the first output once the page says "ready" 
 def found(mirror_server: Mirror, node: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     config = tmp_path_factory.mktemp("startup") / "config.json"
     playwright = CACHE / "node" / "node_modules" / "playwright-core"
-    config.write_text(json.dumps({"playwright": str(playwright), "url": f"{mirror_server.url}editor"}))
-    result = subprocess.run([node, str(SCENARIOS), str(config)], capture_output=True, text=True, timeout=900)
-    lines = result.stdout.strip().splitlines()
-    assert lines, f"the scenarios printed nothing; stderr:\n{result.stderr[-3000:]}"
-    data: dict[str, object] = json.loads(lines[-1])
-    return data
-
-
-def scenario(found: dict[str, object], name: str) -> dict:
-    value = found[name]
-    assert isinstance(value, dict) and "error" not in value, value
-    return value
+    settings = {"playwright": str(playwright), "url": f"{mirror_server.url}editor"}
+    return run_scenarios(node, SCENARIOS, settings, config, 900)
 
 
 def test_the_page_boots_python_without_a_click_and_shows_the_bytes_fetched(found: dict[str, object]) -> None:
