@@ -192,7 +192,7 @@ def test_the_app_example_says_where_its_buttons_are_and_works_as_an_app(found: d
     app = scenario(found, "app")
     example_opened(app["opened"], "button-app")
     assert app["inEditor"]["status"].startswith("done")
-    assert 'choose Share, then "open as app"' in app["inEditor"]["output"]
+    assert 'open the Preview (or Share, then "open as app")' in app["inEditor"]["output"]
     assert app["appStatus"].startswith("done"), app
     assert app["counted"] == "count: 2" and app["reset"] == "count: 0"
 

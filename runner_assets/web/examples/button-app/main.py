@@ -1,11 +1,13 @@
 """An app with buttons: Python builds the page through js.document. That works where a program runs on the page
-itself, in app mode (Share, then "open as app"). In the editor, programs run in a worker, which has no page."""
+itself: the editor's Preview, or app mode (Share, then "open as app"). In the editor's output, programs run in a
+worker, which has no page."""
 
 import js
 
 if not hasattr(js, "document"):
     print(
-        'This app builds its own page with js.document: choose Share, then "open as app", to use its buttons.'
+        'This app builds its own page with js.document: open the Preview (or Share, then "open as app") to use '
+        "its buttons."
     )
 else:
     from pyodide.ffi import create_proxy
