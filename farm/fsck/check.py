@@ -25,7 +25,7 @@ import brotli
 from sqlmodel import Session, col, select
 
 from farm.context import Farm
-from farm.index.pages import PageTree, listing_for
+from farm.index.pages import PRECOMPRESS_FROM, PageTree, listing_for
 from farm.index.simple_index import (
     render_project_html,
     render_project_json,
@@ -266,6 +266,13 @@ def _page_problem(path: Path, body: bytes) -> str | None:
     try:
         if path.read_bytes() != body:
             return "differs from what the catalog renders"
+        if (
+            len(body) < PRECOMPRESS_FROM
+        ):  # kept plain (farm.index.pages.write_page): a variant would be served
+            for suffix in (".gz", ".br"):
+                if path.with_name(path.name + suffix).exists():
+                    return f"a {suffix} variant is left beside it, which a page this small does not have"
+            return None
         if gzip.decompress(path.with_name(path.name + ".gz").read_bytes()) != body:
             return "its .gz variant differs from the page"
         if brotli.decompress(path.with_name(path.name + ".br").read_bytes()) != body:

@@ -100,12 +100,14 @@ PRECOMPRESS_FROM = 1400
 def write_page(path: Path, body: bytes) -> None:
     """Write a page and (from ``PRECOMPRESS_FROM`` bytes) its compressed variants, each atomically; unchanged pages
     are left alone."""
-    if path.is_file() and path.read_bytes() == body:
-        return
+    unchanged = path.is_file() and path.read_bytes() == body
     if len(body) < PRECOMPRESS_FROM:
         for suffix in (".br", ".gz"):  # first, so no variant of an older, bigger page outlives it
             path.with_name(path.name + suffix).unlink(missing_ok=True)
-        atomic_write(path, body)
+        if not unchanged:
+            atomic_write(path, body)
+        return
+    if unchanged:
         return
     small = len(body) < BEST_COMPRESSION_BELOW
     atomic_write(

@@ -105,3 +105,14 @@ def test_a_small_page_is_kept_plain_and_drops_the_variants_of_a_bigger_one(tmp_p
     assert {p.name for p in tmp_path.iterdir()} == {"index.json", "index.json.br", "index.json.gz"}
     write_page(page, b"small")
     assert {p.name for p in tmp_path.iterdir()} == {"index.json"} and page.read_bytes() == b"small"
+
+
+def test_an_unchanged_small_page_loses_a_leftover_variant_and_is_not_rewritten(tmp_path: Path) -> None:
+    from farm.index.pages import write_page
+
+    page = tmp_path / "index.html"
+    write_page(page, b"small")
+    written = page.stat().st_mtime_ns
+    (tmp_path / "index.html.gz").write_bytes(b"stale")  # left by an older, bigger page: clients would get it
+    write_page(page, b"small")
+    assert {p.name for p in tmp_path.iterdir()} == {"index.html"} and page.stat().st_mtime_ns == written
