@@ -133,45 +133,30 @@ def node_install_timings(node: str, url: str, base: Path, rounds: int) -> dict[s
     return timings
 
 
-def stop_timings(node: str, url: str, rounds: int) -> dict[str, list[float]]:
-    with tempfile.TemporaryDirectory(prefix="wasmfarm-stopbench-") as scratch:
-        config = Path(scratch) / "stop.json"
-        config.write_text(
-            json.dumps(
-                {
-                    "playwright": str(CACHE / "node" / "node_modules" / "playwright-core"),
-                    "editorUrl": f"{url}editor",
-                    "rounds": rounds,
-                }
-            )
-        )
-        script = ROOT / "tests" / "bench" / "stop_timings.mjs"
+def browser_timings(node: str, script: str, settings: dict[str, object]) -> dict[str, list[float]]:
+    """Run ``tests/bench/<script>`` (playwright-core in Debian's Chromium) with ``settings``; its timings by label."""
+    with tempfile.TemporaryDirectory(prefix="wasmfarm-editorbench-") as scratch:
+        config = Path(scratch) / "config.json"
+        playwright = str(CACHE / "node" / "node_modules" / "playwright-core")
+        config.write_text(json.dumps({"playwright": playwright, **settings}))
         out = subprocess.run(
-            [node, str(script), str(config)], capture_output=True, text=True, check=True
+            [node, str(ROOT / "tests" / "bench" / script), str(config)],
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
     timings: dict[str, list[float]] = json.loads(out)
     return timings
+
+
+def stop_timings(node: str, url: str, rounds: int) -> dict[str, list[float]]:
+    return browser_timings(node, "stop_timings.mjs", {"editorUrl": f"{url}editor", "rounds": rounds})
 
 
 def startup_timings(node: str, url: str, rounds: int) -> dict[str, list[float]]:
-    with tempfile.TemporaryDirectory(prefix="wasmfarm-startbench-") as scratch:
-        config = Path(scratch) / "startup.json"
-        config.write_text(
-            json.dumps(
-                {
-                    "playwright": str(CACHE / "node" / "node_modules" / "playwright-core"),
-                    "editorUrl": f"{url}editor",
-                    "smokeUrl": f"{url}runner/smoke.html?runtime={PYODIDE_VERSION}&code=print(1)",
-                    "rounds": rounds,
-                }
-            )
-        )
-        script = ROOT / "tests" / "bench" / "startup_timings.mjs"
-        out = subprocess.run(
-            [node, str(script), str(config)], capture_output=True, text=True, check=True
-        ).stdout
-    timings: dict[str, list[float]] = json.loads(out)
-    return timings
+    smoke = f"{url}runner/smoke.html?runtime={PYODIDE_VERSION}&code=print(1)"
+    settings = {"editorUrl": f"{url}editor", "smokeUrl": smoke, "rounds": rounds}
+    return browser_timings(node, "startup_timings.mjs", settings)
 
 
 def spread(values: list[float]) -> str:
