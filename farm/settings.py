@@ -84,13 +84,14 @@ class Settings(BaseSettings):
         "shows the choice.",
     )
     runtime_lock: Literal["own", "all"] = Field(
-        default="own",
-        description="What each runtime's own pyodide-lock.json lists. `own`: the runtime's own packages (the "
+        default="all",
+        description="What each runtime's own pyodide-lock.json lists. `all`: every project the mirror can serve for "
+        "the runtime, so a page or a JupyterLite kernel can `loadPackage` (and micropip take from the lock) any of "
+        "them by name; the lock grows with the catalog. `own`, for large mirrors: the runtime's own packages (the "
         "projects its upstream lock names, such as micropip), every project with a wheel built here, uploaded or "
-        "from an imported Pyodide distribution, and their dependencies: what a plain loadPyodide needs to boot and "
-        "`loadPackage` by name, and a lock that does not grow with the number of mirrored projects (those are "
-        "reached through the index, micropip and server-side locks, POST /r/VERSION/lock). `all`: every project "
-        "the mirror can serve for the runtime (the lock grows with the catalog: for small mirrors).",
+        "from an imported Pyodide distribution, and their dependencies; a lock that does not grow with the number "
+        "of mirrored projects, which are reached through the index, micropip and server-side locks "
+        "(POST /r/VERSION/lock).",
     )
     auto_install_runtimes: bool = Field(
         default=True,

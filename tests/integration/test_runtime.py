@@ -164,9 +164,10 @@ def test_generated_lock(runtime: Runtime) -> None:
     assert lock["info"] == upstream_info
     PyodideLockSpec.from_dict(lock).check_wheel_filenames()
     packages = lock["packages"]
-    # runtime_lock = own (the default): the runtime's own packages, mirrored here (its upstream lock names micropip,
-    # packaging and msgpack); greet and colorname are only mirrored, reached through the index; nothing for 3.13.
-    assert set(packages) == {"micropip", "packaging", "msgpack"}
+    # runtime_lock = all (the default): every project the mirror serves for the runtime; nothing for 3.13 only
+    assert set(packages) == {"micropip", "packaging", "msgpack", "greet", "colorname"}
+    assert packages["colorname"]["version"] == "2.1"  # the newest of the two mirrored versions
+    assert packages["greet"]["depends"] == ["colorname"]  # the win32-only dependency evaluated away
     assert packages["msgpack"]["imports"] == ["msgpack"]
     for entry in packages.values():  # every entry is a file the mirror serves, with its real hash
         served = httpx.get(runtime.url + f"pyodide/{V}/" + entry["file_name"])
@@ -178,17 +179,17 @@ def test_generated_lock(runtime: Runtime) -> None:
     )
 
 
-def test_a_lock_of_everything_lists_every_mirrored_project(runtime: Runtime) -> None:
-    """runtime_lock = all: every project the mirror can serve for the runtime, as before the lock stayed small."""
-    farm = Farm.open(runtime.settings.model_copy(update={"runtime_lock": "all"}))
+def test_the_own_lock_lists_the_runtimes_packages_and_leaves_out_what_is_only_mirrored(
+    runtime: Runtime,
+) -> None:
+    """runtime_lock = own: the runtime's own packages, mirrored here (its upstream lock names micropip, packaging and
+    msgpack); greet and colorname are only mirrored, reached through the index."""
+    farm = Farm.open(runtime.settings.model_copy(update={"runtime_lock": "own"}))
     try:
         packages = farm.locks.build(V).lock["packages"]
     finally:
         farm.close()
-    # nothing for 3.13 only
-    assert set(packages) == {"micropip", "packaging", "msgpack", "greet", "colorname"}
-    assert packages["colorname"]["version"] == "2.1"  # the newest of the two mirrored versions
-    assert packages["greet"]["depends"] == ["colorname"]  # the win32-only dependency evaluated away
+    assert set(packages) == {"micropip", "packaging", "msgpack"}
 
 
 def test_explain_says_why_a_mirrored_project_is_not_in_the_runtime_lock(runtime: Runtime) -> None:
@@ -197,7 +198,7 @@ def test_explain_says_why_a_mirrored_project_is_not_in_the_runtime_lock(runtime:
     result = CliRunner().invoke(
         cli,
         ["--data-dir", str(runtime.settings.data_dir), "explain", "greet", "--runtime", V],
-        env={"WASMFARM_UPSTREAM_INDEX": "http://127.0.0.1:9/"},
+        env={"WASMFARM_UPSTREAM_INDEX": "http://127.0.0.1:9/", "WASMFARM_RUNTIME_LOCK": "own"},
     )
     assert result.exit_code == 0, result.output
     assert "skipped  greet-1.0-py3-none-any.whl: installable, but only mirrored" in result.output
@@ -221,13 +222,14 @@ def test_server_side_lock(runtime: Runtime) -> None:
     assert response.status_code == 200, response.text
     lock = response.json()
     PyodideLockSpec.from_dict(lock).check_wheel_filenames()
-    runtime_lock = get_lock(runtime)["packages"]
-    for entry in lock["packages"].values():  # beside the runtime, also what its own lock leaves out (greet)
+    greet = runtime.settings.www_dir / "pyodide" / V / "greet-1.0-py3-none-any.whl"
+    greet.unlink()  # as with runtime_lock = own: no link names it; it is found beside the runtime all the same
+    for entry in lock["packages"].values():
         served = httpx.get(runtime.url + f"pyodide/{V}/" + entry["file_name"])
         assert served.status_code == 200, entry["file_name"]
         assert hashlib.sha256(served.content).hexdigest() == entry["sha256"]
         assert served.headers["etag"] == f'"{entry["sha256"]}"'
-    assert "greet" in lock["packages"] and "greet" not in runtime_lock
+    assert "greet" in lock["packages"] and not greet.exists()
     other = httpx.get(runtime.url + f"pyodide/{V}/wasm313only-1.0-cp313-cp313-pyemscripten_2025_0_wasm32.whl")
     assert other.status_code == 404  # in the catalog, but not for this runtime
     assert httpx.get(runtime.url + f"pyodide/{V}/nothing-1.0-py3-none-any.whl").status_code == 404
@@ -478,7 +480,10 @@ def test_the_own_lock_reads_its_roots_and_their_dependencies_not_the_mirrored_ca
     make_wheel(wheels, "helper", "1.0")
     uploaded = make_wheel(tmp_path / "uploads", "inhouse", "1.0", requires=["helper"])
     with NpmRegistryServer({V: CACHE / "npm" / f"pyodide-{V}.tgz"}) as npm:
-        farm = Farm.open(Settings(data_dir=tmp_path / "data", port=free_port(), npm_registry=npm.url))
+        settings = Settings(
+            data_dir=tmp_path / "data", port=free_port(), npm_registry=npm.url, runtime_lock="own"
+        )
+        farm = Farm.open(settings)
         try:
             install_runtime(farm, V)
 
