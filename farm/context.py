@@ -56,7 +56,12 @@ class Farm:
         own = site.Site(settings.resolved_public_url, tuple(settings.runtimes))
         shown = site.published(settings.data_dir, own)  # the data directory's, whatever this process was told
         pages = PageTree(settings.www_dir, shown.public_url, targets_for(list(shown.runtimes)))
-        publisher = Publisher(catalog, pages)
+        publisher = Publisher(
+            catalog,
+            pages,
+            shared_quiet=settings.shared_pages_quiet,
+            shared_max_delay=settings.shared_pages_max_delay,
+        )
         runtimes = RuntimeStore(settings.www_dir, settings.runtime_dir, blobs)
         locks = LockPublisher(
             runtimes, catalog, blobs, pages.render_lock, settings.lock_precedence, settings.runtime_lock
@@ -78,4 +83,5 @@ class Farm:
         )
 
     def close(self) -> None:
+        self.publisher.close()
         self.engine.dispose()

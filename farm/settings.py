@@ -93,6 +93,21 @@ class Settings(BaseSettings):
         "of mirrored projects, which are reached through the index, micropip and server-side locks "
         "(POST /r/VERSION/lock).",
     )
+    shared_pages_quiet: float = Field(
+        default=0.2,
+        ge=0,
+        le=60,
+        description="Seconds without a new upload after which the shared pages (the root listings and the runtimes' "
+        "pyodide-lock.json) are brought up to date with the uploads before them; a project's own pages are updated "
+        "before its upload returns. See shared_pages_max_delay.",
+    )
+    shared_pages_max_delay: float = Field(
+        default=2.0,
+        ge=0,
+        le=600,
+        description="Most seconds an upload waits to be on the shared pages during a burst of uploads: a burst costs "
+        "one render of them per this many seconds, whatever the number of uploads.",
+    )
     auto_install_runtimes: bool = Field(
         default=True,
         description="`wasmfarm serve` installs configured runtimes that are missing (in the background) at start.",

@@ -74,6 +74,7 @@ def create_app(settings: Settings, farm_: Farm | None = None) -> ASGIApp:
         compat_tasks.close()
         if worker is not None:
             worker.stop()
+        domain.publisher.close()  # the shared pages an upload marked, rendered before the process ends
         if farm_ is None:
             domain.close()
 
@@ -84,7 +85,11 @@ def create_app(settings: Settings, farm_: Farm | None = None) -> ASGIApp:
     )
 
     _answer_errors(api)
-    registry, request_metrics = new_registry(domain.engine, renders=lambda: domain.publisher.renders)
+    registry, request_metrics = new_registry(
+        domain.engine,
+        renders=lambda: domain.publisher.renders,
+        shared_renders=lambda: domain.publisher.shared.renders,
+    )
     api.include_router(ops_router(domain, registry))
     api.include_router(landing_router(domain))
     mount_editor(api, settings)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
@@ -56,7 +58,9 @@ async def _handle(
         await run_in_threadpool(
             trail.record, Action.UPLOAD, row.filename, actor, sha256=row.sha256, size=row.size
         )
-        await run_in_threadpool(farm.publisher.refresh, [dist.name])
+        # On its project page (what installers read) before the response; on the root listings and the runtimes'
+        # locks within settings.shared_pages_quiet .. shared_pages_max_delay, in a render shared with other uploads.
+        await run_in_threadpool(partial(farm.publisher.refresh, wait_shared=False), [dist.name])
     return JSONResponse(
         {
             "status": "created" if result.created else "exists",

@@ -23,6 +23,7 @@ from packaging.version import InvalidVersion, Version
 from farm.dist.filename import parse_dist_filename, validate_project_name
 from farm.errors import FarmError, InvalidDistribution
 from farm.index.render_lock import RenderLock
+from farm.index.shared_pages import SharedPages
 from farm.index.simple_index import (
     IndexFile,
     ProjectListing,
@@ -190,23 +191,32 @@ class PageTree:
 class Publisher:
     """Keeps the page tree in step with the catalog: render on change, never per request.
 
-    Renders are serialised (``RenderLock``) and coalesced: ``refresh`` of a project waits for a render that started
-    after it was asked for, and one render serves every project asked for while the previous one ran. Concurrent
-    uploads share renders of the root pages and locks (a burst of 200 costs a handful, not 200), and each still
-    returns only once its project is on every page."""
+    A project's pages are rendered as it changes; the shared pages (root listings, the runtimes' locks) in coalesced
+    renders (``SharedPages``). Renders are serialised (``RenderLock``) and coalesced: ``refresh`` of a project waits
+    for a render that started after it was asked for, and one render serves every project asked for while the
+    previous one ran."""
 
-    def __init__(self, catalog: Catalog, pages: PageTree) -> None:
+    def __init__(
+        self, catalog: Catalog, pages: PageTree, *, shared_quiet: float = 0.2, shared_max_delay: float = 2.0
+    ) -> None:
         self.catalog = catalog
         self.pages = pages
         self.on_change: list[Callable[[], None]] = []  # e.g. regenerating the runtimes' lockfiles
-        self.renders = 0  # renders run by this process (``wasmfarm_page_renders_total``)
+        self.renders = 0  # renders of project pages run by this process (``wasmfarm_page_renders_total``)
+        self.shared = SharedPages(
+            pages.www, self._render_shared, pages.render_lock, quiet=shared_quiet, max_delay=shared_max_delay
+        )
         self._state = threading.Condition()
         self._pending: set[str] = set()
         self._asked = 0  # refreshes asked for
         self._served = 0  # refreshes whose render has finished
+        self._shared_ticket = 0  # the shared pages' ticket of the last finished render
         self._rendering = False
 
-    def refresh(self, names: Iterable[str]) -> None:
+    def refresh(self, names: Iterable[str], *, wait_shared: bool = True) -> None:
+        """Render the pages of projects ``names``; return once they are on their pages, and (``wait_shared``) on
+        the root listings and the runtimes' locks. Without ``wait_shared`` those follow within a bounded delay
+        (``SharedPages``)."""
         with self._state:
             self._pending.update(names)
             self._asked += 1
@@ -216,13 +226,14 @@ class Publisher:
                 while self._rendering and self._served < ticket:
                     self._state.wait()
                 if self._served >= ticket:
-                    return
+                    shared = self._shared_ticket
+                    break
                 self._rendering = True
                 batch, self._pending = self._pending, set()
                 upto = self._asked
             try:
                 with self.pages.render_lock.held():
-                    self._render(self.catalog.projects_named(sorted(batch)))
+                    shared_ticket = self._render(self.catalog.projects_named(sorted(batch)))
             except BaseException:
                 with self._state:
                     self._pending |= batch  # not rendered: whoever waits renders it again
@@ -231,24 +242,37 @@ class Publisher:
                 raise
             with self._state:
                 self._served = max(self._served, upto)
+                self._shared_ticket = max(self._shared_ticket, shared_ticket or 0)
                 self._rendering = False
                 self._state.notify_all()
+        if wait_shared and shared:
+            self.shared.flush(shared)
 
     def refresh_stale(self) -> int:
-        """Render what changed since the last render (all of it when the URL or the runtimes changed); when nothing
-        did, one query and no write."""
+        """Render what changed since the last render (all of it when the URL or the runtimes changed), and the
+        shared pages when a change has not reached them (an earlier process ended first); when nothing changed, one
+        query and no write."""
         with self.pages.render_lock.held():
             current = self.pages.is_current()
             if not current:
                 self.catalog.mark_all_stale()
+            leftover = self.shared.stale_on_disk or not (self.pages.www / "simple" / "index.html").is_file()
             stale = self.catalog.stale_projects()
-            if stale or not current or not (self.pages.www / "simple" / "index.html").is_file():
-                self._render(stale, force_roots=not current)
+            ticket = self._render(stale, force_roots=not current) if stale or not current else None
+            if leftover:
+                self.shared.render_now()
+            elif ticket:
+                self.shared.flush(ticket)
             if not current:
                 self.pages.mark_current()
             return len(stale)
 
-    def _render(self, projects: Sequence[Project], force_roots: bool = False) -> None:
+    def close(self) -> None:
+        """Render what the shared pages still miss and stop their background render."""
+        self.shared.close()
+
+    def _render(self, projects: Sequence[Project], force_roots: bool = False) -> int | None:
+        """Render the projects' pages and mark the shared pages stale; the ticket of that mark, if any."""
         self.renders += 1
         typed = list(projects)
         files = self.catalog.files_of([p.name for p in typed])
@@ -275,16 +299,21 @@ class Publisher:
                 )
                 continue
             done.append((project.id, project.serial))
-        if roots_changed or not (self.pages.www / "simple" / "index.html").is_file():
-            self.pages.render_roots()
+        # Marked (on disk too) before the projects count as rendered: a crash in between renders them again.
+        ticket = self.shared.mark(roots_changed) if typed or roots_changed else None
         self.catalog.mark_rendered(done)
         if typed:
             log.info("rendered index pages of %d project(s)", len(typed))
-            for hook in self.on_change:
-                try:
-                    hook()
-                except (FarmError, OSError, ValueError):
-                    log.exception("a page-change hook failed; the index pages are current, the rest is not")
+        return ticket
+
+    def _render_shared(self, roots: bool) -> None:
+        if roots or not (self.pages.www / "simple" / "index.html").is_file():
+            self.pages.render_roots()
+        for hook in self.on_change:
+            try:
+                hook()
+            except (FarmError, OSError, ValueError):
+                log.exception("a page-change hook failed; the index pages are current, the rest is not")
 
 
 def check_publishable(name: str, rows: Sequence[DistFile]) -> None:

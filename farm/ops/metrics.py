@@ -148,24 +148,32 @@ class StoreCollector(Collector):
 
 
 class RenderCollector(Collector):
-    """Renders of the page tree run by this process (each serves every change asked for while the previous ran)."""
+    """Renders of project pages run by this process (each serves every change asked for while the previous ran),
+    and of the shared pages (root listings and runtime locks; each serves every change marked before it)."""
 
-    def __init__(self, renders: Callable[[], int]) -> None:
+    def __init__(self, renders: Callable[[], int], shared_renders: Callable[[], int] | None = None) -> None:
         self.renders = renders
+        self.shared_renders = shared_renders
 
     def collect(self) -> Iterator[Metric]:
         yield CounterMetricFamily(
-            "wasmfarm_page_renders", "Renders of the page tree by this process", value=self.renders()
+            "wasmfarm_page_renders", "Renders of project pages by this process", value=self.renders()
         )
+        if self.shared_renders is not None:
+            yield CounterMetricFamily(
+                "wasmfarm_shared_page_renders",
+                "Renders of the root listings and the runtimes' locks by this process",
+                value=self.shared_renders(),
+            )
 
 
 def new_registry(
-    engine: Engine, renders: Callable[[], int] | None = None
+    engine: Engine, renders: Callable[[], int] | None = None, shared_renders: Callable[[], int] | None = None
 ) -> tuple[CollectorRegistry, RequestMetrics]:
     registry = CollectorRegistry()
     requests = RequestMetrics()
     registry.register(requests)
     registry.register(StoreCollector(engine))
     if renders is not None:
-        registry.register(RenderCollector(renders))
+        registry.register(RenderCollector(renders, shared_renders))
     return registry, requests

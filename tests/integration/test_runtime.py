@@ -25,6 +25,7 @@ from farm.runtime.npm import NpmRegistry
 from farm.settings import Settings
 from farm.store.models import TokenScope
 from tests.conftest import CACHE, PYODIDE_VERSION
+from tests.support.clients import wait_for
 from tests.support.npm_registry import NpmRegistryServer, pyodide_tarball
 from tests.support.server import free_port, serve_thread
 from tests.support.upstream import UpstreamServer
@@ -214,7 +215,11 @@ def test_lock_follows_uploads(runtime: Runtime, tmp_path: Path) -> None:
             auth=("__token__", runtime.upload_token),
         )
     assert response.status_code == 200, response.text
-    assert get_lock(runtime)["packages"]["late-arrival"]["file_name"] == wheel.name
+    wait_for(  # the lock is a shared page: it follows the upload after settings.shared_pages_quiet
+        lambda: get_lock(runtime)["packages"].get("late-arrival", {}).get("file_name") == wheel.name,
+        timeout=runtime.settings.shared_pages_max_delay + 10,
+        what="the upload in the runtime's lock",
+    )
 
 
 def test_server_side_lock(runtime: Runtime) -> None:

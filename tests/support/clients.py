@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -22,3 +24,14 @@ def upload(
             auth=auth,
             timeout=60,
         )
+
+
+def wait_for(check: Callable[[], bool], timeout: float, what: str) -> float:
+    """Poll ``check`` until it holds; the seconds that took. The shared pages (root listings, runtime locks) show an
+    upload within ``shared_pages_quiet`` .. ``shared_pages_max_delay`` plus one render, not before it returns."""
+    started = time.monotonic()
+    while not check():
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"{what}: not within {timeout} s")
+        time.sleep(0.02)
+    return time.monotonic() - started
