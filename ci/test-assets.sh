@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fetch and verify what the tests need and cannot make: the real pyodide npm package, a few wheels from PyPI, a
-# pre-PEP 691 pip for the HTML API test, Node.js, Debian's Chromium and playwright-core, and for the client recipes
-# (tests/e2e/test_client_sites.py): JupyterLite with its Pyodide kernel (a venv), the wheels that kernel installs at
+# pre-PEP 691 pip for the HTML API test, Node.js, Debian's wrk, Debian's Chromium and playwright-core, and for the
+# client recipes (tests/e2e/test_client_sites.py): JupyterLite with its Pyodide kernel (a venv), the wheels that kernel installs at
 # boot (ipython, jedi, comm and their closure on Pyodide: pure wheels) and @pyscript/core from npm. Kept in
 # $WASMFARM_CACHE (default ~/.cache/wasmfarm), outside the checkout; verified by pinned hashes and reused when present.
 set -euo pipefail
@@ -87,6 +87,12 @@ if ! "$old_pip/bin/pip" --version 2>/dev/null | grep -q "^pip 22.0.4 "; then
   python3 -m venv "$old_pip"
   "$old_pip/bin/python" -m pip install -q --disable-pip-version-check "pip==22.0.4" 2>&1 | grep -v "^WARNING: Location" >&2 || true
   "$old_pip/bin/pip" --version | grep -q "^pip 22.0.4 " || { echo "error: could not create $old_pip" >&2; exit 1; }
+fi
+# wrk from Debian: the page load of tests/integration/test_lock_isolation.py (64 connections; a Python client would
+# be the bottleneck).
+if ! command -v wrk >/dev/null 2>&1; then
+  echo "test-assets: installing wrk from Debian" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 fi
 # Headless Chromium from Debian (never a browser download) and playwright-core from npm to drive it.
 if [ ! -x /usr/bin/chromium ]; then

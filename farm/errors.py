@@ -91,6 +91,15 @@ class RateLimited(FarmError):
         self.retry_after = retry_after
 
 
+class Overloaded(FarmError):
+    """The server has more of this work in hand than it takes (its queue is full), or the worker process that ran it
+    was lost; nothing was changed: retry after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class Busy(FarmError):
     """Another process holds what this work needs for longer than it may wait (the render lock): the message names
     the holder. Nothing was changed; retry later, or stop the holder if it hangs."""

@@ -195,6 +195,19 @@ class Settings(BaseSettings):
         description="Threads of `wasmfarm serve` that run checks requested from the /compat pages (each check "
         "that needs Pyodide boots it under Node); a batch scan splits its list over as many.",
     )
+    lock_workers: int | None = Field(
+        default=None,
+        ge=1,
+        description="Worker processes of `wasmfarm serve` that compute server-side locks (POST /r/VERSION/lock), "
+        "so their resolution never holds the serving process's interpreter lock and pages keep being served; they "
+        "run at a lower CPU priority (nice 10) than page serving. Default: one per four CPU cores, at least one.",
+    )
+    lock_queue: int = Field(
+        default=8,
+        ge=0,
+        description="Server-side locks that may wait for a lock worker; beyond them a lock request is answered 503 "
+        "with Retry-After, never queued without bound.",
+    )
     builder_dir: Path | None = Field(
         default=None,
         description="Where builder images live; default <data_dir>/builders (keep it on a local disk).",
@@ -323,6 +336,10 @@ class Settings(BaseSettings):
     def resolved_public_url(self) -> str:
         url = self.public_url or f"http://{_url_host(self.host)}:{self.port}/"
         return url if url.endswith("/") else url + "/"
+
+    @property
+    def resolved_lock_workers(self) -> int:
+        return self.lock_workers or max(1, (os.cpu_count() or 1) // 4)
 
     @property
     def targets(self) -> list[RuntimeTarget]:

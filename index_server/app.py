@@ -20,6 +20,7 @@ from farm.context import Farm
 from farm.errors import BadRequest, FarmError, InternalError, UploadTooLarge
 from farm.ops.metrics import new_registry
 from farm.overview.pages import render_error
+from farm.runtime.lock_workers import LockWorkers
 from farm.runtime.locking import runtime_wheel
 from farm.settings import Settings
 from index_server.access import ReadAccess
@@ -54,6 +55,7 @@ def create_app(settings: Settings, farm_: Farm | None = None) -> ASGIApp:
 
     proxy_lifespan: list[contextlib.AbstractAsyncContextManager[None]] = []
     jobs = Jobs(BuildFarm(domain, domain.builds, domain.builders), make_broker(settings.broker_url))
+    lock_workers = LockWorkers(domain.settings)  # processes started on the first server-side lock
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -71,6 +73,7 @@ def create_app(settings: Settings, farm_: Farm | None = None) -> ASGIApp:
             for context in proxy_lifespan:
                 await stack.enter_async_context(context)
             yield
+        lock_workers.close()
         compat_tasks.close()
         if worker is not None:
             worker.stop()
@@ -98,7 +101,7 @@ def create_app(settings: Settings, farm_: Farm | None = None) -> ASGIApp:
         proxy_lifespan.append(proxy)
     api.include_router(upload_router(domain))
     api.include_router(curation_router(domain))
-    api.include_router(lock_router(domain))
+    api.include_router(lock_router(domain, lock_workers))
     api.include_router(packages_router(domain))
     api.include_router(builds_router(domain, jobs))
     compat, compat_tasks = compat_router(domain, jobs)

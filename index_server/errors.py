@@ -15,6 +15,7 @@ from farm.errors import (
     InvalidDistribution,
     NotAcceptable,
     NotFound,
+    Overloaded,
     PermissionDenied,
     ProxyRefused,
     ProxyUpstreamError,
@@ -44,6 +45,7 @@ STATUS: list[tuple[type[FarmError], int]] = [
     (UpstreamIntegrityError, 502),
     (UpstreamUnavailable, 503),
     (Busy, 503),
+    (Overloaded, 503),
     (ConfigurationError, 500),
 ]
 
@@ -63,6 +65,6 @@ def error_headers(exc: FarmError) -> list[tuple[bytes, bytes]]:
     headers = [(b"content-type", b"application/json")]
     if isinstance(exc, AuthenticationError):
         headers.append((b"www-authenticate", b'Basic realm="wasmfarm", Bearer'))
-    if isinstance(exc, RateLimited) and exc.retry_after is not None:
+    if isinstance(exc, (RateLimited, Overloaded)) and exc.retry_after is not None:
         headers.append((b"retry-after", str(max(1, math.ceil(exc.retry_after))).encode()))
     return headers

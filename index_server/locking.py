@@ -14,14 +14,14 @@ from packaging.utils import canonicalize_name
 from farm.context import Farm
 from farm.errors import InvalidDistribution, NotFound, ResolutionImpossible
 from farm.mirror.mirror import parse_requirements
-from farm.runtime.locking import canonical, keep_lock, kept_lock, lock_requirements, pylock_toml
-from farm.runtime.target import target_for
+from farm.runtime.lock_workers import Format, LockWorkers
+from farm.runtime.locking import kept_lock
 from index_server.errors import error_body
 
 CORS = {"Access-Control-Allow-Origin": "*"}
 
 
-def lock_router(farm: Farm) -> APIRouter:
+def lock_router(farm: Farm, workers: LockWorkers) -> APIRouter:
     router = APIRouter()
 
     @router.post("/r/{runtime}/lock", summary="Resolve requirements for a runtime into a pyodide-lock.json")
@@ -33,18 +33,20 @@ def lock_router(farm: Farm) -> APIRouter:
         requirements = parse_requirements([("request body", i + 1, line) for i, line in enumerate(lines)])
         if not requirements:
             raise InvalidDistribution('no requirements given; send {"requirements": ["name", ...]}')
-        try:
-            lock_, files = await run_in_threadpool(lock_requirements, requirements, runtime, farm.locks)
+        try:  # in a worker process: the resolution never holds this process's interpreter lock
+            answer = await workers.lock(requirements, runtime, fmt)
         except ResolutionImpossible as exc:
             return _unlockable(exc)
-        if fmt == "pylock":
-            body = pylock_toml(files, target_for(runtime), farm.settings.resolved_public_url)
-            return Response(body, media_type="application/toml", headers=CORS)
-        digest = await run_in_threadpool(keep_lock, lock_, farm.blobs)
+        if answer.digest is None:
+            return Response(answer.body, media_type=answer.media_type, headers=CORS)
         return Response(
-            canonical(lock_),
-            media_type="application/json",
-            headers={**CORS, "X-Lock-Digest": digest, "Access-Control-Expose-Headers": "X-Lock-Digest"},
+            answer.body,
+            media_type=answer.media_type,
+            headers={
+                **CORS,
+                "X-Lock-Digest": answer.digest,
+                "Access-Control-Expose-Headers": "X-Lock-Digest",
+            },
         )
 
     @router.get("/r/{runtime}/lock/{digest}", summary="A lock this server made before, by its sha256")
@@ -73,7 +75,7 @@ def _unlockable(exc: ResolutionImpossible) -> Response:
     return Response(json.dumps(body), status_code=422, media_type="application/json", headers=CORS)
 
 
-def _read_body(body: bytes, content_type: str) -> tuple[list[str], str]:
+def _read_body(body: bytes, content_type: str) -> tuple[list[str], Format]:
     """JSON ``{"requirements": [...], "format": "pyodide-lock"|"pylock"}``, or requirement lines as plain text."""
     if content_type.startswith("application/json"):
         try:
