@@ -34,7 +34,7 @@ from farm.index.simple_index import (
     render_root_json,
 )
 from farm.runtime.target import RuntimeTarget
-from farm.store.blobs import atomic_write
+from farm.store.blobs import atomic_write, sync_filesystem
 from farm.store.catalog import Catalog
 from farm.store.models import DistFile, Project
 
@@ -96,28 +96,36 @@ FAST_BROTLI_QUALITY = 5
 # (most project pages are this small: with 10,000 projects, two thirds of the page tree's files were such variants,
 # each taking a whole filesystem block). Such pages are kept plain only; the server sends them uncompressed.
 PRECOMPRESS_FROM = 1400
+# A render of many projects reads, writes and records them in chunks (bounded memory, bounded statements), and from
+# this many projects a chunk's files are synced to disk together (one syncfs) rather than each with an fsync.
+RENDER_CHUNK = 500
+SYNC_TOGETHER_FROM = 8
 
 
-def write_page(path: Path, body: bytes) -> None:
+def write_page(path: Path, body: bytes, *, durable: bool = True) -> None:
     """Write a page and (from ``PRECOMPRESS_FROM`` bytes) its compressed variants, each atomically; unchanged pages
-    are left alone."""
+    are left alone. ``durable=False``: the caller syncs the filesystem once after many pages."""
     unchanged = path.is_file() and path.read_bytes() == body
     if len(body) < PRECOMPRESS_FROM:
         for suffix in (".br", ".gz"):  # first, so no variant of an older, bigger page outlives it
             path.with_name(path.name + suffix).unlink(missing_ok=True)
         if not unchanged:
-            atomic_write(path, body)
+            atomic_write(path, body, durable=durable)
         return
     if unchanged:
         return
     small = len(body) < BEST_COMPRESSION_BELOW
     atomic_write(
-        path.with_name(path.name + ".gz"), gzip.compress(body, compresslevel=9 if small else 6, mtime=0)
+        path.with_name(path.name + ".gz"),
+        gzip.compress(body, compresslevel=9 if small else 6, mtime=0),
+        durable=durable,
     )
     atomic_write(
-        path.with_name(path.name + ".br"), brotli.compress(body, quality=11 if small else FAST_BROTLI_QUALITY)
+        path.with_name(path.name + ".br"),
+        brotli.compress(body, quality=11 if small else FAST_BROTLI_QUALITY),
+        durable=durable,
     )
-    atomic_write(path, body)
+    atomic_write(path, body, durable=durable)
 
 
 class PageTree:
@@ -143,8 +151,9 @@ class PageTree:
     def mark_current(self) -> None:
         atomic_write(self._info_path, json.dumps(self.render_info()).encode())
 
-    def render_project(self, name: str, rows: Sequence[DistFile]) -> bool:
-        """Render a project's pages in every view; True when its presence in some view's root list changed."""
+    def render_project(self, name: str, rows: Sequence[DistFile], *, durable: bool = True) -> bool:
+        """Render a project's pages in every view; True when its presence in some view's root list changed.
+        ``durable=False``: the caller syncs the filesystem (``sync_filesystem``) before relying on them."""
         presence_changed = False
         for view in self.views:
             page_dir = self.www / view.prefix / name
@@ -156,8 +165,10 @@ class PageTree:
                     presence_changed = True
                 continue
             listing = listing_for(name, selected)
-            write_page(page_dir / "index.json", render_project_json(listing, self.public_url))
-            write_page(page_dir / "index.html", render_project_html(listing, view.root))
+            write_page(
+                page_dir / "index.json", render_project_json(listing, self.public_url), durable=durable
+            )
+            write_page(page_dir / "index.html", render_project_html(listing, view.root), durable=durable)
             presence_changed |= not existed
         return presence_changed
 
@@ -275,10 +286,25 @@ class Publisher:
         """Render the projects' pages and mark the shared pages stale; the ticket of that mark, if any."""
         self.renders += 1
         typed = list(projects)
-        files = self.catalog.files_of([p.name for p in typed])
-        roots_changed = force_roots
+        # Marked (on disk too) before any project counts as rendered: a crash after that renders the shared pages.
+        ticket = self.shared.mark(force_roots) if typed or force_roots else None
+        roots_changed = False
+        for start in range(0, len(typed), RENDER_CHUNK):
+            roots_changed |= self._render_chunk(typed[start : start + RENDER_CHUNK])
+        if roots_changed:
+            ticket = self.shared.mark(True)
+        if typed:
+            log.info("rendered index pages of %d project(s)", len(typed))
+        return ticket
+
+    def _render_chunk(self, projects: Sequence[Project]) -> bool:
+        """Render some projects' pages and record them as rendered; True when a root listing must change. Many at
+        once are written without an fsync each and synced together before they are recorded."""
+        files = self.catalog.files_of([p.name for p in projects])
+        durable = len(projects) < SYNC_TOGETHER_FROM
+        roots_changed = False
         done: list[tuple[int, int]] = []
-        for project in typed:
+        for project in projects:
             assert project.id is not None
             rows = files[project.name]
             try:
@@ -290,7 +316,7 @@ class Publisher:
                 log.error("project %r quarantined, left out of every page and lock: %s", project.name, exc)
                 continue
             try:
-                roots_changed |= self.pages.render_project(project.name, rows)
+                roots_changed |= self.pages.render_project(project.name, rows, durable=durable)
             except (
                 OSError
             ) as exc:  # a full disk, too many open files: left stale, tried again at the next render
@@ -299,12 +325,10 @@ class Publisher:
                 )
                 continue
             done.append((project.id, project.serial))
-        # Marked (on disk too) before the projects count as rendered: a crash in between renders them again.
-        ticket = self.shared.mark(roots_changed) if typed or roots_changed else None
+        if done and not durable:
+            sync_filesystem(self.pages.www)
         self.catalog.mark_rendered(done)
-        if typed:
-            log.info("rendered index pages of %d project(s)", len(typed))
-        return ticket
+        return roots_changed
 
     def _render_shared(self, roots: bool) -> None:
         if roots or not (self.pages.www / "simple" / "index.html").is_file():

@@ -194,11 +194,15 @@ class Catalog:
             return list(session.exec(select(Project.name).order_by(col(Project.name))))
 
     def projects_named(self, names: Iterable[str]) -> list[Project]:
+        found: list[Project] = []
         with self.session() as session:
-            rows = session.exec(
-                select(Project).where(col(Project.name).in_(list(names)), col(Project.quarantine).is_(None))
-            )
-            return list(rows)
+            for chunk in _chunks(names):  # a database takes so many bound values in one statement
+                found.extend(
+                    session.exec(
+                        select(Project).where(col(Project.name).in_(chunk), col(Project.quarantine).is_(None))
+                    )
+                )
+        return found
 
     def stale_projects(self) -> list[Project]:
         with self.session() as session:
@@ -419,32 +423,31 @@ class Catalog:
             session.commit()
 
     def mark_rendered(self, project_ids_serials: Iterable[tuple[int, int]]) -> None:
+        """Record the serial each project's pages were rendered from (one UPDATE run for all of them)."""
+        values = [{"id": project_id, "rendered_serial": serial} for project_id, serial in project_ids_serials]
+        if not values:
+            return
         with self.session() as session:
-            for project_id, serial in project_ids_serials:
-                project = session.get(Project, project_id)
-                if project is not None:
-                    project.rendered_serial = serial
-                    session.add(project)
+            session.execute(update(Project), values)  # by primary key, as one executemany
             session.commit()
 
     def mark_all_stale(self) -> None:
         with self.session() as session:
-            for project in session.exec(select(Project)):
-                project.rendered_serial = -1
-                session.add(project)
+            session.execute(update(Project).values(rendered_serial=-1))
             session.commit()
 
     def files_of(self, names: Sequence[str]) -> dict[str, list[DistFile]]:
+        result: dict[str, list[DistFile]] = {name: [] for name in names}
         with self.session() as session:
-            rows = session.exec(
-                select(Project.name, DistFile)
-                .join(DistFile, col(DistFile.project_id) == col(Project.id))
-                .where(col(Project.name).in_(list(names)))
-            )
-            result: dict[str, list[DistFile]] = {name: [] for name in names}
-            for name, row in rows:
-                result[name].append(row)
-            return result
+            for chunk in _chunks(names):
+                rows = session.exec(
+                    select(Project.name, DistFile)
+                    .join(DistFile, col(DistFile.project_id) == col(Project.id))
+                    .where(col(Project.name).in_(chunk))
+                )
+                for name, row in rows:
+                    result[name].append(row)
+        return result
 
 
 def _row(new: NewFile, project_id: int) -> DistFile:
