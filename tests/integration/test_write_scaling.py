@@ -6,7 +6,6 @@ project by design, so its size grows with the catalog."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import time
@@ -16,15 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from packaging.utils import canonicalize_name
 from sqlalchemy import event
 
 from farm.context import Farm
 from farm.dist.filename import parse_dist_filename
 from farm.runtime.install import install_runtime
 from farm.settings import Settings
-from farm.store.catalog import NewFile
 from tests.conftest import CACHE, PYODIDE_VERSION
+from tests.support.catalogs import synthetic_projects
 from tests.support.npm_registry import NpmRegistryServer
 from tests.support.server import free_port
 from tests.support.upstream import UpstreamServer
@@ -40,30 +38,6 @@ class Work:
     files_written: int
     bytes_written: int
     seconds: float
-
-
-def synthetic_projects(farm: Farm, start: int, stop: int) -> None:
-    """Mirrored projects as the catalog records them (pages are made of rows; no blob is read for them)."""
-    news = []
-    for i in range(start, stop):
-        name = canonicalize_name(f"filler{i:05d}")
-        filename = f"filler{i:05d}-1.0-py3-none-any.whl"
-        dist = parse_dist_filename(filename)
-        news.append(
-            NewFile(
-                project=name,
-                display_name=name,
-                filename=filename,
-                version="1.0",
-                kind=dist.kind.value,
-                tags=dist.tag_string,
-                sha256=hashlib.sha256(filename.encode()).hexdigest(),
-                size=1234,
-                origin="mirrored",
-            )
-        )
-    for chunk in range(0, len(news), 500):
-        farm.catalog.add_files(news[chunk : chunk + 500])
 
 
 def page_tree(www: Path) -> dict[str, tuple[int, int, int]]:
