@@ -35,7 +35,8 @@ class Traffic:
 
     statements: list[str] = field(default_factory=list)
     row_transactions: list[int] = field(default_factory=list)
-    open: dict[int, list[str]] = field(default_factory=dict)  # connection -> its transaction's statements so far
+    # Connection -> the statements of its transaction so far.
+    open: dict[int, list[str]] = field(default_factory=dict)
 
     def writes(self) -> list[str]:
         return [s for s in self.statements if s.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))]
