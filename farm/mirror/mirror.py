@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +20,8 @@ from farm.dist.archive import ArchiveLimits
 from farm.dist.filename import parse_dist_filename
 from farm.dist.metadata import parse_core_metadata
 from farm.dist.wheel import read_core_metadata
-from farm.errors import FarmError, InvalidDistribution, NotFound, ResolutionImpossible, UpstreamIntegrityError
+from farm.errors import InvalidDistribution, NotFound, ResolutionImpossible, UpstreamIntegrityError
+from farm.mirror.batches import DEFAULT_LIMITS, BatchLimits, Done, Staged, ingest_in_batches
 from farm.mirror.offer import installable_versions, unmet
 from farm.mirror.pins import PinnedSource, parse_requirement_lines
 from farm.mirror.resolver import ProjectSource, allowed_versions, resolve
@@ -60,6 +60,7 @@ class MirrorReport:
     present: int = 0
     yanks_updated: int = 0
     bytes_downloaded: int = 0
+    batches: int = 0  # transactions that recorded catalog rows (``farm.mirror.batches``)
     errors: list[str] = field(default_factory=list)
 
 
@@ -122,8 +123,10 @@ class Mirror:
         upstream: UpstreamIndex,
         targets: Sequence[RuntimeTarget],
         pins: PinnedSource | None = None,
+        batch_limits: BatchLimits = DEFAULT_LIMITS,
     ) -> None:
         self.farm = farm
+        self.batch_limits = batch_limits
         self.upstream = upstream
         # What selection sees: the index through a requirements file's hashes and direct references, if any.
         self.pins = pins
@@ -234,7 +237,8 @@ class Mirror:
 
     def run(self, planned: Sequence[PlannedFile], progress: Progress, concurrency: int = 4) -> MirrorReport:
         """Fetch what the catalog lacks and carry upstream's yanks; the database is asked once per batch of
-        projects, not per file, so a run that finds nothing new costs about one upstream listing."""
+        projects, not per file, so a run that finds nothing new costs about one upstream listing. Downloads run
+        ``concurrency`` at a time; their catalog rows are written in batches (``farm.mirror.batches``)."""
         report = MirrorReport(planned=len(planned))
         self.farm.blobs.sweep_temporaries()
         projects = {item.project for item in planned}
@@ -256,32 +260,32 @@ class Mirror:
                 )
         report.yanks_updated = self.farm.catalog.set_yanks(self._yank_changes(projects, stored))
         progress.start(len(todo))
-        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-            futures = {pool.submit(self._fetch, item): item for item in todo}
-            for future in as_completed(futures):
-                item = futures[future]
-                try:
-                    outcome, size = future.result()
-                except FarmError as exc:
-                    report.errors.append(str(exc))
-                    outcome, size = "failed", 0
-                if outcome == "downloaded":
-                    report.downloaded += 1
-                    report.bytes_downloaded += size
-                elif outcome == "reused":
-                    report.reused += 1
-                progress.advance(item.file.filename, outcome)
+
+        def done(result: Done[PlannedFile]) -> None:
+            if result.error is not None:
+                report.errors.append(str(result.error))
+            elif result.outcome == "downloaded":
+                report.downloaded += 1
+                report.bytes_downloaded += result.size
+            elif result.outcome == "reused":
+                report.reused += 1
+            progress.advance(result.item.file.filename, result.outcome)
+
+        report.batches = ingest_in_batches(
+            todo, self._stage, self.farm.catalog, done, concurrency=concurrency, limits=self.batch_limits
+        )
         self.farm.publisher.refresh_stale()
         return report
 
-    def _fetch(self, item: PlannedFile) -> tuple[str, int]:
+    def _stage(self, item: PlannedFile) -> Staged:
+        """Download (unless its blob is here already), verify and validate a file; its row is recorded in a batch."""
         file = item.file
         if not file.sha256:
             raise UpstreamIntegrityError(
                 f"{file.url}: the upstream index gives no sha256 for this file, so it cannot be verified; not mirrored"
             )
         if self.farm.blobs.has(file.sha256):
-            self.farm.ingestor.ingest_blob(
+            new = self.farm.ingestor.stage_blob(
                 file.sha256,
                 file.filename,
                 Origin.MIRRORED.value,
@@ -290,10 +294,10 @@ class Mirror:
                 yanked_reason=file.yanked_reason,
                 upload_time=file.upload_time,
             )
-            return "reused", 0
+            return Staged(new, "reused", 0)
         with self.farm.blobs.writer() as writer:
             self.upstream.download(file, writer)
-            self.farm.ingestor.ingest(
+            new = self.farm.ingestor.stage(
                 writer,
                 file.filename,
                 Origin.MIRRORED.value,
@@ -304,7 +308,7 @@ class Mirror:
                 yanked_reason=file.yanked_reason,
                 upload_time=file.upload_time,
             )
-            return "downloaded", writer.size
+            return Staged(new, "downloaded", writer.size)
 
     def _yank_changes(self, projects: Iterable[str], stored: Mapping[str, StoredFile]) -> list[YankChange]:
         """Upstream yanks (and un-yanks) of every file of the touched projects that the mirror has and holds in

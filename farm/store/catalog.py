@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
-from sqlalchemy import Engine, func, update
+from sqlalchemy import Engine, func, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from farm.errors import FileConflict, NotFound
-from farm.store.models import DistFile, Project
+from farm.store.models import DistFile, Project, utcnow
 
 CHUNK = 500  # names bound in one IN (...): far below SQLite's and PostgreSQL's limits on parameters
 
@@ -241,25 +242,21 @@ class Catalog:
         raise FileConflict(f"{new.filename!r}: concurrent writers kept colliding; try again")
 
     def add_files(self, news: Sequence[NewFile]) -> None:
-        """Record several new files in one transaction (all or none), each project's serial bumped once. A name
+        """Record several new files in one transaction (all or none), each project's serial bumped once: a few
+        statements whatever the number of files (the projects looked up at once, the rows inserted together). A name
         that exists already refuses them all (``FileConflict``): the caller filters those out first."""
         if not news:
             return
         try:
             with self.session() as session:
-                projects: dict[str, Project] = {}
-                for new in news:
-                    if new.project not in projects:
-                        projects[new.project] = self._project_for_update(
-                            session, new.project, new.display_name
-                        )
-                    project_id = projects[new.project].id
-                    assert project_id is not None
-                    session.add(_row(new, project_id))
-                session.flush()
-                for project in projects.values():
-                    assert project.id is not None
-                    self._bump_serial(session, project.id)
+                projects = self._projects_for_update(session, {new.project: new.display_name for new in news})
+                # Core's executemany: the ORM would insert one row at a time to learn each id (SQLite).
+                session.execute(insert(DistFile), [_row_values(new, projects[new.project]) for new in news])
+                session.execute(
+                    update(Project)
+                    .where(col(Project.id).in_(sorted(projects.values())))
+                    .values(serial=Project.serial + 1)
+                )
                 session.commit()
         except IntegrityError as exc:
             raise FileConflict(
@@ -309,6 +306,31 @@ class Catalog:
             session.add(project)
             session.flush()
         return project
+
+    @staticmethod
+    def _projects_for_update(session: Session, names: dict[NormalizedName, str]) -> dict[str, int]:
+        """Name -> id of the projects ``names`` (name -> display name), those missing created: one query for the
+        ones that exist, one insert of the rest and one query for their ids (per 500 names)."""
+        ids: dict[str, int] = {}
+        for chunk in _chunks(names):
+            for project_id, name in session.exec(
+                select(Project.id, Project.name).where(col(Project.name).in_(chunk))
+            ):
+                assert project_id is not None
+                ids[name] = project_id
+        missing = [name for name in sorted(names) if name not in ids]
+        if missing:
+            session.execute(
+                insert(Project),
+                [{"name": name, "display_name": names[name], "created_at": utcnow()} for name in missing],
+            )
+            for chunk in _chunks(missing):
+                for project_id, name in session.exec(
+                    select(Project.id, Project.name).where(col(Project.name).in_(chunk))
+                ):
+                    assert project_id is not None
+                    ids[name] = project_id
+        return ids
 
     def set_yanked(self, filename: str, yanked: bool, reason: str | None, *, local: bool = False) -> bool:
         """Carry a yank (or un-yank); returns True when something changed.
@@ -471,6 +493,11 @@ def _row(new: NewFile, project_id: int) -> DistFile:
     if new.upload_time is not None:
         row.upload_time = new.upload_time
     return row
+
+
+def _row_values(new: NewFile, project_id: int) -> dict[str, Any]:
+    """The row's columns, for a Core insert of many rows."""
+    return _row(new, project_id).model_dump(exclude={"id"})
 
 
 def _same_version(stored: str, version: Version) -> bool:

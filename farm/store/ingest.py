@@ -104,6 +104,71 @@ class Ingestor:
             upload_time=upload_time,
         )
 
+    def stage(
+        self,
+        writer: BlobWriter,
+        filename: str,
+        origin: str,
+        *,
+        expected_sha256: str | None = None,
+        source: str | None = None,
+        upstream_url: str | None = None,
+        yanked: bool = False,
+        yanked_reason: str | None = None,
+        upload_time: datetime | None = None,
+    ) -> NewFile:
+        """``ingest`` without the catalog: validate the written file (its sha256 streamed while it was written),
+        publish its blob and metadata sidecar, and return the catalog row for the caller to record with others
+        (``farm.store.ingest_batch.record``). A crash before the row is recorded leaves an unreferenced blob, which
+        the next attempt reuses (``stage_blob``); a file refused here leaves nothing."""
+        writer.finish()
+        digest = writer.sha256
+        if expected_sha256 is not None:
+            verify_sha256(digest, expected_sha256, source or filename)
+        new, metadata = self._prepare(
+            writer.path,
+            filename,
+            digest,
+            writer.size,
+            origin,
+            upstream_url=upstream_url,
+            yanked=yanked,
+            yanked_reason=yanked_reason,
+            upload_time=upload_time,
+        )
+        writer.commit()
+        if metadata is not None:
+            self.blobs.put_metadata(digest, metadata)
+        return new
+
+    def stage_blob(
+        self,
+        sha256: str,
+        filename: str,
+        origin: str,
+        *,
+        upstream_url: str | None = None,
+        yanked: bool = False,
+        yanked_reason: str | None = None,
+        upload_time: datetime | None = None,
+    ) -> NewFile:
+        """``stage`` for a file whose blob is in the store already (left by an interrupted run, or prefetched)."""
+        path = self.blobs.path_for(sha256)
+        new, metadata = self._prepare(
+            path,
+            filename,
+            sha256,
+            path.stat().st_size,
+            origin,
+            upstream_url=upstream_url,
+            yanked=yanked,
+            yanked_reason=yanked_reason,
+            upload_time=upload_time,
+        )
+        if metadata is not None:
+            self.blobs.put_metadata(sha256, metadata)
+        return new
+
     def _publish(
         self,
         path: Path,
