@@ -81,7 +81,10 @@ def lock_requirements(
 ) -> tuple[dict[str, Any], list[DistFile]]:
     """A pyodide-lock.json for the closure of ``requirements`` on runtime ``version``, and the files it selects."""
     target = target_for(version)
-    full = locks.build(version).lock  # also checks the runtime is installed
+    # What only the runtime's lock knows of (its shared libraries, an imported distribution's entries): its own
+    # scope, whatever the setting, so a lock reads the rows of its candidates and of the lock's roots, never the
+    # whole catalog (also checks the runtime is installed).
+    full = locks.build(version, scope="own").lock
     source = CatalogSource.of_catalog(locks.catalog)
     candidates = resolve(requirements, source, target, source.requires_dist)
     selected = {c.name: source.rows[c.files[0].filename] for c in candidates}

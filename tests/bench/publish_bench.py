@@ -230,7 +230,8 @@ def main() -> None:
 
         urls = {}
         for label, s in settings.items():
-            env = {"WASMFARM_RUNTIME_LOCK": "own"}
+            # The public URL the pages were rendered for: another one would have the server render them all again.
+            env = {"WASMFARM_RUNTIME_LOCK": "own", "WASMFARM_PUBLIC_URL": s.resolved_public_url}
             if s.database_url:
                 env["WASMFARM_DATABASE_URL"] = s.database_url
             urls[label], _process = stack.enter_context(served_process(s.data_dir, env=env))
