@@ -94,7 +94,7 @@ class Settings(BaseSettings):
         "(POST /r/VERSION/lock).",
     )
     shared_pages_quiet: float = Field(
-        default=0.2,
+        default=0.3,
         ge=0,
         le=60,
         description="Seconds without a new upload after which the shared pages (the root listings and the runtimes' "
@@ -102,7 +102,7 @@ class Settings(BaseSettings):
         "before its upload returns. See shared_pages_max_delay.",
     )
     shared_pages_max_delay: float = Field(
-        default=2.0,
+        default=5.0,
         ge=0,
         le=600,
         description="Most seconds an upload waits to be on the shared pages during a burst of uploads: a burst costs "

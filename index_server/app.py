@@ -102,7 +102,7 @@ def create_app(settings: Settings, farm_: Farm | None = None) -> ASGIApp:
     api.include_router(upload_router(domain))
     api.include_router(curation_router(domain))
     api.include_router(lock_router(domain, lock_workers))
-    api.include_router(packages_router(domain))
+    api.include_router(packages_router(domain, lock_workers))
     api.include_router(builds_router(domain, jobs))
     compat, compat_tasks = compat_router(domain, jobs)
     api.include_router(compat)

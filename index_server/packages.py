@@ -7,14 +7,24 @@ Paths under ``/r/<runtime>/-/`` are the API's (``-`` is no index page), so the s
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
+from anyio import from_thread
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from farm.context import Farm
 from farm.errors import NotFound
-from farm.runtime.lock_index import MAX_LIMIT, MAX_TEXT, PublishedLocks, import_names, name_prefix
+from farm.runtime.lock_index import (
+    MAX_LIMIT,
+    MAX_TEXT,
+    LockIndex,
+    PublishedLocks,
+    import_names,
+    name_prefix,
+)
+from farm.runtime.lock_workers import LockWorkers
 
 # Answers follow the mirror: a browser may keep one briefly, a shared cache as briefly.
 HEADERS = {
@@ -24,11 +34,15 @@ HEADERS = {
 }
 
 
-def packages_router(farm: Farm) -> APIRouter:
+def packages_router(farm: Farm, workers: LockWorkers) -> APIRouter:
     router = APIRouter()
-    locks = PublishedLocks(
-        farm.runtimes, farm.catalog.change_marker, lambda version: farm.locks.build(version, scope="all").lock
-    )
+
+    def make(version: str, stdlib: Path | None) -> LockIndex:
+        # Called in a thread of the pool the routes run in: the index is made in a lock worker process, whose work
+        # (a lock of the whole catalog) never holds this process's interpreter lock.
+        return from_thread.run(workers.index, version, stdlib)
+
+    locks = PublishedLocks(farm.runtimes, farm.catalog.change_marker, make=make)
 
     def served(runtime: str) -> str:
         if runtime not in farm.settings.runtimes:

@@ -208,7 +208,7 @@ class Publisher:
     previous one ran."""
 
     def __init__(
-        self, catalog: Catalog, pages: PageTree, *, shared_quiet: float = 0.2, shared_max_delay: float = 2.0
+        self, catalog: Catalog, pages: PageTree, *, shared_quiet: float = 0.3, shared_max_delay: float = 5.0
     ) -> None:
         self.catalog = catalog
         self.pages = pages
@@ -228,6 +228,7 @@ class Publisher:
         """Render the pages of projects ``names``; return once they are on their pages, and (``wait_shared``) on
         the root listings and the runtimes' locks. Without ``wait_shared`` those follow within a bounded delay
         (``SharedPages``)."""
+        self.shared.touch()  # more is coming: the shared pages wait for the burst to end
         with self._state:
             self._pending.update(names)
             self._asked += 1

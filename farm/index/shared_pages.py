@@ -45,8 +45,8 @@ class SharedPages:
         render: Callable[[bool], None],
         render_lock: RenderLock,
         *,
-        quiet: float = 0.2,
-        max_delay: float = 2.0,
+        quiet: float = 0.3,
+        max_delay: float = 5.0,
     ) -> None:
         self.marker = www / MARKER
         self._render = render
@@ -59,8 +59,9 @@ class SharedPages:
         self._done = 0  # changes included in a finished render
         self._roots = False  # some marked change not yet rendered entered or left a root listing
         self._first_pending: float | None = None  # when the oldest change not yet rendered was marked
-        self._last_mark = 0.0
+        self._last_mark = 0.0  # when a change was last marked or announced (``touch``)
         self._retry_at = 0.0
+        self._rendered_at = 0.0  # when the last render ended
         self._on_disk = self.marker.exists()
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -88,6 +89,12 @@ class SharedPages:
                 self._thread.start()
             self._state.notify_all()
             return self._asked
+
+    def touch(self) -> None:
+        """Note that a change is on its way (its project's pages are about to be rendered): the quiet time starts
+        again, so a burst whose changes are rendered in batches, a second apart, still counts as one burst."""
+        with self._state:
+            self._last_mark = time.monotonic()
 
     def flush(self, ticket: int) -> None:
         """Return once a render that includes change ``ticket`` has finished, rendering in this thread if none has."""
@@ -155,6 +162,7 @@ class SharedPages:
                 raise
             with self._state:
                 self.renders += 1
+                self._rendered_at = time.monotonic()
                 self._done = max(self._done, upto)
                 if self._done >= self._asked and self._on_disk:
                     with contextlib.suppress(FileNotFoundError):
@@ -168,7 +176,10 @@ class SharedPages:
             return None
         if self._closed:
             return 0.0
-        return max(self._retry_at, min(self._last_mark + self.quiet, self._first_pending + self.max_delay))
+        # Quiet since the last change and since the last render ended: a render holds the render lock, so no change
+        # is marked while it runs, and that pause must not count as the end of a burst.
+        quiet_since = max(self._last_mark, self._rendered_at)
+        return max(self._retry_at, min(quiet_since + self.quiet, self._first_pending + self.max_delay))
 
     def _run(self) -> None:
         while True:

@@ -170,23 +170,35 @@ def stdlib_names(archive: Path | None) -> frozenset[str]:
     return frozenset(names)
 
 
+def servable_index(lock: Mapping[str, Any], stdlib: Path | None) -> LockIndex:
+    """The ``LockIndex`` of a lock of everything the mirror serves for a runtime, with its stdlib's names."""
+    return LockIndex.of(lock, stdlib_names(stdlib))
+
+
 class PublishedLocks:
     """The ``LockIndex`` of each installed runtime, made from what the mirror can serve for it (``servable``: a lock
     of every such project, ``farm.runtime.publish.LockPublisher.build`` with ``scope="all"``; the runtime's own
     ``pyodide-lock.json`` lists fewer, see the setting ``runtime_lock``) and remade when the catalog changes
     (``marker``, asked at most once per ``recheck`` seconds: a completion may lag a change by that much). The work
-    of a remake grows with the catalog, but it is done on a question after a change, never on the write path."""
+    of a remake grows with the catalog, but it is done on a question after a change, never on the write path;
+    ``make`` (version, stdlib archive) does all of it elsewhere, e.g. in a lock worker process, so a server's pages
+    are not stalled by it."""
 
     def __init__(
         self,
         runtimes: RuntimeStore,
         marker: Callable[[], Hashable],
-        servable: Callable[[str], Mapping[str, Any]],
+        servable: Callable[[str], Mapping[str, Any]] | None = None,
         recheck: float = 2.0,
+        *,
+        make: Callable[[str, Path | None], LockIndex] | None = None,
     ) -> None:
+        if make is None:
+            assert servable is not None, "PublishedLocks needs servable or make"
+            make = lambda version, stdlib: servable_index(servable(version), stdlib)  # noqa: E731
         self.runtimes = runtimes
         self.marker = marker
-        self.servable = servable
+        self.make = make
         self.recheck = recheck
         self._cache: dict[str, tuple[Hashable, LockIndex]] = {}
         self._checked: tuple[float, Hashable] | None = None
@@ -214,6 +226,6 @@ class PublishedLocks:
             cached = self._cache.get(version)
             if cached is not None and cached[0] == key:
                 return cached[1]
-            made = LockIndex.of(self.servable(version), stdlib_names(stdlib))
+            made = self.make(version, stdlib)
             self._cache[version] = (key, made)
             return made

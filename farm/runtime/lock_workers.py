@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar, Literal
 
 from packaging.requirements import Requirement
@@ -33,6 +34,7 @@ from packaging.requirements import Requirement
 from farm.errors import FarmError, InternalError, Overloaded
 from farm.index.render_lock import RenderLock
 from farm.runtime.distribution import RuntimeStore
+from farm.runtime.lock_index import LockIndex, servable_index
 from farm.runtime.locking import canonical, lock_requirements, pylock_toml
 from farm.runtime.manifest import use_recorded_targets
 from farm.runtime.publish import LockPublisher
@@ -112,6 +114,23 @@ def _lock_in_worker(requirements: tuple[str, ...], target: RuntimeTarget, fmt: F
         raise InternalError(f"server-side lock failed: {type(exc).__name__}: {exc}") from None
 
 
+def _index_in_worker(target: RuntimeTarget, stdlib: str | None) -> LockIndex:
+    """The completion and imports index of everything the mirror serves for a runtime (``/r/<runtime>/-/projects``,
+    ``/-/imports``): a lock of the whole catalog is made for it, work that grows with the catalog and is kept out
+    of the serving process."""
+    worker = _Worker.current
+    assert worker is not None, "a lock worker runs _start_worker first"
+    TARGETS.record(target)
+    try:
+        lock = worker.locks.build(target.version, scope="all").lock
+        return servable_index(lock, Path(stdlib) if stdlib else None)
+    except FarmError:
+        raise
+    except Exception as exc:
+        log.exception("the package index of Pyodide %s failed", target.version)
+        raise InternalError(f"package index failed: {type(exc).__name__}: {exc}") from None
+
+
 class LockWorkers:
     """The serving process's handle on its lock workers (see the module's description). Used from one event loop."""
 
@@ -130,6 +149,11 @@ class LockWorkers:
     async def lock(self, requirements: Sequence[Requirement], version: str, fmt: Format) -> LockAnswer:
         target = target_for(version)  # UnknownRuntime here, before any work is queued
         return await self.call(_lock_in_worker, tuple(str(r) for r in requirements), target, fmt)
+
+    async def index(self, version: str, stdlib: Path | None) -> LockIndex:
+        """The ``LockIndex`` of what the mirror serves for runtime ``version``, made in a worker."""
+        target = target_for(version)
+        return await self.call(_index_in_worker, target, str(stdlib) if stdlib else None)
 
     async def call[T](self, fn: Callable[..., T], *args: object) -> T:
         """``fn(*args)`` in a worker (a module-level function, picklable arguments), within the bound."""

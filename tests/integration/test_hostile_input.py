@@ -26,7 +26,7 @@ from farm.context import Farm
 from farm.settings import Settings
 from farm.store.models import ApiToken, DistFile, Project, TokenScope
 from tests.support import hostile
-from tests.support.clients import upload
+from tests.support.clients import upload, wait_for
 from tests.support.server import served_process
 from tests.support.wheels import make_sdist, make_wheel
 
@@ -316,8 +316,14 @@ def test_token_scope_and_expiry(deployment: Deployment, tmp_path: Path) -> None:
         assert expired.status_code == 401 and "expired at" in expired.json()["message"]
         read = upload(url, make_wheel(tmp_path / "d", "reader", "1.0"), deployment.tokens["read"])
         assert read.status_code == 403
-        names = [p["name"] for p in httpx.get(url + "simple/", headers={"Accept": JSON}).json()["projects"]]
-        assert names == ["good", "team-a-lib"]
+
+        def names() -> list[str]:
+            return [
+                p["name"] for p in httpx.get(url + "simple/", headers={"Accept": JSON}).json()["projects"]
+            ]
+
+        wait_for(lambda: "team-a-lib" in names(), timeout=30, what="the upload on the root listing")
+        assert names() == ["good", "team-a-lib"]
 
 
 def test_a_bad_row_is_quarantined_and_the_rest_served(deployment: Deployment) -> None:
