@@ -323,6 +323,6 @@ def test_a_burst_of_uploads_shares_renders_and_every_upload_is_listed(server, tm
         f"burst of 200 in {burst:.1f} s: {used:.0f} project renders, {shared:.0f} shared renders, listed {lag:.2f} s after"
     )
     assert 1 <= used <= 40, f"{used:.0f} renders for 200 uploads"
-    assert 1 <= shared <= burst / Settings().shared_pages_max_delay + 3, (
-        f"{shared:.0f} shared renders in {burst:.1f} s"
-    )
+    # A handful for the 200 (5-7 measured in 14-26 s bursts: one per shared_pages_max_delay, plus the first and
+    # the last), where each upload used to render them.
+    assert 1 <= shared <= 10, f"{shared:.0f} shared renders in {burst:.1f} s"
