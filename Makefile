@@ -1,5 +1,5 @@
 # The two commands of the README. Everything else is a step they run.
-.PHONY: serve test test-load bootstrap lint unit bench bench-lock bench-editor bench-build bench-fsck bench-verify bench-compat bench-mirror bench-dist bench-scale bench-publish
+.PHONY: serve test bootstrap lint unit bench bench-lock bench-editor bench-build bench-fsck bench-verify bench-compat bench-mirror bench-dist bench-scale bench-publish
 
 serve: bootstrap  ## set up and run the server (SQLite and files under the data directory)
 	bash ci/build-assets.sh
@@ -14,11 +14,6 @@ test: bootstrap  ## set up and run every check: lint, types, unit, integration (
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 	.venv/bin/pytest $(PYTEST_ARGS)
-
-test-load: bootstrap  ## load tests that need an otherwise idle machine (not part of `make test`)
-	bash ci/services.sh
-	bash ci/test-assets.sh
-	.venv/bin/pytest -m load -s $(PYTEST_ARGS)
 
 bootstrap:
 	bash ci/bootstrap.sh

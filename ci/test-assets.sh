@@ -88,11 +88,14 @@ if ! "$old_pip/bin/pip" --version 2>/dev/null | grep -q "^pip 22.0.4 "; then
   "$old_pip/bin/python" -m pip install -q --disable-pip-version-check "pip==22.0.4" 2>&1 | grep -v "^WARNING: Location" >&2 || true
   "$old_pip/bin/pip" --version | grep -q "^pip 22.0.4 " || { echo "error: could not create $old_pip" >&2; exit 1; }
 fi
-# wrk from Debian: the page load of tests/integration/test_lock_isolation.py (64 connections; a Python client would
-# be the bottleneck).
-if ! command -v wrk >/dev/null 2>&1; then
-  echo "test-assets: installing wrk from Debian" >&2
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+# wrk and nginx from Debian: the page load of tests/integration/test_lock_isolation.py (64 connections; a Python
+# client would be the bottleneck) against the production layout (nginx in front of `wasmfarm serve`).
+missing=()
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "test-assets: installing ${missing[*]} from Debian" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 # Headless Chromium from Debian (never a browser download) and playwright-core from npm to drive it.
 if [ ! -x /usr/bin/chromium ]; then

@@ -21,7 +21,6 @@ import os
 import random
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from farm.context import Farm
 from farm.index.nginx import nginx_config_text
 from farm.settings import Settings
 from tests.bench import baseline
+from tests.support.nginx import nginx
 from tests.support.server import free_port, serve_process
 from tests.support.wheels import make_wheel
 
@@ -89,44 +89,6 @@ def static_copy(settings: Settings, target: Path) -> None:
             dest = target / "files" / row.sha256[:2] / row.sha256 / row.filename
             shutil.copy(settings.blob_dir / row.sha256[:2] / row.sha256, dest)
     farm.close()
-
-
-NGINX_MAIN = """
-worker_processes auto;
-pid {pid};
-error_log {log} warn;
-events {{ worker_connections 4096; }}
-http {{
-    include /etc/nginx/mime.types;
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    keepalive_requests 100000;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    {servers}
-}}
-"""
-
-
-@contextmanager
-def nginx(base: Path, servers: str) -> Iterator[None]:
-    conf = base / "nginx.conf"
-    (base / "tmp").mkdir(exist_ok=True)
-    conf.write_text(
-        NGINX_MAIN.format(pid=base / "nginx.pid", log=base / "nginx.err", tmp=base / "tmp", servers=servers)
-    )
-    subprocess.run(["nginx", "-c", str(conf), "-t", "-q"], check=True)
-    process = subprocess.Popen(["nginx", "-c", str(conf), "-g", "daemon off;"])
-    time.sleep(0.5)
-    try:
-        yield
-    finally:
-        process.send_signal(signal.SIGQUIT)
-        process.wait(10)
 
 
 @contextmanager
