@@ -138,6 +138,7 @@ def _render_pages(farm: Farm, report: FsckReport) -> None:
             farm.publisher.pages.remove_project(page.parent.name)
     pages = farm.publisher.pages
     pages.public_url = rendered_public_url(pages)  # mended as rendered, not with this process's URL
+    pages.root_names.forget()  # pages were removed here, not by a render
     farm.catalog.mark_all_stale()
     farm.publisher.refresh_stale()
     pages.render_roots()

@@ -23,6 +23,7 @@ from packaging.version import InvalidVersion, Version
 from farm.dist.filename import parse_dist_filename, validate_project_name
 from farm.errors import FarmError, InvalidDistribution
 from farm.index.render_lock import RenderLock
+from farm.index.root_names import RootNames
 from farm.index.shared_pages import SharedPages
 from farm.index.simple_index import (
     IndexFile,
@@ -134,6 +135,7 @@ class PageTree:
         self.public_url = public_url
         self.views = views_for(targets)
         self.render_lock = RenderLock(www / ".render.lock")
+        self.root_names = RootNames(www, [view.prefix for view in self.views], self.render_lock)
 
     @property
     def _info_path(self) -> Path:
@@ -161,15 +163,21 @@ class PageTree:
             existed = (page_dir / "index.html").is_file()
             if not selected:
                 if existed:
+                    self.root_names.changing()
                     shutil.rmtree(page_dir, ignore_errors=True)
+                    self._note_presence(view, name)
                     presence_changed = True
                 continue
             listing = listing_for(name, selected)
             write_page(
                 page_dir / "index.json", render_project_json(listing, self.public_url), durable=durable
             )
+            if not existed:
+                self.root_names.changing()
             write_page(page_dir / "index.html", render_project_html(listing, view.root), durable=durable)
-            presence_changed |= not existed
+            if not existed:
+                self._note_presence(view, name)
+                presence_changed = True
         return presence_changed
 
     def remove_project(self, name: str) -> bool:
@@ -186,17 +194,28 @@ class PageTree:
             ):
                 with contextlib.suppress(OSError, ValueError):
                     if page_dir.is_dir():
+                        self.root_names.changing()
                         shutil.rmtree(page_dir)
                         removed = True
+                    self._note_presence(view, name)
         return removed
 
+    def _note_presence(self, view: View, name: str) -> None:
+        """What a change left on disk (a removal that failed half-way may have left the page)."""
+        self.root_names.present(view.prefix, name, (self.www / view.prefix / name / "index.html").is_file())
+
     def render_roots(self) -> None:
+        """The root listings of every view, from the names the renders keep (``RootNames``): no scan of the tree
+        after the first. Views that list the same projects share one rendering."""
+        rendered: tuple[list[str], bytes, bytes] | None = None
         for view in self.views:
             base = self.www / view.prefix
             base.mkdir(parents=True, exist_ok=True)
-            names = sorted(p.name for p in base.iterdir() if (p / "index.html").is_file())
-            write_page(base / "index.json", render_root_json(names))
-            write_page(base / "index.html", render_root_html(names))
+            names = self.root_names.names(view.prefix)
+            if rendered is None or rendered[0] != names:
+                rendered = (names, render_root_json(names), render_root_html(names))
+            write_page(base / "index.json", rendered[1])
+            write_page(base / "index.html", rendered[2])
 
 
 class Publisher:

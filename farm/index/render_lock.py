@@ -37,6 +37,13 @@ class RenderLock:
         self._thread = threading.RLock()
         self._depth = 0
         self._fd: int | None = None
+        self.holds = 0  # times this process has taken the lock (outermost): which hold is the current one
+
+    @property
+    def hold(self) -> int | None:
+        """The number of the current hold while the lock is held in this process (by the caller, who must hold it
+        to ask), else None."""
+        return self.holds if self._depth else None
 
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
@@ -50,6 +57,7 @@ class RenderLock:
                     os.close(fd)
                     raise
                 self._fd = fd
+                self.holds += 1
             self._depth += 1
             try:
                 yield

@@ -6,6 +6,7 @@ Pure functions over frozen value types; no database, no HTTP. Rendered once per 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,6 +14,8 @@ from html import escape
 from urllib.parse import quote
 
 API_VERSION = "1.1"
+# A normalised project name needs neither quoting nor escaping (the root listing of 100,000 names: 0.25 s otherwise).
+_PLAIN_NAME = re.compile(r"[a-z0-9-]+")
 
 
 @dataclass(frozen=True)
@@ -116,9 +119,15 @@ def render_root_html(names: Sequence[str]) -> bytes:
         "</head>",
         "<body>",
     ]
-    lines += [f'<a href="{escape(quote(name, safe=""))}/">{escape(name)}</a><br>' for name in names]
+    lines += [_root_link(name) for name in names]
     lines += ["</body>", "</html>", ""]
     return "\n".join(lines).encode()
+
+
+def _root_link(name: str) -> str:
+    if _PLAIN_NAME.fullmatch(name):
+        return f'<a href="{name}/">{name}</a><br>'
+    return f'<a href="{escape(quote(name, safe=""))}/">{escape(name)}</a><br>'
 
 
 def render_root_json(names: Sequence[str]) -> bytes:
