@@ -6,7 +6,8 @@ large one also holds ``--projects`` mirrored projects (rows only: ``tests/suppor
 
 - **full render**: every page of the large catalog rendered from scratch (the tree removed first, so every file is
   written), against writing the very same files (read into memory first) with plain ``open``/``write`` and one
-  ``syncfs``, alternated round by round;
+  ``syncfs``, alternated round by round. The render also rebuilds the runtime's lock (``own``: a few of its rows; the
+  same lock, so it is not written again), which the reference does not;
 - **upload visible**: from sending an upload to its project page, the root listing and the runtime's lock showing
   it (each polled every 10 ms), one upload at a time with a pause between, alternating the two servers;
 - **server-side lock** of the 50-package closure, alternating the two servers.
