@@ -30,7 +30,7 @@ from farm.runtime.lockfile import requires_dist as stored_requires_dist
 from farm.runtime.target import RuntimeTarget
 from farm.store.blobs import BlobStore
 from farm.store.catalog import StoredFile, YankChange
-from farm.store.ingest import verify_sha256
+from farm.store.ingest import Provenance, verify_sha256
 from farm.store.models import Origin
 
 log = logging.getLogger(__name__)
@@ -284,29 +284,15 @@ class Mirror:
             raise UpstreamIntegrityError(
                 f"{file.url}: the upstream index gives no sha256 for this file, so it cannot be verified; not mirrored"
             )
+        provenance = Provenance(
+            Origin.MIRRORED.value, file.url, file.yanked, file.yanked_reason, file.upload_time
+        )
         if self.farm.blobs.has(file.sha256):
-            new = self.farm.ingestor.stage_blob(
-                file.sha256,
-                file.filename,
-                Origin.MIRRORED.value,
-                upstream_url=file.url,
-                yanked=file.yanked,
-                yanked_reason=file.yanked_reason,
-                upload_time=file.upload_time,
-            )
-            return Staged(new, "reused", 0)
+            return Staged(self.farm.ingestor.stage_blob(file.sha256, file.filename, provenance), "reused", 0)
         with self.farm.blobs.writer() as writer:
             self.upstream.download(file, writer)
             new = self.farm.ingestor.stage(
-                writer,
-                file.filename,
-                Origin.MIRRORED.value,
-                expected_sha256=file.sha256,
-                source=file.url,
-                upstream_url=file.url,
-                yanked=file.yanked,
-                yanked_reason=file.yanked_reason,
-                upload_time=file.upload_time,
+                writer, file.filename, provenance, expected_sha256=file.sha256, source=file.url
             )
             return Staged(new, "downloaded", writer.size)
 

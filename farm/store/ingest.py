@@ -35,6 +35,29 @@ def verify_sha256(digest: str, expected: str, source: str) -> None:
 
 
 @dataclass(frozen=True)
+class Provenance:
+    """Where a file comes from (``Origin``) and, for a mirrored one, what its upstream index says of it."""
+
+    origin: str
+    upstream_url: str | None = None
+    yanked: bool = False
+    yanked_reason: str | None = None
+    upload_time: datetime | None = None  # upstream's (PEP 700); None: now
+
+
+def _provenance(given: Provenance | str) -> Provenance:
+    return given if isinstance(given, Provenance) else Provenance(given)
+
+
+def _finished(writer: BlobWriter, expected_sha256: str | None, source: str) -> str:
+    """Finish a written file and check it against the hash its index advertised, if any: its sha256."""
+    writer.finish()
+    if expected_sha256 is not None:
+        verify_sha256(writer.sha256, expected_sha256, source)
+    return writer.sha256
+
+
+@dataclass(frozen=True)
 class IngestResult:
     row: DistFile
     created: bool
@@ -50,92 +73,45 @@ class Ingestor:
         self,
         writer: BlobWriter,
         filename: str,
-        origin: str,
+        provenance: Provenance | str,
         *,
         expected_sha256: str | None = None,
         source: str | None = None,
-        upstream_url: str | None = None,
-        yanked: bool = False,
-        yanked_reason: str | None = None,
-        upload_time: datetime | None = None,
     ) -> IngestResult:
-        """Validate the written file and publish it. ``writer`` must be finished; it is consumed. ``upload_time``:
-        when upstream says the file was uploaded (PEP 700), kept for mirrored files; else now."""
-        writer.finish()
-        digest = writer.sha256
-        if expected_sha256 is not None:
-            verify_sha256(digest, expected_sha256, source or filename)
+        """Validate the written file and publish it. ``writer`` must be finished; it is consumed. ``provenance``: an
+        ``Origin`` value, or a ``Provenance`` with what the upstream index says of a mirrored file."""
+        digest = _finished(writer, expected_sha256, source or filename)
         return self._publish(
-            writer.path,
-            filename,
-            digest,
-            writer.size,
-            origin,
-            writer.commit,
-            upstream_url=upstream_url,
-            yanked=yanked,
-            yanked_reason=yanked_reason,
-            upload_time=upload_time,
+            writer.path, filename, digest, writer.size, _provenance(provenance), writer.commit
         )
 
     def ingest_blob(
         self,
         sha256: str,
         filename: str,
-        origin: str,
-        *,
-        upstream_url: str | None = None,
-        yanked: bool = False,
-        yanked_reason: str | None = None,
-        upload_time: datetime | None = None,
+        provenance: Provenance | str,
     ) -> IngestResult:
         """Publish a file whose blob is in the store already (left by an interrupted run, or prefetched)."""
         path = self.blobs.path_for(sha256)
         return self._publish(
-            path,
-            filename,
-            sha256,
-            path.stat().st_size,
-            origin,
-            lambda: sha256,
-            upstream_url=upstream_url,
-            yanked=yanked,
-            yanked_reason=yanked_reason,
-            upload_time=upload_time,
+            path, filename, sha256, path.stat().st_size, _provenance(provenance), lambda: sha256
         )
 
     def stage(
         self,
         writer: BlobWriter,
         filename: str,
-        origin: str,
+        provenance: Provenance | str,
         *,
         expected_sha256: str | None = None,
         source: str | None = None,
-        upstream_url: str | None = None,
-        yanked: bool = False,
-        yanked_reason: str | None = None,
-        upload_time: datetime | None = None,
     ) -> NewFile:
         """``ingest`` without the catalog: validate the written file (its sha256 streamed while it was written),
         publish its blob and metadata sidecar, and return the catalog row for the caller to record with others
         (``farm.store.ingest_batch.record``). A crash before the row is recorded leaves an unreferenced blob, which
         the next attempt reuses (``stage_blob``); a file refused here leaves nothing."""
-        writer.finish()
-        digest = writer.sha256
-        if expected_sha256 is not None:
-            verify_sha256(digest, expected_sha256, source or filename)
-        new, metadata = self._prepare(
-            writer.path,
-            filename,
-            digest,
-            writer.size,
-            origin,
-            upstream_url=upstream_url,
-            yanked=yanked,
-            yanked_reason=yanked_reason,
-            upload_time=upload_time,
-        )
+        digest = _finished(writer, expected_sha256, source or filename)
+        new, metadata = self._prepare(writer.path, filename, digest, writer.size, _provenance(provenance))
         writer.commit()
         if metadata is not None:
             self.blobs.put_metadata(digest, metadata)
@@ -145,26 +121,11 @@ class Ingestor:
         self,
         sha256: str,
         filename: str,
-        origin: str,
-        *,
-        upstream_url: str | None = None,
-        yanked: bool = False,
-        yanked_reason: str | None = None,
-        upload_time: datetime | None = None,
+        provenance: Provenance | str,
     ) -> NewFile:
         """``stage`` for a file whose blob is in the store already (left by an interrupted run, or prefetched)."""
         path = self.blobs.path_for(sha256)
-        new, metadata = self._prepare(
-            path,
-            filename,
-            sha256,
-            path.stat().st_size,
-            origin,
-            upstream_url=upstream_url,
-            yanked=yanked,
-            yanked_reason=yanked_reason,
-            upload_time=upload_time,
-        )
+        new, metadata = self._prepare(path, filename, sha256, path.stat().st_size, _provenance(provenance))
         if metadata is not None:
             self.blobs.put_metadata(sha256, metadata)
         return new
@@ -175,25 +136,10 @@ class Ingestor:
         filename: str,
         digest: str,
         size: int,
-        origin: str,
+        provenance: Provenance,
         commit_blob: Callable[[], str],
-        *,
-        upstream_url: str | None,
-        yanked: bool,
-        yanked_reason: str | None,
-        upload_time: datetime | None = None,
     ) -> IngestResult:
-        new, metadata = self._prepare(
-            path,
-            filename,
-            digest,
-            size,
-            origin,
-            upstream_url=upstream_url,
-            yanked=yanked,
-            yanked_reason=yanked_reason,
-            upload_time=upload_time,
-        )
+        new, metadata = self._prepare(path, filename, digest, size, provenance)
         existing = self.catalog.file(filename)
         if existing is not None:
             # Same content again is a no-op; other content is a FileConflict. Nothing new is stored either way.
@@ -215,12 +161,7 @@ class Ingestor:
         filename: str,
         digest: str,
         size: int,
-        origin: str,
-        *,
-        upstream_url: str | None = None,
-        yanked: bool = False,
-        yanked_reason: str | None = None,
-        upload_time: datetime | None = None,
+        provenance: Provenance,
     ) -> tuple[NewFile, bytes | None]:
         """Validate a written file (name, archive, metadata): the catalog row it makes and its wheel metadata."""
         dist = parse_dist_filename(filename)
@@ -229,7 +170,7 @@ class Ingestor:
             metadata = read_core_metadata(path, dist, self.limits)
         else:
             metadata = read_sdist_metadata(path, dist, self.limits)
-            if metadata is None and origin == Origin.UPLOADED:
+            if metadata is None and provenance.origin == Origin.UPLOADED:
                 raise InvalidDistribution(
                     f"{filename}: the sdist has no top-level PKG-INFO; build it with a current build backend "
                     "(python -m build --sdist)"
@@ -244,15 +185,15 @@ class Ingestor:
             tags=dist.tag_string,
             sha256=digest,
             size=size,
-            origin=origin,
+            origin=provenance.origin,
             requires_python=metadata.requires_python if metadata else None,
             core_metadata=wheel_metadata.raw.decode("utf-8", "replace") if wheel_metadata else None,
             metadata_sha256=hashlib.sha256(wheel_metadata.raw).hexdigest() if wheel_metadata else None,
-            upstream_url=upstream_url,
-            yanked=yanked,
-            yanked_reason=yanked_reason,
+            upstream_url=provenance.upstream_url,
+            yanked=provenance.yanked,
+            yanked_reason=provenance.yanked_reason,
             import_names=json.dumps(list(wheel_metadata.imports)) if wheel_metadata else None,
-            upload_time=upload_time,
+            upload_time=provenance.upload_time,
         )
         return new, wheel_metadata.raw if wheel_metadata else None
 
@@ -262,7 +203,10 @@ class Ingestor:
         taken by other content is not published (published files never change): its result is the existing row,
         ``created`` False, and the caller tells it by its sha256."""
         prepared = [
-            (staged, *self._prepare(staged.path, staged.filename, staged.sha256, staged.size, origin))
+            (
+                staged,
+                *self._prepare(staged.path, staged.filename, staged.sha256, staged.size, Provenance(origin)),
+            )
             for staged in files
         ]
         existing = self.catalog.stored_files(filenames=[staged.filename for staged in files])
