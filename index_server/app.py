@@ -62,6 +62,7 @@ def create_app(settings: Settings, farm_: Farm | None = None) -> ASGIApp:
         domain.blobs.sweep_temporaries()
         rendered = domain.publisher.refresh_stale()
         log.info("index ready (%d project page sets rendered at start)", rendered)
+        domain.publisher.know_roots_soon()
         worker = None
         if not settings.broker_url:  # the embedded default: builds run in this process
             worker = jobs.worker()

@@ -8,6 +8,7 @@ runtime's view, each with precompressed ``.gz`` and ``.br`` siblings. The server
 from __future__ import annotations
 
 import contextlib
+import functools
 import gzip
 import json
 import logging
@@ -103,30 +104,41 @@ RENDER_CHUNK = 500
 SYNC_TOGETHER_FROM = 8
 
 
-def write_page(path: Path, body: bytes, *, durable: bool = True) -> None:
-    """Write a page and (from ``PRECOMPRESS_FROM`` bytes) its compressed variants, each atomically; unchanged pages
-    are left alone. ``durable=False``: the caller syncs the filesystem once after many pages."""
-    unchanged = path.is_file() and path.read_bytes() == body
+def compressed(body: bytes) -> dict[str, bytes]:
+    """A page's precompressed variants by suffix (none below ``PRECOMPRESS_FROM`` bytes)."""
     if len(body) < PRECOMPRESS_FROM:
-        for suffix in (".br", ".gz"):  # first, so no variant of an older, bigger page outlives it
-            path.with_name(path.name + suffix).unlink(missing_ok=True)
-        if not unchanged:
-            atomic_write(path, body, durable=durable)
-        return
-    if unchanged:
-        return
+        return {}
     small = len(body) < BEST_COMPRESSION_BELOW
-    atomic_write(
-        path.with_name(path.name + ".gz"),
-        gzip.compress(body, compresslevel=9 if small else 6, mtime=0),
-        durable=durable,
-    )
-    atomic_write(
-        path.with_name(path.name + ".br"),
-        brotli.compress(body, quality=11 if small else FAST_BROTLI_QUALITY),
-        durable=durable,
-    )
+    return {
+        ".gz": gzip.compress(body, compresslevel=9 if small else 6, mtime=0),
+        ".br": brotli.compress(body, quality=11 if small else FAST_BROTLI_QUALITY),
+    }
+
+
+def write_page(
+    path: Path,
+    body: bytes,
+    *,
+    durable: bool = True,
+    variants: Callable[[], dict[str, bytes]] | None = None,
+) -> None:
+    """Write a page and (from ``PRECOMPRESS_FROM`` bytes) its compressed variants, each atomically; unchanged pages
+    are left alone. ``durable=False``: the caller syncs the filesystem once after many pages. ``variants``: gives what
+    ``compressed(body)`` does, kept by the caller (a page written to several places is compressed once)."""
+    small = len(body) < PRECOMPRESS_FROM
+    if small:
+        _remove_variants(path)  # first, so no variant of an older, bigger page outlives it
+    if path.is_file() and path.read_bytes() == body:
+        return
+    if not small:
+        for suffix, data in (compressed(body) if variants is None else variants()).items():
+            atomic_write(path.with_name(path.name + suffix), data, durable=durable)
     atomic_write(path, body, durable=durable)
+
+
+def _remove_variants(path: Path) -> None:
+    for suffix in (".br", ".gz"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
 
 
 class PageTree:
@@ -176,7 +188,7 @@ class PageTree:
                 self.root_names.changing()
             write_page(page_dir / "index.html", render_project_html(listing, view.root), durable=durable)
             if not existed:
-                self._note_presence(view, name)
+                self.root_names.present(view.prefix, name, True)  # just written: no need to look
                 presence_changed = True
         return presence_changed
 
@@ -204,18 +216,31 @@ class PageTree:
         """What a change left on disk (a removal that failed half-way may have left the page)."""
         self.root_names.present(view.prefix, name, (self.www / view.prefix / name / "index.html").is_file())
 
+    def know_roots(self) -> None:
+        """Find which projects each view lists now (a scan of the tree, the first time in this process), so the
+        first change does not wait for it."""
+        with self.render_lock.held():
+            for view in self.views:
+                self.root_names.names(view.prefix)
+
     def render_roots(self) -> None:
         """The root listings of every view, from the names the renders keep (``RootNames``): no scan of the tree
-        after the first. Views that list the same projects share one rendering."""
-        rendered: tuple[list[str], bytes, bytes] | None = None
+        after the first. Views that list the same projects share one rendering and its compression."""
+        names: list[str] | None = None
+        pages: list[tuple[str, bytes, Callable[[], dict[str, bytes]]]] = []
         for view in self.views:
             base = self.www / view.prefix
             base.mkdir(parents=True, exist_ok=True)
-            names = self.root_names.names(view.prefix)
-            if rendered is None or rendered[0] != names:
-                rendered = (names, render_root_json(names), render_root_html(names))
-            write_page(base / "index.json", rendered[1])
-            write_page(base / "index.html", rendered[2])
+            if names is None or names != self.root_names.names(view.prefix):
+                names = self.root_names.names(view.prefix)
+                bodies = (("index.json", render_root_json(names)), ("index.html", render_root_html(names)))
+                # Compressed when first written: a listing that has not changed is neither written nor compressed.
+                pages = [
+                    (file, body, functools.cache(functools.partial(compressed, body)))
+                    for file, body in bodies
+                ]
+            for file, body, variants in pages:
+                write_page(base / file, body, variants=variants)
 
 
 class Publisher:
@@ -278,6 +303,20 @@ class Publisher:
                 self._state.notify_all()
         if wait_shared and shared:
             self.shared.flush(shared)
+
+    def know_roots_soon(self) -> threading.Thread:
+        """``PageTree.know_roots`` in the background: a server's first upload would otherwise wait for the scan
+        (about 1 s with 100,000 projects); one that comes meanwhile waits for the render lock, as it would have."""
+
+        def know() -> None:
+            try:
+                self.pages.know_roots()
+            except OSError as exc:  # the first shared render scans again, and says what is wrong
+                log.warning("the root listings' names were not read ahead: %s", exc)
+
+        thread = threading.Thread(target=know, name="root-names", daemon=True)
+        thread.start()
+        return thread
 
     def refresh_stale(self) -> int:
         """Render what changed since the last render (all of it when the URL or the runtimes changed), and the
@@ -351,13 +390,15 @@ class Publisher:
         return roots_changed
 
     def _render_shared(self, roots: bool) -> None:
-        if roots or not (self.pages.www / "simple" / "index.html").is_file():
-            self.pages.render_roots()
+        # The hooks first: the runtimes' locks (``own``) take milliseconds whatever the catalog's size, the root
+        # listings grow with it (0.15 s at 100,000 projects), and neither needs the other.
         for hook in self.on_change:
             try:
                 hook()
             except (FarmError, OSError, ValueError):
-                log.exception("a page-change hook failed; the index pages are current, the rest is not")
+                log.exception("a page-change hook failed; the root listings are rendered all the same")
+        if roots or not (self.pages.www / "simple" / "index.html").is_file():
+            self.pages.render_roots()
 
 
 def check_publishable(name: str, rows: Sequence[DistFile]) -> None:

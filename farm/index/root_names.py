@@ -15,6 +15,7 @@ written at most once per hold (a full render of 10,000 new projects would otherw
 
 from __future__ import annotations
 
+import bisect
 import os
 import uuid
 from collections.abc import Sequence
@@ -35,6 +36,9 @@ class RootNames:
         self.prefixes = list(prefixes)
         self.lock = lock
         self._names: dict[str, set[str]] | None = None  # None: not known in this process, scan first
+        # Each view's names in order, made on demand and kept in step by ``present`` (a sort of 100,000 names
+        # costs 15 ms; an insertion into the kept order, microseconds).
+        self._ordered: dict[str, list[str]] = {}
         self._token: str | None = None  # the generation these names are of
         self._checked: int | None = (
             None  # the hold of the render lock in which the token was last read or written
@@ -43,8 +47,12 @@ class RootNames:
         self.scans = 0  # tree scans run by this process (for tests)
 
     def names(self, prefix: str) -> list[str]:
-        """The projects ``prefix``'s root listing shows, sorted."""
-        return sorted(self._current()[prefix])
+        """The projects ``prefix``'s root listing shows, sorted (the kept list: do not change it)."""
+        names = self._current()[prefix]
+        ordered = self._ordered.get(prefix)
+        if ordered is None:
+            ordered = self._ordered[prefix] = sorted(names)
+        return ordered
 
     def changing(self) -> None:
         """Call before a project's presence in a view changes (then ``present`` once it has): other processes will
@@ -60,14 +68,20 @@ class RootNames:
     def present(self, prefix: str, name: str, listed: bool) -> None:
         """Record what a change left: ``name`` listed in ``prefix``'s root or not."""
         names = self._current()[prefix]
-        if listed:
+        ordered = self._ordered.get(prefix)
+        if listed and name not in names:
             names.add(name)
-        else:
+            if ordered is not None:
+                bisect.insort(ordered, name)
+        elif not listed and name in names:
             names.discard(name)
+            if ordered is not None:
+                del ordered[bisect.bisect_left(ordered, name)]
 
     def forget(self) -> None:
         """Pages were changed behind the renders' back (``fsck --repair``): scan again next time."""
         self._names = None
+        self._ordered = {}
         self._announced = None
 
     def _current(self) -> dict[str, set[str]]:
@@ -77,6 +91,7 @@ class RootNames:
         token = self._read_token()
         if self._names is None or token != self._token:
             self._names = {prefix: self._scan(self.www / prefix) for prefix in self.prefixes}
+            self._ordered = {}
             self._token = token
             self.scans += 1
         self._checked = hold

@@ -3,8 +3,11 @@ follows this process's renders without another scan, and is scanned again after 
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
+
+import brotli
 
 from farm.index.pages import PageTree
 from farm.runtime.target import target_for
@@ -105,3 +108,44 @@ def test_the_token_changes_once_per_hold_of_the_render_lock(tmp_path: Path) -> N
     with other.render_lock.held():
         other.render_roots()
     assert listed(tmp_path) == ["alpha", "beta", "delta", "gamma"]
+
+
+def test_kept_order_and_shared_compression_follow_changes(tmp_path: Path) -> None:
+    pages = tree(tmp_path)
+    for i in range(0, 200, 2):  # enough names for the listings to be precompressed
+        pages.render_project(f"p{i:03d}", [wheel(f"p{i:03d}")])
+    pages.render_roots()
+    for name in ("p001", "a", "p199", "p101"):  # before, at and after the kept names, in no order
+        pages.render_project(name, [wheel(name)])
+    pages.remove_project("p100")
+    pages.render_roots()
+    expected = sorted({f"p{i:03d}" for i in range(0, 200, 2)} - {"p100"} | {"p001", "a", "p199", "p101"})
+    for prefix in ("simple", f"r/{V}/simple"):
+        assert listed(tmp_path, prefix) == expected
+        for page in ("index.json", "index.html"):
+            body = (tmp_path / prefix / page).read_bytes()
+            assert gzip.decompress((tmp_path / prefix / f"{page}.gz").read_bytes()) == body
+            assert brotli.decompress((tmp_path / prefix / f"{page}.br").read_bytes()) == body
+
+
+def test_names_read_ahead_spare_the_first_change_a_scan(tmp_path: Path) -> None:
+    earlier = tree(tmp_path)  # a process that rendered before this one started
+    earlier.render_project("alpha", [wheel("alpha")])
+    earlier.render_roots()
+    pages = tree(tmp_path)
+    pages.know_roots()  # as a server does at start, in the background
+    assert pages.root_names.scans == 1
+    pages.render_project("beta", [wheel("beta")])
+    pages.render_roots()
+    assert listed(tmp_path) == ["alpha", "beta"]
+    assert pages.root_names.scans == 1
+
+
+def test_a_new_project_over_a_crash_leftover_is_written_in_full(tmp_path: Path) -> None:
+    pages = tree(tmp_path)
+    leftover = tmp_path / "simple" / "alpha"  # a render that crashed before the project's index.html
+    leftover.mkdir(parents=True)
+    (leftover / "index.json.br").write_bytes(b"stale")
+    assert pages.render_project("alpha", [wheel("alpha")])
+    assert {p.name for p in leftover.iterdir()} == {"index.json", "index.html"}
+    assert {p.name for p in (tmp_path / f"r/{V}/simple/alpha").iterdir()} == {"index.json", "index.html"}
