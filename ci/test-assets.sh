@@ -14,6 +14,9 @@ WHEELS=(
   "micropip==0.11.1 micropip-0.11.1-py3-none-any.whl 768de165adb8e66906039d8fec4127a57f522dfdf8e6fbff877a4616941ecfd3 any"
   "msgpack==1.2.4 msgpack-1.2.4-cp314-cp314-pyemscripten_2026_0_wasm32.whl 06a0657a4110d563255006b7cb7147432f67827144e429c2cdb1c967548d1817 pyemscripten_2026_0_wasm32"
   "packaging==26.1 packaging-26.1-py3-none-any.whl 5d9c0669c6285e491e0ced2eee587eaf67b670d94a19e94e3984a481aba6802f any"
+  # pandas' run requirements on Pyodide (tests/e2e/test_scientific_stack.py): pure wheels
+  "python-dateutil==4.0.0 python_dateutil-4.0.0-py3-none-any.whl a5e246f79eb80475e691bf93862cead98decd8a498cf53ba0516fcdc0f50dc1c pure"
+  "tzdata==2026.6 tzdata-2026.6-py2.py3-none-any.whl 0a10eec6e13ef16b627fabed9a5f2ba61a62b1c67f327305f4e7e412a70b4aec pure"
 )
 
 # What jupyterlite-pyodide-kernel 0.8.6 installs at boot (ipython, jedi, comm) and their closure under Emscripten

@@ -244,6 +244,12 @@ class Settings(BaseSettings):
     )
     build_memory_bytes: int = Field(default=8 * 1024**3, description="Memory limit of a build.")
     build_jobs: int = Field(default=1, description="Parallel compile jobs inside one build (PYODIDE_JOBS).")
+    build_cache_dir: Path | None = Field(
+        default=None,
+        description="Directory where built artifacts are kept by build key and shared between farms (a CI cache, "
+        "a second farm): a build whose key is there is copied in, checked and verified in Pyodide, not compiled "
+        "again. Unset, only this farm's own builds are reused.",
+    )
     build_attempts: int = Field(
         default=3,
         description="Attempts of a build that fails for the farm's reasons (never for a compile error).",

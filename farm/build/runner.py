@@ -21,6 +21,7 @@ from packaging.version import Version
 
 from farm.build import checks, crossbuild, sandbox, source, wasm, wheelhouse, xbuildenv
 from farm.build import verify as verifier
+from farm.build.artifacts import ArtifactCache, CachedBuild
 from farm.build.image import EM_CACHE, VENV, BuilderImage
 from farm.dist.wheel import top_level_names
 from farm.errors import BuildFailed
@@ -72,7 +73,25 @@ class BuildRequest:
     cross_build: list[crossbuild.CrossBuildPackage] = field(default_factory=list)  # target-side build deps
 
 
-def run_build(farm: Any, request: BuildRequest, log: BuildLog, step: Callable[[str], None]) -> BuildOutput:
+def run_build(farm: Any, request: BuildRequest, log: BuildLog, step: Progress) -> BuildOutput:
+    """The build's checked artifact: from the build cache when its key is there (``build_cache_dir``), else
+    compiled here and then kept there."""
+    cache = (
+        ArtifactCache(farm.settings.build_cache_dir)
+        if farm.settings.build_cache_dir and request.key
+        else None
+    )
+    cached = cache.lookup(request.key, log) if cache is not None else None
+    if cached is not None:
+        step("prepare")
+        return _reuse(farm, request, cached, log, step)
+    out, native = _build(farm, request, log, step)
+    if cache is not None and out.artifact is not None:
+        cache.keep(request.key, out.artifact, out.unvendored_tests, native, out.build_seconds)
+    return out
+
+
+def _build(farm: Any, request: BuildRequest, log: BuildLog, step: Progress) -> tuple[BuildOutput, list[str]]:
     settings = farm.settings
     recipe = request.recipe
     spec = recipe.recipe
@@ -89,7 +108,7 @@ def run_build(farm: Any, request: BuildRequest, log: BuildLog, step: Callable[[s
     if spec.is_wheel_source:  # nothing to compile: the recipe's wheel is checked, verified and published
         out.artifact = _wheel_source(farm, request, log)
         _check(farm, request, out, [], log, step)
-        return out
+        return out, []
     build_dir, native = _prepare(farm, request, log)
     src_in = "/work/" + str(build_dir.relative_to(work))
     env = _environment(request, settings, farm.runtimes.path(request.runtime), src_in)
@@ -103,7 +122,7 @@ def run_build(farm: Any, request: BuildRequest, log: BuildLog, step: Callable[[s
     started = time.monotonic()
     if recipe.recipe.is_library:
         step("build")
-        return _build_library(request, prelude, mounts, env, src_in, log, limits, started)
+        return _build_library(request, prelude, mounts, env, src_in, log, limits, started), native
 
     step("requirements")
     index_urls = [*settings.build_index_urls]
@@ -145,6 +164,35 @@ def run_build(farm: Any, request: BuildRequest, log: BuildLog, step: Callable[[s
     out.build_seconds = time.monotonic() - started
 
     _check(farm, request, out, native, log, step)
+    return out, native
+
+
+def _reuse(
+    farm: Any, request: BuildRequest, cached: CachedBuild, log: BuildLog, step: Progress
+) -> BuildOutput:
+    """The artifact another build of the same key made, copied in and checked again; the job verifies it in
+    Pyodide before it is published, as it would a fresh one."""
+    age = (time.time() - cached.built_at) / 3600
+    log(
+        f"# build cache: {cached.artifact.name} of key {request.key[:12]}, built {age:.1f} h ago in "
+        f"{cached.build_seconds:.0f} s; reused, not compiled again (checks and verification still run)"
+    )
+    out_dir = request.work / "out"
+    shutil.rmtree(out_dir, ignore_errors=True)
+    out_dir.mkdir(parents=True)
+    out = BuildOutput(artifact=out_dir / cached.artifact.name)
+    shutil.copyfile(cached.artifact, out_dir / cached.artifact.name)
+    if cached.unvendored_tests is not None:
+        out.unvendored_tests = out_dir / cached.unvendored_tests.name
+        shutil.copyfile(cached.unvendored_tests, out.unvendored_tests)
+    if request.recipe.recipe.is_library:
+        with tarfile.open(cached.artifact) as tar:
+            count = sum(1 for member in tar if member.isfile())
+        detail = f"{count} files (from the build cache)"
+        out.checks = {"passed": True, "results": [{"check": "library", "ok": True, "detail": detail}]}
+    else:
+        _check(farm, request, out, cached.native, log, step)
+    out.checks["build_cache"] = {"built_at": round(cached.built_at), "build_seconds": cached.build_seconds}
     return out
 
 

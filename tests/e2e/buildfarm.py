@@ -8,7 +8,7 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +23,9 @@ from tests.support.upstream import UpstreamServer
 
 RECIPES = Path(__file__).parents[2] / "recipes"
 SHIPPED = ["markupsafe", "ujson", "kiwisolver", "pyroaring"]  # C, C with C++, C++ with exceptions, Cython C++
+# The scientific stack's recipes (numpy aside): minutes of compiling each, so tests/e2e/test_scientific_stack.py
+# builds them through the shared build cache; the other build-farm tests' farms leave them out.
+STACK = ["pandas", "contourpy"]
 
 
 @dataclass
@@ -72,10 +75,11 @@ def loopback_servers(upstream_dir: Path, cached_wheels: Path) -> Iterator[Loopba
         yield Loopback(upstream.url, build_index.url, npm.url)
 
 
-def new_farm(base: Path, servers: Loopback, **settings: str) -> BuildFarmEnv:
-    """A farm data directory with the runtime installed, the recipes copied, the sdists seeded."""
+def new_farm(base: Path, servers: Loopback, *, without: Sequence[str] = (), **settings: str) -> BuildFarmEnv:
+    """A farm data directory with the runtime installed, the recipes copied (but those ``without`` names), the
+    sdists seeded."""
     recipes = base / "recipes"
-    shutil.copytree(RECIPES, recipes)
+    shutil.copytree(RECIPES, recipes, ignore=lambda where, _: list(without) if Path(where) == RECIPES else [])
     data_dir = base / "data"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("PIP_")},
