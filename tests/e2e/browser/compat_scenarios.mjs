@@ -2,24 +2,15 @@
 // the page and follow the build to "works", then "try it" in the editor. Prints one JSON line of findings.
 // usage: node compat_scenarios.mjs <config.json>
 //   config: { playwright, url, project, token, artifacts, buildTimeoutMs }
-import { mkdtempSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 
+import { openChromium } from "./chromium.mjs";
+
 const config = JSON.parse(readFileSync(process.argv[2], "utf8"));
-const { chromium } = createRequire(path.join(config.playwright, "package.json"))("playwright-core");
 const found = { requests: [], errors: [] };
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-const context = await chromium.launchPersistentContext(mkdtempSync(path.join(tmpdir(), "wasmfarm-compat-")), {
-  executablePath: "/usr/bin/chromium", headless: true, viewport: { width: 1280, height: 900 },
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"],
-});
-context.on("request", (request) => found.requests.push(request.url()));
-const page = context.pages()[0] ?? (await context.newPage());
-page.on("pageerror", (err) => found.errors.push(String(err)));
+const { context, page } = await openChromium(config, found, { profile: "wasmfarm-compat-" });
 
 // The project page's state, read whenever the page is there (it reloads itself when a task ends).
 async function projectState() {

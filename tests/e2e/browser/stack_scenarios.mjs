@@ -3,23 +3,14 @@
 // and prints contour figures. Prints one JSON line of findings.
 // usage: node stack_scenarios.mjs <config.json>
 //   config: { playwright, url, code, requirements, artifacts }
-import { mkdtempSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 
-const config = JSON.parse(readFileSync(process.argv[2], "utf8"));
-const { chromium } = createRequire(path.join(config.playwright, "package.json"))("playwright-core");
-const found = { requests: [], errors: [] };
+import { openChromium } from "./chromium.mjs";
 
-const context = await chromium.launchPersistentContext(mkdtempSync(path.join(tmpdir(), "wasmfarm-stack-")), {
-  executablePath: "/usr/bin/chromium", headless: true, viewport: { width: 1280, height: 900 },
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"],
-});
-context.on("request", (request) => found.requests.push(request.url()));
-const page = context.pages()[0] ?? (await context.newPage());
-page.on("pageerror", (err) => found.errors.push(String(err)));
+const config = JSON.parse(readFileSync(process.argv[2], "utf8"));
+const found = { requests: [], errors: [] };
+const { context, page } = await openChromium(config, found, { profile: "wasmfarm-stack-" });
 
 try {
   await page.goto(`${config.url}editor`);
