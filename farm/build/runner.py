@@ -143,6 +143,7 @@ def _build(farm: Any, request: BuildRequest, log: BuildLog, step: Progress) -> t
         cache if request.key else None,
         pinned,
         constrained,
+        env,
     )
     for package in request.cross_build:
         log(

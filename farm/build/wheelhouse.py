@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,9 +119,12 @@ def prefetch(
     cache: tuple[RequirementsCache, str] | None = None,
     pinned: dict[str, str] | None = None,
     constrained: bool = False,
+    build_env: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Fill ``work/wheelhouse``; return every requirement fetched. ``pinned``: cross-build packages (canonical
-    name -> version) fetched at exactly the version whose target files the build gets."""
+    name -> version) fetched at exactly the version whose target files the build gets. ``build_env``: the build's
+    environment, in which the backend is asked (as pyodide-build asks it): a setup.py may look for its libraries
+    then (lxml asks pkg-config for libxml2 and stops if it is not found)."""
     wheelhouse = work / "wheelhouse"
     wheelhouse.mkdir(exist_ok=True)
     if cache is not None:
@@ -129,7 +132,9 @@ def prefetch(
         if remembered is not None:
             log(f"# build requirements of this build key, from the cache: {' '.join(remembered)}")
             return remembered
-    requirements = _fetch(image, work, src_in_sandbox, index_urls, log, limits, pinned or {}, constrained)
+    requirements = _fetch(
+        image, work, src_in_sandbox, index_urls, log, limits, pinned or {}, constrained, build_env
+    )
     if cache is not None:
         cache[0].keep(cache[1], wheelhouse, requirements)
     return requirements
@@ -144,6 +149,7 @@ def _fetch(
     limits: sandbox.Limits,
     pinned: dict[str, str],
     constrained: bool,
+    build_env: Mapping[str, str] | None,
 ) -> list[str]:
     mounts = [sandbox.Mount(work, "/work", writable=True)]
     requires = pin_requirements(static_requires(work / src_in_sandbox.removeprefix("/work/")), pinned)
@@ -162,7 +168,9 @@ def _fetch(
         + f"\n{VENV}/bin/python -c {_quote(_ASK)} {src_in_sandbox}"
     )
     outcome = sandbox.run(
-        sandbox.command_line(image.rootfs, ["/bin/sh", "-ec", script], mounts=mounts, cwd=src_in_sandbox),
+        sandbox.command_line(
+            image.rootfs, ["/bin/sh", "-ec", script], mounts=mounts, env=build_env, cwd=src_in_sandbox
+        ),
         capture,
         limits,
     )
