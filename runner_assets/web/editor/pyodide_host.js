@@ -97,6 +97,36 @@ def display(obj):
 
 builtins.display = display
 
+def _install_matplotlib_backend():
+    """matplotlib's default backend here (MPLBACKEND=module://wasmfarm_matplotlib_backend, the way matplotlib-inline
+    plugs in): Agg draws, and plt.show() displays each open figure as PNG and closes it, as a notebook does; Agg's
+    own show() only warns that it cannot show anything. The module is made when matplotlib imports it (matplotlib
+    reads a backend's names from its namespace), so nothing of matplotlib is imported before a program does."""
+    import importlib.util, os
+    class Finder:
+        name = "wasmfarm_matplotlib_backend"
+        @classmethod
+        def find_spec(cls, fullname, path=None, target=None):
+            return importlib.util.spec_from_loader(fullname, cls) if fullname == cls.name else None
+        @staticmethod
+        def create_module(spec):
+            return None
+        @staticmethod
+        def exec_module(module):
+            from matplotlib.backend_bases import FigureManagerBase
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+            def show(*args, **kwargs):
+                import matplotlib.pyplot as plt
+                for number in plt.get_fignums():
+                    display(plt.figure(number))
+                plt.close("all")
+            module.FigureCanvas, module.FigureManager, module.show = FigureCanvasAgg, FigureManagerBase, show
+    sys.meta_path.append(Finder)
+    os.environ.setdefault("MPLBACKEND", f"module://{Finder.name}")
+
+_install_matplotlib_backend()
+del _install_matplotlib_backend
+
 def _install_wasmfarm_module():
     import os, types
     module = types.ModuleType("wasmfarm", "What the wasmfarm editor offers programs: get_secret(name, reason).")
