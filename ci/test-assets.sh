@@ -17,6 +17,10 @@ WHEELS=(
   # pandas' run requirements on Pyodide (tests/e2e/test_scientific_stack.py): pure wheels
   "python-dateutil==4.0.0 python_dateutil-4.0.0-py3-none-any.whl a5e246f79eb80475e691bf93862cead98decd8a498cf53ba0516fcdc0f50dc1c pure"
   "tzdata==2026.6 tzdata-2026.6-py2.py3-none-any.whl 0a10eec6e13ef16b627fabed9a5f2ba61a62b1c67f327305f4e7e412a70b4aec pure"
+  # matplotlib's pure run requirements on Pyodide (its compiled ones are built by the farm)
+  "cycler==0.12.1 cycler-0.12.1-py3-none-any.whl 85cef7cff222d8644161529808465972e51340599459b8ac3ccbac5a854e0d30 pure"
+  "fonttools==4.68.0 fonttools-4.68.0-py3-none-any.whl d76f8fdcb6936f5e1045a0c9dd721a4bf11112e60d1e243bfa1d39f06a8b3104 pure"
+  "pyparsing==3.3.3 pyparsing-3.3.3-py3-none-any.whl ece8c00a69cf01b45d0b1dedabb469c90d8caf996d4fda40f147627a122849a4 pure"
 )
 
 # What jupyterlite-pyodide-kernel 0.8.6 installs at boot (ipython, jedi, comm) and their closure under Emscripten

@@ -25,7 +25,10 @@ RECIPES = Path(__file__).parents[2] / "recipes"
 SHIPPED = ["markupsafe", "ujson", "kiwisolver", "pyroaring"]  # C, C with C++, C++ with exceptions, Cython C++
 # The scientific stack's recipes (numpy aside): minutes of compiling each, so tests/e2e/test_scientific_stack.py
 # builds them through the shared build cache; the other build-farm tests' farms leave them out.
-STACK = ["pandas", "contourpy"]
+STACK = [
+    *("pandas", "contourpy", "pillow", "matplotlib", "lxml", "shapely"),
+    *("zlib", "libjpeg-turbo", "freetype", "libqhull", "libxml2", "libxslt", "geos"),
+]
 
 
 @dataclass
@@ -96,7 +99,7 @@ def new_farm(base: Path, servers: Loopback, *, without: Sequence[str] = (), **se
     added = farm_env.run("runtime", "add", PYODIDE_VERSION)
     assert added.returncode == 0, added.stderr
     farm = Farm.open(Settings(data_dir=data_dir, database_url=env.get("WASMFARM_DATABASE_URL")))
-    for sdist in (CACHE / "sdists").glob("*.tar.gz"):  # the recipes' real sources, as if downloaded
+    for sdist in (CACHE / "sdists").iterdir():  # the recipes' real sources, as if downloaded
         with sdist.open("rb") as handle:
             farm.blobs.put_stream(handle)
     farm.close()

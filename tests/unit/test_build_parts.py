@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import zipfile
 from datetime import timedelta
@@ -181,6 +182,30 @@ def test_build_key_follows_sources_dependencies_builder_and_runtime(tmp_path: Pa
     assert changed["other"] == first["other"]
     assert all_keys(recipes, "builder-b", "314.0.7")["other"] != first["other"]
     assert all_keys(recipes, "builder-a", "0.29.5")["other"] != first["other"]
+
+
+def test_a_flag_change_in_one_library_of_the_shipped_stack_changes_its_key_and_its_dependents_only(
+    tmp_path: Path,
+) -> None:
+    """On the real recipes: FreeType compiled with one more flag must be built again, and so must what links it
+    (Pillow, matplotlib), while zlib, libjpeg-turbo, Qhull, numpy and the rest stay cache hits."""
+    shipped = Path(__file__).parents[2] / "recipes"
+    recipes, problems = load_recipes(shipped)
+    assert not problems
+    before = all_keys(recipes, "builder-a", "314.0.7")
+    copy = tmp_path / "recipes"
+    shutil.copytree(shipped, copy)
+    meta = copy / "freetype" / "meta.yaml"
+    text = meta.read_text()
+    assert "-DFT_DISABLE_BROTLI=TRUE\n" in text  # a library's flags are in its script (it may not set cflags)
+    meta.write_text(
+        text.replace("-DFT_DISABLE_BROTLI=TRUE\n", "-DFT_DISABLE_BROTLI=TRUE -DFT_DEBUG_LEVEL_ERROR=ON\n")
+    )
+    changed, problems = load_recipes(copy)
+    assert not problems
+    after = all_keys(changed, "builder-a", "314.0.7")
+    assert before.keys() == after.keys()
+    assert {name for name in before if before[name] != after[name]} == {"freetype", "pillow", "matplotlib"}
 
 
 def test_a_step_is_claimed_once_and_taken_over_when_its_worker_goes_silent(farm: Farm) -> None:
