@@ -1,5 +1,5 @@
 # The two commands of the README. Everything else is a step they run.
-.PHONY: serve test bootstrap lint unit bench bench-lock bench-editor bench-build bench-fsck bench-verify bench-compat bench-mirror bench-dist bench-scale bench-publish
+.PHONY: serve test bootstrap lint unit bench bench-lock bench-editor bench-build bench-fsck bench-verify bench-compat bench-mirror bench-dist bench-stack bench-scale bench-publish
 
 serve: bootstrap  ## set up and run the server (SQLite and files under the data directory)
 	bash ci/build-assets.sh
@@ -64,6 +64,12 @@ bench-publish: bootstrap  ## full render, upload-to-visible and server-side lock
 bench-scale: bootstrap  ## mirror ingest of 2,000 wheels (files/s) against a plain download of them; a no-op re-mirror of 9 projects against one listing (ARGS="--database postgresql")
 	bash ci/services.sh
 	.venv/bin/python -m tests.bench.scale_bench $(ARGS)
+
+bench-stack: bootstrap  ## the Pillow chain built cold, from a warm build cache, and after one library's flag changed
+	bash ci/services.sh
+	bash ci/test-assets.sh
+	bash ci/builder-assets.sh
+	.venv/bin/python -m tests.bench.stack_bench $(ARGS)
 
 bench-dist: bootstrap  ## import of a Pyodide release archive (150 MB of wheels) against tar -x + sha256sum over it
 	bash ci/test-assets.sh
