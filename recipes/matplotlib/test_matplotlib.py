@@ -39,8 +39,8 @@ def test_figure_to_png(selenium) -> None:
 @pytest.mark.driver_timeout(120)
 @run_in_pyodide(packages=["matplotlib"])
 def test_delaunay_through_qhull(selenium) -> None:
-    import matplotlib.tri as tri
     import numpy as np
+    from matplotlib import tri
 
     x = np.array([0.0, 1.0, 0.0, 1.0, 0.5])
     y = np.array([0.0, 0.0, 1.0, 1.0, 0.5])
