@@ -40,15 +40,16 @@ PY
 # Build requirements (host-side wheels for CPython 3.14 on x86_64), pinned by hash.
 if ! (cd "$cache/build-wheels" && sha256sum --quiet -c "$OLDPWD/ci/build-requirements.sha256" >/dev/null 2>&1); then
   echo "builder-assets: fetching build requirements into $cache/build-wheels" >&2
-  # One pip call per version present: two versions of one project (meson-python for matplotlib's `<0.17` and
-  # for everyone else) cannot be asked of pip at once.
+  # One pip call per round: a project pinned at two versions (meson-python, Cython and pybind11: older ones for
+  # matplotlib 3.10 and lxml 6.1, newer ones for everyone else) cannot be asked of pip at once.
+  rounds=$(mktemp -d)
+  trap 'rm -rf "$rounds"' EXIT
   awk '{print $2}' ci/build-requirements.sha256 | sed -E 's/^([^-]+)-([^-]+)-.*/\1==\2/' \
-    | awk -F== '{seen[$1]++; print > ("'"$cache"'/build-wheels/.round-" seen[$1])}'
-  for round in "$cache"/build-wheels/.round-*; do
+    | awk -F== -v dir="$rounds" '{seen[$1]++; print > (dir "/round-" seen[$1])}'
+  for round in "$rounds"/round-*; do
     python3 -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: --python-version 3.14 \
       --implementation cp --abi cp314 --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
       --platform manylinux1_x86_64 -d "$cache/build-wheels" -r "$round" 2>&1 | grep -v "^WARNING: Location" >&2 || true
-    rm -f "$round"
   done
   (cd "$cache/build-wheels" && sha256sum --quiet -c "$OLDPWD/ci/build-requirements.sha256") || {
     echo "error: build requirement wheels do not match ci/build-requirements.sha256" >&2; exit 1; }

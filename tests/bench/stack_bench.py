@@ -3,8 +3,8 @@ as static libraries, then Pillow against them), built by `wasmfarm build pillow`
 three ways in one run, each in a new farm on loopback servers, like the tests:
 
 1. cold: an empty build cache, so every recipe is compiled;
-2. warm: a copy of the cache the cold farm left, nothing changed: every build is a cache hit (copied, checked and
-   verified in Pyodide again, not compiled);
+2. warm: a copy of the cache the cold farm left, nothing changed: every build is a cache hit (copied and checked,
+   and Pillow verified in Pyodide again; not compiled);
 3. changed: a copy of the same cache, with one more flag in FreeType's cmake line: FreeType and Pillow (which links
    it) are compiled again, zlib and libjpeg-turbo are hits.
 

@@ -115,10 +115,10 @@ def _install_matplotlib_backend():
         def exec_module(module):
             from matplotlib.backend_bases import FigureManagerBase
             from matplotlib.backends.backend_agg import FigureCanvasAgg
-            def show(*args, **kwargs):
+            def show(*args, _display=display, **kwargs):  # the prelude's display, whatever a program names so
                 import matplotlib.pyplot as plt
                 for number in plt.get_fignums():
-                    display(plt.figure(number))
+                    _display(plt.figure(number))
                 plt.close("all")
             module.FigureCanvas, module.FigureManager, module.show = FigureCanvasAgg, FigureManagerBase, show
     sys.meta_path.append(Finder)
@@ -159,9 +159,13 @@ _wasmfarm_start_run = _install_wasmfarm_module()
 del _install_wasmfarm_module
 
 def _patch_matplotlib():
+    """After a run: figures left open are shown. With the editor's backend its show() does that; a program that
+    chose another backend gets Agg and a show() that displays."""
     if "matplotlib" not in sys.modules:
         return
     import matplotlib
+    if matplotlib.get_backend() == "module://wasmfarm_matplotlib_backend":
+        return
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     def show(*args, **kwargs):
