@@ -75,18 +75,14 @@ def report(label: str, walls: list[float], rounds: list[dict[str, tuple[bool, fl
         f"{label}: `wasmfarm build pillow` {spread(walls)}, {statistics.median(walls) / cold:.3f}x the cold run"
     )
     for name in CHAIN:
-        compiled = {r[name][0] for r in rounds}
+        steps = [seconds for compiled, seconds in (r[name] for r in rounds) if compiled]
+        if not steps:  # a hit has no build step: the artifact is copied in and checked
+            print(f"  {name:<14} reused")
+            continue
         what = (
-            "compiled"
-            if compiled == {True}
-            else "reused"
-            if compiled == {False}
-            else "compiled in some rounds"
+            "compiled" if len(steps) == len(rounds) else f"compiled in {len(steps)} of {len(rounds)} rounds"
         )
-        if compiled == {False}:  # a hit has no build step: the artifact is copied in and checked
-            print(f"  {name:<14} {what}")
-        else:
-            print(f"  {name:<14} {what:<9} build step {spread([r[name][1] for r in rounds])}")
+        print(f"  {name:<14} {what:<9} build step {spread(steps)}")
 
 
 def recorded_stack() -> None:
