@@ -22,6 +22,7 @@ from farm.compat.service import build_requests, open_oracle
 from farm.compat.verdict import Code, Status, Verdict, json_schema
 from farm.context import Farm
 from farm.mirror.mirror import Mirror, parse_requirements, read_requirements_file
+from farm.mirror.trusted_lock import trusted_lock_for
 from farm.mirror.upstream import UpstreamIndex
 from farm.runtime.target import RuntimeTarget
 
@@ -146,7 +147,8 @@ def _mirror_and_recheck(
     farm: Farm, oracle: Oracle, index: UpstreamIndex, verdicts: list[Verdict]
 ) -> list[Verdict]:
     def mirror_for(targets: Sequence[RuntimeTarget]) -> Mirror:
-        return Mirror(farm, index, targets)
+        trusted = trusted_lock_for(farm.settings.upstream_pyodide_lock, index, targets)
+        return Mirror(farm, index, targets, trusted_lock=trusted)
 
     report = mirror_available(verdicts, mirror_for, MirrorProgress(), farm.settings.mirror_concurrency)
     if report is None:

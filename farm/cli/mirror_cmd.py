@@ -13,6 +13,7 @@ from farm.context import Farm
 from farm.mirror.mirror import Mirror, MirrorReport, PlannedFile, Unselected, read_requirements_file
 from farm.mirror.mirror import Progress as MirrorProgress
 from farm.mirror.pins import PinnedSource, parse_requirement_lines
+from farm.mirror.trusted_lock import trusted_lock_for
 from farm.mirror.upstream import UpstreamIndex
 
 
@@ -46,6 +47,14 @@ class TerminalProgress(MirrorProgress):
     "--upstream", default=None, help="Upstream PEP 503/691 index URL (default: setting upstream_index)."
 )
 @click.option(
+    "--pyodide-lock",
+    "pyodide_lock",
+    default=None,
+    help="URL of the pyodide-lock.json published with the upstream index, when that is an index of Pyodide wheels "
+    "you trust (default: setting upstream_pyodide_lock): the wheels it lists keep its metadata in the runtimes' "
+    "locks, and the shared libraries they need are fetched from beside it and verified.",
+)
+@click.option(
     "--runtime", "runtimes", multiple=True, help="Runtime to mirror for (default: the configured ones)."
 )
 @click.option(
@@ -66,6 +75,7 @@ def mirror(
     projects: tuple[str, ...],
     requirement_files: tuple[str, ...],
     upstream: str | None,
+    pyodide_lock: str | None,
     runtimes: tuple[str, ...],
     deps: bool | None,
     all_versions: bool,
@@ -80,7 +90,13 @@ def mirror(
     """
     if not projects and not requirement_files:
         raise click.UsageError("name projects to mirror, or give a requirements file with -r")
-    settings = settings_from(ctx, data_dir=data_dir, upstream_index=upstream, runtimes=list(runtimes) or None)
+    settings = settings_from(
+        ctx,
+        data_dir=data_dir,
+        upstream_index=upstream,
+        upstream_pyodide_lock=pyodide_lock,
+        runtimes=list(runtimes) or None,
+    )
     farm = Farm.open(settings)
     named_lines = parse_requirement_lines([("command line", i + 1, p) for i, p in enumerate(projects)])
     file_lines = parse_requirement_lines(
@@ -92,7 +108,8 @@ def mirror(
     pins = PinnedSource(index, [*named_lines, *file_lines])
     progress = TerminalProgress()
     try:
-        job = Mirror(farm, index, settings.targets, pins if pins.active else None)
+        trusted = trusted_lock_for(settings.upstream_pyodide_lock, index, settings.targets)
+        job = Mirror(farm, index, settings.targets, pins if pins.active else None, trusted_lock=trusted)
         planned: dict[str, PlannedFile] = {}
         if from_files:
             items = (
@@ -109,8 +126,14 @@ def mirror(
             )
             planned.update((p.file.filename, p) for p in items)
         if dry_run:
-            for item in sorted(planned.values(), key=lambda p: p.file.filename):
-                click.echo(item.file.filename)
+            extra = job.lock_plan(list(planned.values()))
+            planned.update((f, PlannedFile(name, file)) for f, (name, file) in extra.wheels.items())
+            for filename in sorted(planned.keys() - extra.refused.keys()):
+                click.echo(filename)
+            for filename in sorted(extra.libraries):
+                click.echo(f"{filename} (shared library of the trusted lock)")
+            for problem in [*extra.refused.values(), *extra.problems]:
+                click.secho(f"error: {problem}", fg="red", err=True)
             if _explain_unselected(job.unselected, len(settings.targets)):
                 sys.exit(1)
             return
@@ -155,5 +178,10 @@ def _summarise(report: MirrorReport) -> None:
         f"{report.yanks_updated} yank changes carried, {len(report.errors)} failed",
         err=True,
     )
+    if report.lock_entries or report.libraries:
+        click.echo(
+            f"trusted lock: metadata kept for {report.lock_entries} wheels, {report.libraries} shared libraries",
+            err=True,
+        )
     for error in report.errors:
         click.secho(f"error: {error}", fg="red", err=True)

@@ -110,6 +110,7 @@ def _import_distribution(farm: Farm, version: str, source: str, sha256: str | No
 @reports_errors
 def list_(ctx: click.Context, packages: bool, data_dir: Path | None) -> None:
     """Installed runtimes with their Python, ABI and integrity, and where their locked packages come from."""
+    from farm.runtime.lock_records import read_index_record
     from farm.runtime.release import read_record
 
     farm = Farm.open(settings_from(ctx, data_dir=data_dir))
@@ -130,6 +131,15 @@ def list_(ctx: click.Context, packages: bool, data_dir: Path | None) -> None:
             click.echo(
                 f"  distribution: {record['source']} (sha256 {record['archive_sha256']}), imported "
                 f"{record['imported_at']}, {len(record['packages'])} packages"
+            )
+        trusted = read_index_record(farm.runtimes.meta, item.version)
+        for url, seen in trusted["locks"].items():
+            described = [
+                e for e in trusted["packages"].values() if e.get("listed_by") == f"the trusted lock {url}"
+            ]
+            click.echo(
+                f"  trusted lock: {url} (sha256 {seen['sha256']}), read {seen['read_at']}, metadata of "
+                f"{len(described)} files"
             )
         if packages:
             for name, version, origin in origins:

@@ -33,8 +33,8 @@ from farm.index.simple_index import (
     render_root_json,
 )
 from farm.recipe.loader import load_recipes
+from farm.runtime.lock_records import recorded_blobs
 from farm.runtime.publish import LOCK, LockPublisher
-from farm.runtime.release import distribution_blobs
 from farm.store.blobs import BlobStore
 from farm.store.catalog import Catalog
 from farm.store.models import Build, DistFile
@@ -158,8 +158,8 @@ def referenced_blobs(
     catalog: Catalog, recipes_dirs: list[Path], runtime_dir: Path | None = None
 ) -> dict[str, str]:
     """sha256 -> what refers to it, besides files the catalog lists: build artifacts, recipe sources and the
-    shared libraries and test archives of imported Pyodide distributions (under ``runtime_dir``)."""
-    refs: dict[str, str] = distribution_blobs(runtime_dir) if runtime_dir is not None else {}
+    shared libraries and test archives of imported Pyodide distributions and trusted locks (under ``runtime_dir``)."""
+    refs: dict[str, str] = recorded_blobs(runtime_dir) if runtime_dir is not None else {}
     with Session(catalog.engine) as session:
         for build in session.exec(select(Build)):
             if build.wheel_sha256:

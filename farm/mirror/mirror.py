@@ -20,12 +20,14 @@ from farm.dist.archive import ArchiveLimits
 from farm.dist.filename import parse_dist_filename
 from farm.dist.metadata import parse_core_metadata
 from farm.dist.wheel import read_core_metadata
-from farm.errors import InvalidDistribution, NotFound, ResolutionImpossible, UpstreamIntegrityError
+from farm.errors import FarmError, InvalidDistribution, NotFound, ResolutionImpossible, UpstreamIntegrityError
 from farm.mirror.batches import DEFAULT_LIMITS, BatchLimits, Done, Staged, ingest_in_batches
 from farm.mirror.offer import installable_versions, unmet
 from farm.mirror.pins import PinnedSource, parse_requirement_lines
 from farm.mirror.resolver import ProjectSource, allowed_versions, resolve
+from farm.mirror.trusted_lock import LockPlan, TrustedLock, plan_lock_depends
 from farm.mirror.upstream import UpstreamFile, UpstreamIndex, UpstreamProject, iter_requirement_lines
+from farm.runtime.lock_records import record_index_entries
 from farm.runtime.lockfile import requires_dist as stored_requires_dist
 from farm.runtime.target import RuntimeTarget
 from farm.store.blobs import BlobStore
@@ -61,6 +63,8 @@ class MirrorReport:
     yanks_updated: int = 0
     bytes_downloaded: int = 0
     batches: int = 0  # transactions that recorded catalog rows (``farm.mirror.batches``)
+    lock_entries: int = 0  # files whose trusted lock entry was recorded (``farm.mirror.trusted_lock``)
+    libraries: int = 0  # shared libraries fetched or present from beside the trusted lock
     errors: list[str] = field(default_factory=list)
 
 
@@ -104,11 +108,11 @@ def upstream_requires_dist(
     return list(read_core_metadata(blobs.path_for(sha256), dist, limits, check_record=False).requires_dist)
 
 
-def prefetch(upstream: UpstreamIndex, blobs: BlobStore, file: UpstreamFile) -> str:
-    """Download and verify a file into the blob store without publishing it."""
+def prefetch(upstream: UpstreamIndex, blobs: BlobStore, file: UpstreamFile, limit: int | None = None) -> str:
+    """Download and verify a file into the blob store without publishing it (``limit``: most bytes)."""
     if file.sha256 and blobs.has(file.sha256):
         return file.sha256
-    with blobs.writer() as writer:
+    with blobs.writer(limit) as writer:
         upstream.download(file, writer)
         writer.finish()
         if file.sha256:
@@ -124,8 +128,10 @@ class Mirror:
         targets: Sequence[RuntimeTarget],
         pins: PinnedSource | None = None,
         batch_limits: BatchLimits = DEFAULT_LIMITS,
+        trusted_lock: TrustedLock | None = None,
     ) -> None:
         self.farm = farm
+        self.trusted_lock = trusted_lock  # the index's pyodide-lock.json, whose metadata is kept
         self.batch_limits = batch_limits
         self.upstream = upstream
         # What selection sees: the index through a requirements file's hashes and direct references, if any.
@@ -239,8 +245,13 @@ class Mirror:
         """Fetch what the catalog lacks and carry upstream's yanks; the database is asked once per batch of
         projects, not per file, so a run that finds nothing new costs about one upstream listing. Downloads run
         ``concurrency`` at a time; their catalog rows are written in batches (``farm.mirror.batches``)."""
-        report = MirrorReport(planned=len(planned))
+        report = MirrorReport()
         self.farm.blobs.sweep_temporaries()
+        lock_plan = self.lock_plan(planned)
+        planned = [p for p in planned if p.file.filename not in lock_plan.refused]
+        planned += [PlannedFile(name, file) for name, file in lock_plan.wheels.values()]
+        report.errors += [*lock_plan.refused.values(), *lock_plan.problems]
+        report.planned = len(planned)
         projects = {item.project for item in planned}
         stored = self.farm.catalog.stored_files(projects)
         elsewhere = {item.file.filename for item in planned} - stored.keys()
@@ -274,8 +285,54 @@ class Mirror:
         report.batches = ingest_in_batches(
             todo, self._stage, self.farm.catalog, done, concurrency=concurrency, limits=self.batch_limits
         )
+        changed = self._keep_lock_metadata(planned, lock_plan, report)
         self.farm.publisher.refresh_stale()
+        if changed:
+            self.farm.locks.refresh(changed)
         return report
+
+    def lock_plan(self, planned: Sequence[PlannedFile]) -> LockPlan:
+        """What the trusted lock adds to ``planned`` or refuses in it (nothing without a trusted lock)."""
+        if self.trusted_lock is None:
+            return LockPlan()
+        selected = {p.file.filename: p.file for p in planned}
+        return plan_lock_depends(self.trusted_lock, selected, self.upstream)
+
+    def _keep_lock_metadata(
+        self, planned: Sequence[PlannedFile], lock_plan: LockPlan, report: MirrorReport
+    ) -> list[str]:
+        """Fetch the trusted lock's shared libraries that the wheels need and record the lock's entries of what the
+        catalog now holds, for each installed runtime the lock describes; the runtimes whose record changed."""
+        lock = self.trusted_lock
+        if lock is None:
+            return []
+        entries = []
+        for name, library in sorted(lock_plan.libraries.items()):
+            try:
+                prefetch(
+                    self.upstream,
+                    self.farm.blobs,
+                    lock.location(library),
+                    self.farm.settings.max_upload_bytes,
+                )
+            except FarmError as exc:
+                report.errors.append(f"{name} (shared library of the trusted lock {lock.url}): {exc}")
+                continue
+            entries.append(library)
+            report.libraries += 1
+        described = {p.file.filename: e for p in planned if (e := lock.for_file(p.file.filename)) is not None}
+        stored = self.farm.catalog.stored_files(filenames=described)
+        entries += [
+            e for f, e in sorted(described.items()) if f in stored and stored[f].sha256 == e["sha256"]
+        ]
+        report.lock_entries = len(entries) - report.libraries
+        return [
+            version
+            for version in lock.runtimes
+            if entries
+            and self.farm.runtimes.is_installed(version)
+            and record_index_entries(self.farm.runtimes.meta, version, lock.url, lock.sha256, entries)
+        ]
 
     def _stage(self, item: PlannedFile) -> Staged:
         """Download (unless its blob is here already), verify and validate a file; its row is recorded in a batch."""

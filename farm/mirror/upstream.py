@@ -243,6 +243,33 @@ class UpstreamIndex:
                 time.sleep(0.5 * 2**attempt)
         raise UpstreamUnavailable(f"{url}: {failure} after {self.retries} attempts; retry later")
 
+    def document(self, url: str, max_bytes: int) -> bytes | None:
+        """A document published with the index (a ``pyodide-lock.json``): None on 404; one larger than
+        ``max_bytes`` is refused before it is all read."""
+        failure = ""
+        for attempt in range(1, self.retries + 1):
+            try:
+                with self.client.stream("GET", url) as response:
+                    if response.status_code == 404:
+                        return None
+                    if 400 <= response.status_code < 500 and response.status_code != 429:
+                        raise UpstreamUnavailable(f"{url}: HTTP {response.status_code}; check the URL")
+                    if response.status_code < 400:
+                        body = bytearray()
+                        for chunk in response.iter_bytes(1 << 20):
+                            body += chunk
+                            if len(body) > max_bytes:
+                                raise UpstreamUnavailable(
+                                    f"{url}: larger than {max_bytes} bytes; refusing to read it"
+                                )
+                        return bytes(body)
+                    failure = f"HTTP {response.status_code}"
+            except httpx.TransportError as exc:
+                failure = f"{type(exc).__name__}: {exc}"
+            if attempt < self.retries:
+                time.sleep(0.5 * 2**attempt)
+        raise UpstreamUnavailable(f"{url}: {failure} after {self.retries} attempts; retry later")
+
     def metadata(self, file: UpstreamFile) -> bytes | None:
         if not file.has_metadata:
             return None

@@ -262,19 +262,27 @@ def build_lock(
     distribution = distribution or {}
     chosen, choices = choose(rows, target, precedence)
     packages = {name: entry(row, target, distribution.get(row.filename)) for name, row in chosen.items()}
-    for file_name, upstream in sorted(distribution.items()):
-        if file_name.endswith(".whl"):
-            continue
+    others = (
+        sorted(  # files that are not wheels (shared libraries, test archives): the newest of a name first
+            ((f, u) for f, u in distribution.items() if not f.endswith(".whl")),
+            key=lambda item: (canonicalize_name(str(item[1]["name"])), _loose_version(item[1]), item[0]),
+            reverse=True,
+        )
+    )
+    for file_name, upstream in others:
         listed = distribution_entry(upstream)
+        origin = _recorded_origin(upstream)
         if listed["name"] in packages:
-            choices.setdefault(listed["name"], []).append(
-                Choice(file_name, False, "a wheel of the same name is listed", Origin.PYODIDE.value)
-            )
+            reason = "a wheel of the same name is listed"
+            if listed["name"] not in chosen:
+                reason = f"{packages[listed['name']]['file_name']} is newer"
+            choices.setdefault(listed["name"], []).append(Choice(file_name, False, reason, origin))
             continue
         packages[listed["name"]] = listed
         kind = listed["package_type"].replace("_", " ")
+        by = upstream.get("listed_by") or "the Pyodide distribution"
         choices[listed["name"]] = [
-            Choice(file_name, True, f"the Pyodide distribution's {kind} (not a wheel)", Origin.PYODIDE.value)
+            Choice(file_name, True, f"the {kind} listed by {by} (not a wheel)", origin)
         ]
     changed = True
     while changed:  # drop entries with a dependency the lock cannot satisfy (Pyodide would fail to load them)
@@ -307,6 +315,18 @@ def build_lock(
             ]
     lock = {"info": dict(upstream_lock["info"]), "packages": dict(sorted(packages.items()))}
     return LockBuild(lock, choices)
+
+
+def _loose_version(recorded: Mapping[str, Any]) -> Version:
+    try:
+        return Version(str(recorded.get("version")))
+    except InvalidVersion:
+        return Version("0")
+
+
+def _recorded_origin(recorded: Mapping[str, Any]) -> str:
+    """The origin shown for a recorded file that is not a wheel: the distribution's, or mirrored (a trusted lock)."""
+    return str(recorded.get("origin") or Origin.PYODIDE.value)
 
 
 OUT_OF_SCOPE = (

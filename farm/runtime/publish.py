@@ -16,8 +16,8 @@ from farm.errors import InvalidDistribution
 from farm.index.pages import write_page
 from farm.index.render_lock import RenderLock
 from farm.runtime.distribution import RuntimeStore
+from farm.runtime.lock_records import index_roots, recorded_entries
 from farm.runtime.lockfile import DEFAULT_PRECEDENCE, LockBuild, build_lock, choose, entry
-from farm.runtime.release import distribution_entries
 from farm.runtime.target import target_for
 from farm.store.blobs import BlobStore
 from farm.store.catalog import Catalog
@@ -66,7 +66,7 @@ class LockPublisher:
         upstream = self.runtimes.upstream_lock(version)
         distribution = {
             file_name: recorded
-            for file_name, recorded in distribution_entries(self.runtimes.meta, version).items()
+            for file_name, recorded in recorded_entries(self.runtimes.meta, version).items()
             if file_name.endswith(".whl") or self.blobs.has(str(recorded["sha256"]))
         }
         if (scope or self.scope) == "all":
@@ -79,6 +79,7 @@ class LockPublisher:
                 o.value for o in Origin if o is not Origin.MIRRORED
             )
         }
+        roots |= index_roots(self.runtimes.meta, version)  # mirrored with a trusted lock's metadata
         loaded = roots | {canonicalize_name(name) for name in also}
         rows = self.catalog.wheels_of_projects(loaded)
         while True:  # the dependencies of what is chosen so far, level by level

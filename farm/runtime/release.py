@@ -80,23 +80,6 @@ def read_record(runtime_dir: Path, version: str) -> dict[str, Any]:
         ) from exc
 
 
-def distribution_entries(runtime_dir: Path, version: str) -> dict[str, dict[str, Any]]:
-    """The upstream lock entries of a runtime's imported distribution, by file name."""
-    packages = read_record(runtime_dir, version)["packages"]
-    return {str(e["file_name"]): dict(e) for e in packages.values()}
-
-
-def distribution_blobs(runtime_dir: Path) -> dict[str, str]:
-    """sha256 -> what refers to it, for the non-wheel files of every imported distribution (fsck's orphan check)."""
-    found: dict[str, str] = {}
-    for path in sorted(runtime_dir.glob(f"*/{RECORD}")) if runtime_dir.is_dir() else []:
-        with contextlib.suppress(InvalidDistribution):
-            for entry in read_record(runtime_dir, path.parent.name)["packages"].values():
-                if not str(entry.get("file_name", "")).endswith(".whl"):
-                    found[str(entry["sha256"])] = f"Pyodide {path.parent.name} distribution"
-    return found
-
-
 def import_distribution(
     source: str,
     version: str,
@@ -286,18 +269,23 @@ def _publish(
             file = contents.files[spec.file_name]
             blobs.adopt(file.path, file.sha256)
             report.other_files.append(spec.file_name)
-        recorded[name] = {
-            "name": name,
-            "version": spec.version,
-            "file_name": spec.file_name,
-            "sha256": spec.sha256.lower(),
-            "package_type": spec.package_type,
-            "install_dir": spec.install_dir,
-            "imports": list(spec.imports),
-            "depends": sorted({canonicalize_name(d) for d in spec.depends}),
-            "unvendored_tests": spec.unvendored_tests,
-        }
+        recorded[name] = recorded_entry(name, spec)
     return recorded
+
+
+def recorded_entry(key: str, spec: PackageSpec) -> dict[str, Any]:
+    """What a Pyodide lock says about one file (its entry ``key``), as recorded for the runtime's generated lock."""
+    return {
+        "name": canonicalize_name(key),
+        "version": spec.version,
+        "file_name": spec.file_name,
+        "sha256": spec.sha256.lower(),
+        "package_type": spec.package_type,
+        "install_dir": spec.install_dir,
+        "imports": list(spec.imports),
+        "depends": sorted({canonicalize_name(d) for d in spec.depends}),
+        "unvendored_tests": spec.unvendored_tests,
+    }
 
 
 def _write_record(

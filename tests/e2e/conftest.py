@@ -162,3 +162,20 @@ def add_test_distribution(mirror: Mirror, directory: Path, pyodide_dir: Path) ->
             "runtime", "add", PYODIDE_VERSION, "--distribution", server.url + archive.name
         )
     assert added.returncode == 0, added.stderr
+
+
+def mirror_trusted_index(mirror: Mirror, directory: Path, pyodide_dir: Path, prefix: str) -> None:
+    """Mirror ``<prefix>hello-dist`` from an index of Pyodide wheels with its lock beside it, as pyodide-recipes
+    publishes them (``tests.support.distribution.publish_index``): the lock alone makes hello-dist depend on
+    ``<prefix>tinycolor`` and the shared library ``<prefix>libtiny``, which is not on the index."""
+    from tests.support.distribution import FileServer, npm_info, publish_index, release_files
+    from tests.support.upstream import UpstreamServer
+
+    files = release_files(directory / "made", prefix=prefix)
+    lock = publish_index(files, directory / "index", directory / "locks", npm_info(pyodide_dir))
+    with UpstreamServer(directory / "index") as index, FileServer(lock.parent) as locks:
+        mirrored = mirror.wasmfarm(
+            "mirror", f"{prefix}hello-dist", "--upstream", index.url, "--pyodide-lock", locks.url + lock.name
+        )
+    assert mirrored.returncode == 0, mirrored.stderr
+    assert "trusted lock: metadata kept for 2 wheels, 1 shared libraries" in mirrored.stderr, mirrored.stderr

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.conftest import PYODIDE_VERSION
-from tests.e2e.conftest import Mirror, add_test_distribution, run_runtime
+from tests.e2e.conftest import Mirror, add_test_distribution, mirror_trusted_index, run_runtime
 
 pytestmark = [pytest.mark.e2e, pytest.mark.node]
 
@@ -184,4 +184,27 @@ def test_a_package_of_an_imported_distribution_loads_by_name(
     assert out["result"] == "hello from the distribution"
     fetched = {u.rsplit("/", 1)[-1] for u in out["fetched"]}
     assert {"hello_dist-1.0-py3-none-any.whl", "tinycolor-1.0-py3-none-any.whl", "libtiny-1.0.zip"} <= fetched
+    assert all(u.startswith(mirror_server.url) for u in out["fetched"])
+
+
+def test_a_package_mirrored_with_its_trusted_lock_installs_by_name_with_its_shared_library(
+    mirror_server: Mirror, node: str, tmp_path: Path, pyodide_dir: Path
+) -> None:
+    """Mirrored from an index of Pyodide wheels with the lock published beside it: micropip.install("idx-hello-dist")
+    takes the runtime lock's entry, so the lock's dependencies and the shared library (not on the index) come too,
+    all from the mirror."""
+    mirror_trusted_index(mirror_server, tmp_path, pyodide_dir, "idx-")
+    code = (
+        "import micropip\nawait micropip.install('idx-hello-dist')\nimport idx_hello_dist, pyodide_js\n"
+        "[idx_hello_dist.hello(), sorted(k for k in pyodide_js.loadedPackages.object_keys() if k.startswith('idx'))]"
+    )
+    out = run_runtime(node, config(mirror_server, tmp_path, ["micropip"], code), tmp_path)
+    assert out["denied"] == [], out["denied"]
+    assert out["ok"], (out.get("error"), out["messages"])
+    assert out["result"] == [
+        "hello from the distribution",
+        ["idx-hello-dist", "idx-libtiny", "idx-tinycolor"],
+    ]
+    fetched = {u.rsplit("/", 1)[-1] for u in out["fetched"]}
+    assert {"idx_hello_dist-1.0-py3-none-any.whl", "idx-libtiny-1.0.zip"} <= fetched
     assert all(u.startswith(mirror_server.url) for u in out["fetched"])

@@ -8,6 +8,7 @@ import functools
 import hashlib
 import io
 import json
+import shutil
 import tarfile
 import zipfile
 from dataclasses import dataclass, field
@@ -72,11 +73,12 @@ def release_files(directory: Path, prefix: str = "") -> list[Locked]:
     and hello-dist's test archive. hello-dist's METADATA names no dependency: only the lock says it."""
     hello = f"{prefix}hello-dist"
     module = hello.replace("-", "_")
+    tiny_module = f"{prefix}tinycolor".replace("-", "_")
     hello_wheel = make_wheel(
         directory,
         hello,
         "1.0",
-        module_source="from tinycolor import NAME\ndef hello():\n    return f'hello {NAME}'\n",
+        module_source=f"from {tiny_module} import NAME\ndef hello():\n    return f'hello {{NAME}}'\n",
         extra_entries={f"{module}-1.0.dist-info/top_level.txt": f"{module}\n".encode()},
     )
     tiny = make_wheel(
@@ -136,6 +138,20 @@ def make_release(
         members.append((f"pyodide/{locked.path.name}", data))
     write_tar(target, members, compression)
     return target
+
+
+def publish_index(files: list[Locked], index_dir: Path, lock_dir: Path, info: dict[str, Any]) -> Path:
+    """A Pyodide package index as pyodide-recipes publishes one: the wheels in ``index_dir`` (served as a simple
+    index), the lock of every file and the files that are not wheels (shared libraries, test archives) in
+    ``lock_dir`` (served beside each other). Returns the lock's path."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    for locked in files:
+        target = index_dir if locked.path.name.endswith(".whl") else lock_dir
+        shutil.copy(locked.path, target / locked.path.name)
+    lock = lock_dir / "pyodide-lock.json"
+    lock.write_text(json.dumps({"info": info, "packages": {f.name.lower(): f.entry() for f in files}}))
+    return lock
 
 
 def write_tar(target: Path, members: list[tuple[str, bytes]], compression: str = "bz2") -> None:
