@@ -10,7 +10,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 
 from tests.conftest import CACHE, PYODIDE_VERSION
-from tests.e2e.conftest import Mirror, add_test_distribution
+from tests.e2e.conftest import Mirror, add_test_distribution, mirror_trusted_index
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 OPEN_PAGE = Path(__file__).parent / "browser" / "open_page.mjs"
@@ -90,3 +90,25 @@ def test_chromium_loads_a_package_of_an_imported_distribution(
     assert [u for u in out["requests"] if urlsplit(u).netloc != origin] == []
     paths = {urlsplit(u).path.rsplit("/", 1)[-1] for u in out["requests"]}
     assert {"hello_dist-1.0-py3-none-any.whl", "tinycolor-1.0-py3-none-any.whl", "libtiny-1.0.zip"} <= paths
+
+
+def test_chromium_loads_a_package_mirrored_with_its_trusted_lock(
+    mirror_server: Mirror, node: str, tmp_path: Path, pyodide_dir: Path
+) -> None:
+    """loadPackage("idx-hello-dist") in the page, mirrored from an index of Pyodide wheels with its lock: the wheel, the
+    dependency only the lock names and the shared library (fetched from beside the lock) come from the mirror and pass
+    Chromium's integrity check against the lock's sha256."""
+    mirror_trusted_index(mirror_server, tmp_path, pyodide_dir, "idx-")
+    code = "import idx_hello_dist\nidx_hello_dist.hello()"
+    out = open_page(node, smoke_url(mirror_server, "idx-hello-dist", code), tmp_path)
+    assert out.get("error") is None, out
+    assert out["result"]["ok"], out["result"]
+    assert out["result"]["result"] == "hello from the distribution"
+    origin = urlsplit(mirror_server.url).netloc
+    assert [u for u in out["requests"] if urlsplit(u).netloc != origin] == []
+    paths = {urlsplit(u).path.rsplit("/", 1)[-1] for u in out["requests"]}
+    assert {
+        "idx_hello_dist-1.0-py3-none-any.whl",
+        "idx_tinycolor-1.0-py3-none-any.whl",
+        "idx-libtiny-1.0.zip",
+    } <= paths
