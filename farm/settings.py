@@ -74,10 +74,10 @@ class Settings(BaseSettings):
     upstream_pyodide_lock: str | None = Field(
         default=None,
         description="URL of the pyodide-lock.json published with upstream_index when that is an index of Pyodide "
-        "wheels the operator trusts (as pyodide-recipes publishes one beside its index); default for `wasmfarm mirror "
-        "--pyodide-lock`. Mirrored wheels it lists keep its metadata (imports, depends, shared libraries, unvendored "
-        "tests) in the runtimes' own locks, and the shared libraries they need are fetched from beside it, each "
-        "verified against its sha256.",
+        "wheels the operator trusts (as pyodide-recipes publishes one beside its index); used by `wasmfarm mirror` "
+        'without --upstream, `check --mirror` and the compat page\'s "mirror it". Mirrored wheels it lists keep '
+        "its metadata (imports, depends, shared libraries, unvendored tests) in the runtimes' own locks, and the "
+        "shared libraries they need are fetched from beside it, each verified against its sha256.",
     )
     npm_registry: str = Field(
         default="https://registry.npmjs.org/",

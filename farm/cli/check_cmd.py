@@ -22,7 +22,7 @@ from farm.compat.service import build_requests, open_oracle
 from farm.compat.verdict import Code, Status, Verdict, json_schema
 from farm.context import Farm
 from farm.mirror.mirror import Mirror, parse_requirements, read_requirements_file
-from farm.mirror.trusted_lock import trusted_lock_for
+from farm.mirror.trusted_lock import trusted_lock_source
 from farm.mirror.upstream import UpstreamIndex
 from farm.runtime.target import RuntimeTarget
 
@@ -146,9 +146,10 @@ def _recheck(oracle: Oracle, verdicts: list[Verdict], indices: Sequence[int]) ->
 def _mirror_and_recheck(
     farm: Farm, oracle: Oracle, index: UpstreamIndex, verdicts: list[Verdict]
 ) -> list[Verdict]:
+    trusted = trusted_lock_source(farm.settings.upstream_pyodide_lock, index, farm.settings.targets)
+
     def mirror_for(targets: Sequence[RuntimeTarget]) -> Mirror:
-        trusted = trusted_lock_for(farm.settings.upstream_pyodide_lock, index, targets)
-        return Mirror(farm, index, targets, trusted_lock=trusted)
+        return Mirror(farm, index, targets, trusted_lock=trusted())
 
     report = mirror_available(verdicts, mirror_for, MirrorProgress(), farm.settings.mirror_concurrency)
     if report is None:

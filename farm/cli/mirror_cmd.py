@@ -13,8 +13,9 @@ from farm.context import Farm
 from farm.mirror.mirror import Mirror, MirrorReport, PlannedFile, Unselected, read_requirements_file
 from farm.mirror.mirror import Progress as MirrorProgress
 from farm.mirror.pins import PinnedSource, parse_requirement_lines
-from farm.mirror.trusted_lock import trusted_lock_for
+from farm.mirror.trusted_lock import TrustedLock, read_trusted_lock
 from farm.mirror.upstream import UpstreamIndex
+from farm.settings import Settings
 
 
 class TerminalProgress(MirrorProgress):
@@ -51,8 +52,15 @@ class TerminalProgress(MirrorProgress):
     "pyodide_lock",
     default=None,
     help="URL of the pyodide-lock.json published with the upstream index, when that is an index of Pyodide wheels "
-    "you trust (default: setting upstream_pyodide_lock): the wheels it lists keep its metadata in the runtimes' "
-    "locks, and the shared libraries they need are fetched from beside it and verified.",
+    "you trust (default: setting upstream_pyodide_lock, unless --upstream names another index): the wheels it lists "
+    "keep its metadata in the runtimes' locks, and the shared libraries they need are fetched from beside it and "
+    "verified.",
+)
+@click.option(
+    "--pyodide-lock-sha256",
+    "pyodide_lock_sha256",
+    default=None,
+    help="The sha256 the --pyodide-lock must have (pin the lock you reviewed); another is refused.",
 )
 @click.option(
     "--runtime", "runtimes", multiple=True, help="Runtime to mirror for (default: the configured ones)."
@@ -76,6 +84,7 @@ def mirror(
     requirement_files: tuple[str, ...],
     upstream: str | None,
     pyodide_lock: str | None,
+    pyodide_lock_sha256: str | None,
     runtimes: tuple[str, ...],
     deps: bool | None,
     all_versions: bool,
@@ -94,7 +103,6 @@ def mirror(
         ctx,
         data_dir=data_dir,
         upstream_index=upstream,
-        upstream_pyodide_lock=pyodide_lock,
         runtimes=list(runtimes) or None,
     )
     farm = Farm.open(settings)
@@ -108,7 +116,11 @@ def mirror(
     pins = PinnedSource(index, [*named_lines, *file_lines])
     progress = TerminalProgress()
     try:
-        trusted = trusted_lock_for(settings.upstream_pyodide_lock, index, settings.targets)
+        # The setting belongs to the setting upstream_index: another --upstream takes only its own --pyodide-lock.
+        lock_url = pyodide_lock or (settings.upstream_pyodide_lock if upstream is None else None)
+        if pyodide_lock_sha256 and not lock_url:
+            raise click.UsageError("--pyodide-lock-sha256 pins a lock: give --pyodide-lock too")
+        trusted = _trusted_lock(lock_url, pyodide_lock_sha256, index, settings)
         job = Mirror(farm, index, settings.targets, pins if pins.active else None, trusted_lock=trusted)
         planned: dict[str, PlannedFile] = {}
         if from_files:
@@ -134,6 +146,8 @@ def mirror(
                 click.echo(f"{filename} (shared library of the trusted lock)")
             for problem in [*extra.refused.values(), *extra.problems]:
                 click.secho(f"error: {problem}", fg="red", err=True)
+            if extra.refused or extra.problems:
+                sys.exit(1)
             if _explain_unselected(job.unselected, len(settings.targets)):
                 sys.exit(1)
             return
@@ -144,6 +158,18 @@ def mirror(
     _audit(farm, settings.upstream_index, report)
     if _explain_unselected(job.unselected, len(settings.targets)) or report.errors:
         sys.exit(1)
+
+
+def _trusted_lock(
+    url: str | None, sha256: str | None, index: UpstreamIndex, settings: Settings
+) -> TrustedLock | None:
+    if not url:
+        return None
+    lock = read_trusted_lock(url, index, settings.targets, sha256)
+    click.echo(f"trusted lock {url}: sha256 {lock.sha256}, for Pyodide {', '.join(lock.runtimes)}", err=True)
+    for name, why in sorted(lock.skipped.items()):
+        click.secho(f"trusted lock: entry {name} skipped: {why}", fg="yellow", err=True)
+    return lock
 
 
 def _explain_unselected(unselected: list[Unselected], runtimes: int) -> bool:

@@ -12,7 +12,7 @@ from farm.compat.tasks import CompatSession, Sessions
 from farm.compat.trial import PyodideTrials
 from farm.context import Farm
 from farm.mirror.mirror import Mirror
-from farm.mirror.trusted_lock import trusted_lock_for
+from farm.mirror.trusted_lock import trusted_lock_source
 from farm.mirror.upstream import UpstreamIndex
 from farm.runtime.target import RuntimeTarget
 
@@ -61,10 +61,10 @@ def compat_sessions(farm: Farm, send: Callable[[int, str], None]) -> Sessions:
     def session() -> Iterator[CompatSession]:
         index = UpstreamIndex(settings.upstream_index, timeout=settings.http_timeout)
         try:
+            trusted = trusted_lock_source(settings.upstream_pyodide_lock, index, settings.targets)
 
             def mirror_for(targets: Sequence[RuntimeTarget]) -> Mirror:
-                trusted = trusted_lock_for(settings.upstream_pyodide_lock, index, targets)
-                return Mirror(farm, index, targets, trusted_lock=trusted)
+                return Mirror(farm, index, targets, trusted_lock=trusted())
 
             oracle, _trials = open_oracle(farm, index)
             yield CompatSession(oracle, build_requests(farm, index, send), mirror_for)

@@ -108,12 +108,19 @@ def upstream_requires_dist(
     return list(read_core_metadata(blobs.path_for(sha256), dist, limits, check_record=False).requires_dist)
 
 
-def prefetch(upstream: UpstreamIndex, blobs: BlobStore, file: UpstreamFile, limit: int | None = None) -> str:
-    """Download and verify a file into the blob store without publishing it (``limit``: most bytes)."""
+def prefetch(
+    upstream: UpstreamIndex,
+    blobs: BlobStore,
+    file: UpstreamFile,
+    limit: int | None = None,
+    listed_by: str = "the index",
+) -> str:
+    """Download and verify a file into the blob store without publishing it (``limit``: most bytes; ``listed_by``:
+    what named the file, for messages)."""
     if file.sha256 and blobs.has(file.sha256):
         return file.sha256
     with blobs.writer(limit) as writer:
-        upstream.download(file, writer)
+        upstream.download(file, writer, listed_by)
         writer.finish()
         if file.sha256:
             verify_sha256(writer.sha256, file.sha256, file.url)
@@ -296,13 +303,15 @@ class Mirror:
         if self.trusted_lock is None:
             return LockPlan()
         selected = {p.file.filename: p.file for p in planned}
-        return plan_lock_depends(self.trusted_lock, selected, self.upstream)
+        where = f"the upstream index {self.upstream.base_url}"
+        return plan_lock_depends(self.trusted_lock, selected, self.source, where)
 
     def _keep_lock_metadata(
         self, planned: Sequence[PlannedFile], lock_plan: LockPlan, report: MirrorReport
     ) -> list[str]:
         """Fetch the trusted lock's shared libraries that the wheels need and record the lock's entries of what the
-        catalog now holds, for each installed runtime the lock describes; the runtimes whose record changed."""
+        catalog now holds for every runtime the lock describes (one not installed yet finds them when it is); the
+        installed runtimes whose record changed."""
         lock = self.trusted_lock
         if lock is None:
             return []
@@ -314,6 +323,7 @@ class Mirror:
                     self.farm.blobs,
                     lock.location(library),
                     self.farm.settings.max_upload_bytes,
+                    listed_by=f"the trusted lock {lock.url}",
                 )
             except FarmError as exc:
                 report.errors.append(f"{name} (shared library of the trusted lock {lock.url}): {exc}")
@@ -326,13 +336,15 @@ class Mirror:
             e for f, e in sorted(described.items()) if f in stored and stored[f].sha256 == e["sha256"]
         ]
         report.lock_entries = len(entries) - report.libraries
-        return [
-            version
-            for version in lock.runtimes
-            if entries
-            and self.farm.runtimes.is_installed(version)
-            and record_index_entries(self.farm.runtimes.meta, version, lock.url, lock.sha256, entries)
-        ]
+        if not entries:
+            return []
+        with self.farm.locks.render_lock.held():  # one writer of the record at a time, across processes
+            changed = [
+                version
+                for version in lock.runtimes
+                if record_index_entries(self.farm.runtimes.meta, version, lock.url, lock.sha256, entries)
+            ]
+        return [version for version in changed if self.farm.runtimes.is_installed(version)]
 
     def _stage(self, item: PlannedFile) -> Staged:
         """Download (unless its blob is here already), verify and validate a file; its row is recorded in a batch."""

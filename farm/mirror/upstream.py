@@ -254,6 +254,10 @@ class UpstreamIndex:
                         return None
                     if 400 <= response.status_code < 500 and response.status_code != 429:
                         raise UpstreamUnavailable(f"{url}: HTTP {response.status_code}; check the URL")
+                    if url.startswith("https:") and response.url.scheme != "https":
+                        raise UpstreamUnavailable(
+                            f"{url}: redirected to {response.url}, which is not https; refusing to read it"
+                        )
                     if response.status_code < 400:
                         body = bytearray()
                         for chunk in response.iter_bytes(1 << 20):
@@ -276,8 +280,9 @@ class UpstreamIndex:
         response = self._get(file.url + ".metadata")
         return None if response is None else response.content
 
-    def download(self, file: UpstreamFile, writer: BlobWriter) -> None:
-        """Stream a file into a writer, starting over on transient failures (hash checks are the ingestor's)."""
+    def download(self, file: UpstreamFile, writer: BlobWriter, listed_by: str = "the index") -> None:
+        """Stream a file into a writer, starting over on transient failures (hash checks are the ingestor's);
+        ``listed_by``: what named the file, for messages."""
         failure = ""
         for attempt in range(1, self.retries + 1):
             writer.reset()
@@ -285,7 +290,8 @@ class UpstreamIndex:
                 with self.client.stream("GET", file.url) as response:
                     if 400 <= response.status_code < 500 and response.status_code != 429:
                         raise UpstreamUnavailable(
-                            f"{file.url}: HTTP {response.status_code}; the index lists a file it does not serve"
+                            f"{file.url}: HTTP {response.status_code}; {listed_by} lists a file the server does "
+                            "not serve"
                         )
                     if response.status_code < 400:
                         for chunk in response.iter_bytes(1 << 20):

@@ -40,6 +40,14 @@ log = logging.getLogger(__name__)
 
 MANIFEST = "wasmfarm-runtime.json"
 REQUIRED = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
+
+
+def is_runtime_file(name: str) -> bool:
+    """A name the runtime's folder holds as the runtime's own file (``pyodide.asm.wasm``, ``python_stdlib.zip``, its
+    manifest, its lock): never a package file's name, or its link would replace the runtime."""
+    return name in (*REQUIRED, MANIFEST) or name.startswith(("pyodide.", "python_stdlib", "."))
+
+
 COMPRESSIBLE = (".js", ".mjs", ".wasm", ".json", ".zip", ".html", ".ts", ".map")
 
 

@@ -7,15 +7,17 @@ Two sources, both matched to a file by its name and sha256 (``farm.runtime.lockf
 
 Each entry is recorded as the upstream lock has it (imports, depends, package type, install dir, unvendored
 tests), plus ``listed_by`` (which lock said so, for ``wasmfarm explain``) and ``origin`` (``pyodide`` or
-``mirrored``). The trusted locks' entries are kept by file name, so the metadata of every mirrored version stays with
-its file; their shared libraries and other files that are not wheels are kept once per name (the newest lock's), as
-in a Pyodide lock.
+``mirrored``). The trusted locks' entries are
+kept by file name, so the metadata of every mirrored version (and every shared library a lock ever named) stays with
+its file; the runtime's lock lists one file per name (``farm.runtime.lockfile.build_lock``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +30,10 @@ from farm.runtime.release import RECORD, read_record
 from farm.store.blobs import atomic_write
 from farm.store.models import Origin
 
+log = logging.getLogger(__name__)
+
 INDEX_RECORD = "index-locks.json"
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 DISTRIBUTION = "the Pyodide distribution"
 
 
@@ -43,11 +48,27 @@ def read_index_record(runtime_dir: Path, version: str) -> dict[str, Any]:
             isinstance(data.get(k), dict) for k in ("locks", "packages")
         ):
             raise ValueError("no locks and packages objects")
-        return data
     except (OSError, ValueError) as exc:
         raise InvalidDistribution(
             f"{path}: unreadable ({exc}); remove it and mirror again with `wasmfarm mirror --pyodide-lock URL`"
         ) from exc
+    usable = {f: e for f, e in data["packages"].items() if _usable(f, e)}
+    if len(usable) < len(data["packages"]):  # written only from checked entries: someone edited it
+        log.warning("%s: %d malformed entries ignored", path, len(data["packages"]) - len(usable))
+    return {"locks": data["locks"], "packages": usable}
+
+
+def _usable(file_name: str, entry: object) -> bool:
+    return (
+        isinstance(entry, dict)
+        and entry.get("file_name") == file_name
+        and isinstance(entry.get("name"), str)
+        and isinstance(entry.get("version"), str)
+        and isinstance(entry.get("sha256"), str)
+        and _SHA256.match(entry["sha256"]) is not None
+        and isinstance(entry.get("depends", []), list)
+        and isinstance(entry.get("imports", []), list)
+    )
 
 
 def record_index_entries(
@@ -58,13 +79,7 @@ def record_index_entries(
     packages: dict[str, Any] = dict(data["packages"])
     for item in entries:
         recorded = {**item, "listed_by": f"the trusted lock {lock_url}", "origin": Origin.MIRRORED.value}
-        name = str(recorded["file_name"])
-        if not name.endswith(".whl"):  # one shared library (test archive) per name, the newest lock's
-            same = canonicalize_name(str(recorded["name"]))
-            for other in [k for k, v in packages.items() if not k.endswith(".whl")]:
-                if canonicalize_name(str(packages[other]["name"])) == same and other != name:
-                    del packages[other]
-        packages[name] = recorded
+        packages[str(recorded["file_name"])] = recorded
     if packages == data["packages"] and lock_url in data["locks"]:
         return False
     locks = {**data["locks"], lock_url: {"sha256": lock_sha256, "read_at": _now()}}

@@ -262,10 +262,20 @@ def build_lock(
     distribution = distribution or {}
     chosen, choices = choose(rows, target, precedence)
     packages = {name: entry(row, target, distribution.get(row.filename)) for name, row in chosen.items()}
+
+    def rank(recorded: Mapping[str, Any]) -> int:
+        origin = _recorded_origin(recorded)
+        return precedence.index(origin) if origin in precedence else len(precedence)
+
     others = (
-        sorted(  # files that are not wheels (shared libraries, test archives): the newest of a name first
+        sorted(  # files that are not wheels (shared libraries, test archives), per name: first origin, newest
             ((f, u) for f, u in distribution.items() if not f.endswith(".whl")),
-            key=lambda item: (canonicalize_name(str(item[1]["name"])), _loose_version(item[1]), item[0]),
+            key=lambda item: (
+                canonicalize_name(str(item[1]["name"])),
+                -rank(item[1]),
+                _loose_version(item[1]),
+                item[0],
+            ),
             reverse=True,
         )
     )
@@ -275,7 +285,13 @@ def build_lock(
         if listed["name"] in packages:
             reason = "a wheel of the same name is listed"
             if listed["name"] not in chosen:
-                reason = f"{packages[listed['name']]['file_name']} is newer"
+                first = choices[listed["name"]][0]
+                reason = (
+                    f"{first.filename} is newer"
+                    if first.origin == origin
+                    else f"{origin} comes after {first.origin} (setting lock_precedence: "
+                    f"{precedence_text(precedence)}), which has {first.filename}"
+                )
             choices.setdefault(listed["name"], []).append(Choice(file_name, False, reason, origin))
             continue
         packages[listed["name"]] = listed

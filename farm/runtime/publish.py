@@ -120,10 +120,13 @@ class LockPublisher:
         assert isinstance(packages, dict)
         wanted = {p["file_name"]: p["sha256"] for p in packages.values()}
         links = {}  # one directory scan, not a stat per locked wheel
+        files = set()  # the runtime's own files: never replaced by a link
         with os.scandir(directory) as entries:
             for entry in entries:
                 if entry.is_symlink():
                     links[entry.name] = os.readlink(entry.path)  # noqa: PTH115 - strings: pathlib is the cost here
+                else:
+                    files.add(entry.name)
         for name in links.keys() - wanted.keys():
             (directory / name).unlink()
         blobs = os.path.relpath(self.blobs.root, directory)
@@ -133,6 +136,11 @@ class LockPublisher:
         for filename, sha256 in wanted.items():
             target = os.path.join(blobs, str(self.blobs.path_for(sha256))[root:])  # noqa: PTH118 - as above
             if links.get(filename) == target:
+                continue
+            if filename in files:  # refused where entries come in; a lock naming one is not linked over it
+                log.error(
+                    "%s: the lock lists %s, a file of the runtime itself; not linked", directory, filename
+                )
                 continue
             link = directory / filename
             temp = directory / f".{filename}.{os.getpid()}.link"

@@ -30,7 +30,7 @@ from pyodide_lock import PyodideLockSpec
 from pyodide_lock.spec import PackageSpec
 
 from farm.errors import InvalidDistribution, NotFound, UpstreamIntegrityError, UpstreamUnavailable
-from farm.runtime.distribution import REQUIRED, RuntimeStore
+from farm.runtime.distribution import REQUIRED, RuntimeStore, is_runtime_file
 from farm.runtime.release_archive import ReleaseContents, ReleaseLimits, read_release
 from farm.store.blobs import BlobStore, atomic_write, sha256_file
 from farm.store.ingest import Ingestor, StagedDist
@@ -204,8 +204,8 @@ def _verified_packages(
     """Every lock entry whose file the archive holds with the lock's sha256; any other entry refuses the archive."""
     problems: list[str] = []
     for key, spec in sorted(lock.packages.items()):
-        if not _FILE_NAME.match(spec.file_name):
-            problems.append(f"{key}: file name {spec.file_name!r} is not a plain file name")
+        if not _FILE_NAME.match(spec.file_name) or is_runtime_file(spec.file_name):
+            problems.append(f"{key}: file name {spec.file_name!r} is not a plain file name of a package")
             continue
         staged = contents.files.get(spec.file_name)
         if staged is None:

@@ -240,6 +240,24 @@ def test_a_tampered_wheel_is_refused_naming_it(site: Site, tmp_path: Path, impor
     assert store_state(site.settings) == before
 
 
+def test_a_package_named_like_a_runtime_file_is_refused(site: Site, tmp_path: Path, imported: Result) -> None:
+    """A lock entry ``python_stdlib.zip`` would be linked over the runtime's own standard library."""
+    stdlib = tmp_path / "python_stdlib.zip"
+    stdlib.write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip: not the runtime's
+    archive = make_release(
+        site.published / "stdlib.tar.gz",
+        None,
+        [Locked(stdlib, "python-stdlib", "1.0", package_type="shared_library", install_dir="dynlib")],
+        info=site.info,
+        compression="gz",
+    )
+    before = store_state(site.settings)
+    result = wasmfarm(site, "runtime", "add", V, "--distribution", str(archive))
+    assert result.exit_code != 0
+    assert "file name 'python_stdlib.zip' is not a plain file name of a package" in result.output
+    assert store_state(site.settings) == before
+
+
 @pytest.mark.parametrize("kind", ["dotdot", "absolute", "symlink", "hardlink", "device"])
 def test_a_hostile_archive_is_refused(site: Site, kind: str, imported: Result) -> None:
     archive = hostile_release(site.published / f"hostile-{kind}.tar.bz2", kind, site.info)

@@ -10,9 +10,10 @@ import contextlib
 import hashlib
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -20,6 +21,7 @@ from click.testing import CliRunner, Result
 
 from farm.context import Farm
 from farm.runtime.install import install_runtime
+from farm.runtime.lock_records import read_index_record
 from farm.settings import Settings
 from tests.conftest import CACHE, PYODIDE_VERSION
 from tests.support.distribution import FileServer, Locked, npm_info, publish_index, release_files
@@ -189,7 +191,12 @@ def test_a_wheel_whose_sha256_differs_from_the_lock_is_refused(mirror: Mirror, t
     result = mirror.mirror("hello-dist", lock="wrong-sha")
     assert result.exit_code == 1, result.output
     served = hashlib.sha256((mirror.index.installed.parent / "index" / HELLO).read_bytes()).hexdigest()
-    assert f"{HELLO}: the index gives sha256 {served}, the trusted lock" in result.stderr
+    assert (
+        f"{HELLO}: the upstream index {mirror.index.index_url} gives sha256 {served}, the trusted lock"
+        in (result.stderr)
+    )
+    dry = mirror.mirror("hello-dist", "--dry-run", lock="wrong-sha")
+    assert dry.exit_code == 1 and f"error: {HELLO}: the upstream index" in dry.stderr, dry.output
     assert HELLO not in mirror.rows()
     assert not (mirror.settings.runtime_dir / V / "index-locks.json").exists()
 
@@ -257,7 +264,7 @@ def test_an_entry_whose_file_name_is_a_path_is_skipped_not_followed(mirror: Mirr
     result = mirror.mirror("hello-dist", lock="path-entry")
     assert result.exit_code == 1, result.output
     assert (
-        "says it needs libtiny, which is not usable: its file name '../good/libtiny-1.0.zip' is not a plain file name"
+        "says it needs libtiny, which is not usable: its file name '../good/libtiny-1.0.zip' is not a plain file name of a wheel or an archive"
         in result.stderr
     )
     assert "libtiny" not in mirror.lock()
@@ -267,3 +274,86 @@ def _essentials(mirror: Mirror) -> dict[str, str]:
     return {
         name: origin for name, origin in mirror.rows().items() if name.startswith(("micropip-", "packaging-"))
     }
+
+
+def edited_lock(mirror: Mirror, name: str, edit: Callable[[dict[str, Any]], None]) -> None:
+    """A lock folder like ``good/`` with its lock changed by ``edit``."""
+    folder = scenario(mirror.index, name, mirror.index.files)
+    lock = json.loads((folder / "pyodide-lock.json").read_text())
+    edit(lock["packages"])
+    (folder / "pyodide-lock.json").write_text(json.dumps(lock))
+
+
+@pytest.mark.parametrize("sha256", ["", "zz", "G" * 64])
+def test_an_entry_without_a_usable_sha256_is_skipped_and_never_fetched_unchecked(
+    mirror: Mirror, sha256: str
+) -> None:
+    """pyodide-lock accepts any string as sha256 (and "" by default); such an entry would be stored unverified."""
+    edited_lock(mirror, f"sha-{len(sha256)}", lambda packages: packages["libtiny"].update(sha256=sha256))
+    result = mirror.mirror("hello-dist", lock=f"sha-{len(sha256)}")
+    assert result.exit_code == 1, result.output
+    assert f"entry libtiny skipped: its sha256 {sha256!r} is not 64 hexadecimal digits" in result.stderr
+    assert "says it needs libtiny, which is not usable" in result.stderr
+    library = (mirror.index.locks_dir / "good" / "libtiny-1.0.zip").read_bytes()
+    stored = {p.name for p in mirror.settings.blob_dir.glob("??/*")}
+    assert hashlib.sha256(library).hexdigest() not in stored
+    assert "hello-dist" not in mirror.lock()  # listed, it would fail to load without libtiny
+    for command in (("fsck",), ("explain", "hello-dist", "--runtime", V), ("runtime", "list")):
+        assert mirror.wasmfarm(*command).exit_code == 0, command
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("python_stdlib.zip", "is one of the runtime's own files"),
+        ("pyodide.asm.wasm", "is not a plain file name of a wheel or an archive"),
+        ("pyodide-lock.json", "is not a plain file name of a wheel or an archive"),
+    ],
+)
+def test_an_entry_named_like_a_runtime_file_never_replaces_it(mirror: Mirror, name: str, why: str) -> None:
+    runtime = mirror.settings.www_dir / "pyodide" / V
+    before = {p.name: p.read_bytes() for p in runtime.iterdir() if p.is_file() and not p.is_symlink()}
+    edited_lock(mirror, f"clash-{name}", lambda packages: packages["libtiny"].update(file_name=name))
+    result = mirror.mirror("hello-dist", lock=f"clash-{name}")
+    assert result.exit_code == 1, result.output
+    assert f"entry libtiny skipped: its file name {name!r} {why}" in result.stderr
+    after = {p.name: p.read_bytes() for p in runtime.iterdir() if p.is_file() and not p.is_symlink()}
+    assert after.keys() >= before.keys() - {"pyodide-lock.json"}
+    assert all(after[n] == before[n] for n in before if n != "pyodide-lock.json")  # the lock is regenerated
+    assert not (runtime / name).is_symlink()
+
+
+def test_metadata_is_found_by_file_name_whatever_the_lock_calls_the_entry(mirror: Mirror) -> None:
+    def rename(packages: dict[str, Any]) -> None:
+        packages["greeting-app"] = packages.pop("hello-dist")
+        packages["greeting-app"]["name"] = "greeting-app"
+
+    edited_lock(mirror, "renamed", rename)
+    result = mirror.mirror("hello-dist", lock="renamed")
+    assert result.exit_code == 0, result.output
+    packages = mirror.lock()
+    assert packages["hello-dist"]["depends"] == ["libtiny", "tinycolor"]
+
+
+def test_a_pinned_lock_must_have_its_sha256(mirror: Mirror) -> None:
+    lock = (mirror.index.locks_dir / "good" / "pyodide-lock.json").read_bytes()
+    digest = hashlib.sha256(lock).hexdigest()
+    wrong = mirror.mirror("hello-dist", "--pyodide-lock-sha256", "0" * 64)
+    assert wrong.exit_code == 1 and f"sha256 {digest}, --pyodide-lock-sha256 says {'0' * 64}" in wrong.stderr
+    assert HELLO not in mirror.rows()
+    right = mirror.mirror("hello-dist", "--pyodide-lock-sha256", digest.upper())
+    assert right.exit_code == 0, right.output
+    assert f"sha256 {digest}, for Pyodide {V}" in right.stderr
+
+
+def test_a_runtime_not_installed_yet_gets_the_record_for_later(index: Index, tmp_path: Path) -> None:
+    """Mirroring for a configured runtime before `runtime add`: the metadata and the shared library are kept (no
+    orphan), and its lock, once the runtime is installed, is made from them."""
+    bare = Mirror(Settings(data_dir=tmp_path / "bare", port=free_port()), index)
+    result = bare.mirror("hello-dist")
+    assert result.exit_code == 0, result.output
+    record = read_index_record(bare.settings.runtime_dir, V)
+    assert {HELLO, TINY, "libtiny-1.0.zip"} <= set(record["packages"])
+    fsck = bare.wasmfarm("fsck", "--json")
+    assert fsck.exit_code == 0, fsck.output
+    assert not [f for f in json.loads(fsck.stdout)["findings"] if f["kind"] == "orphan"]

@@ -44,9 +44,9 @@ LIB2 = entry("libfoo", "2.0", "libfoo-2.0.zip", "c", package_type="shared_librar
 def test_entries_merge_by_file_name_and_an_unchanged_record_is_not_written(tmp_path: Path) -> None:
     assert record_index_entries(tmp_path, V, "http://a/lock.json", "1" * 64, [APP, LIB1])
     path = tmp_path / V / "index-locks.json"
-    written = path.stat().st_mtime_ns
+    written = path.stat().st_ino  # a write replaces the file (a new inode)
     assert not record_index_entries(tmp_path, V, "http://a/lock.json", "1" * 64, [APP])
-    assert path.stat().st_mtime_ns == written
+    assert path.stat().st_ino == written
     record = read_index_record(tmp_path, V)
     assert set(record["packages"]) == {"app-1.0-py3-none-any.whl", "libfoo-1.0.zip"}
     assert record["packages"]["libfoo-1.0.zip"]["listed_by"] == "the trusted lock http://a/lock.json"
@@ -55,12 +55,24 @@ def test_entries_merge_by_file_name_and_an_unchanged_record_is_not_written(tmp_p
     assert recorded_blobs(tmp_path) == {"b" * 64: f"Pyodide {V}: the trusted lock http://a/lock.json"}
 
 
-def test_a_newer_lock_replaces_the_shared_library_of_the_same_name(tmp_path: Path) -> None:
+def test_every_shared_library_a_lock_named_stays_recorded(tmp_path: Path) -> None:
+    """A newer lock's libfoo 2.0 does not drop 1.0: its blob stays referenced (no orphan for fsck to delete), and the
+    runtime's lock picks one of them (last test)."""
     record_index_entries(tmp_path, V, "http://a/lock.json", "1" * 64, [APP, LIB1])
     assert record_index_entries(tmp_path, V, "http://b/lock.json", "2" * 64, [LIB2])
     record = read_index_record(tmp_path, V)
-    assert set(record["packages"]) == {"app-1.0-py3-none-any.whl", "libfoo-2.0.zip"}
+    assert set(record["packages"]) == {"app-1.0-py3-none-any.whl", "libfoo-1.0.zip", "libfoo-2.0.zip"}
     assert set(record["locks"]) == {"http://a/lock.json", "http://b/lock.json"}
+    assert set(recorded_blobs(tmp_path)) == {"b" * 64, "c" * 64}
+
+
+def test_a_malformed_entry_of_an_edited_record_is_ignored_not_fatal(tmp_path: Path) -> None:
+    record_index_entries(tmp_path, V, "http://a/lock.json", "1" * 64, [APP, LIB1])
+    path = tmp_path / V / "index-locks.json"
+    data = json.loads(path.read_text())
+    data["packages"]["libfoo-1.0.zip"]["sha256"] = ""
+    path.write_text(json.dumps(data))
+    assert set(recorded_entries(tmp_path, V)) == {"app-1.0-py3-none-any.whl"}
 
 
 def test_the_distributions_entry_wins_for_the_same_file(tmp_path: Path) -> None:
@@ -72,17 +84,39 @@ def test_the_distributions_entry_wins_for_the_same_file(tmp_path: Path) -> None:
     assert found["listed_by"] == "the Pyodide distribution" and found["origin"] == "pyodide"
 
 
-def test_the_runtime_lock_lists_the_newest_shared_library_of_a_name() -> None:
+def test_the_runtime_lock_lists_one_shared_library_per_name_by_precedence_then_version() -> None:
+    """The distribution's libfoo 1.0 (origin pyodide) against a trusted lock's 2.0 (mirrored): the setting
+    lock_precedence decides first, as for wheels (the distribution's numpy was built against its own libfoo);
+    within one origin the newest."""
     recorded = {
         LIB1["file_name"]: {**LIB1, "listed_by": "the Pyodide distribution", "origin": "pyodide"},
         LIB2["file_name"]: {**LIB2, "listed_by": "the trusted lock http://b/lock.json", "origin": "mirrored"},
     }
     built = build_lock({"info": INFO, "packages": {}}, [], target_for(V), distribution=recorded)
-    assert built.lock["packages"]["libfoo"]["file_name"] == "libfoo-2.0.zip"
+    assert built.lock["packages"]["libfoo"]["file_name"] == "libfoo-1.0.zip"
     notes = {c.filename: (c.chosen, c.reason, c.origin) for c in built.choices["libfoo"]}
-    assert notes["libfoo-2.0.zip"] == (
+    assert notes["libfoo-1.0.zip"] == (
         True,
-        "the shared library listed by the trusted lock http://b/lock.json (not a wheel)",
+        "the shared library listed by the Pyodide distribution (not a wheel)",
+        "pyodide",
+    )
+    assert notes["libfoo-2.0.zip"] == (
+        False,
+        "mirrored comes after pyodide (setting lock_precedence: built > uploaded > pyodide > mirrored), which has "
+        "libfoo-1.0.zip",
         "mirrored",
     )
-    assert notes["libfoo-1.0.zip"] == (False, "libfoo-2.0.zip is newer", "pyodide")
+    mirrored_first = build_lock(
+        {"info": INFO, "packages": {}},
+        [],
+        target_for(V),
+        distribution=recorded,
+        precedence=("mirrored", "pyodide"),
+    )
+    assert mirrored_first.lock["packages"]["libfoo"]["file_name"] == "libfoo-2.0.zip"
+    both_trusted = {f: {**e, "origin": "mirrored"} for f, e in recorded.items()}
+    newest = build_lock({"info": INFO, "packages": {}}, [], target_for(V), distribution=both_trusted)
+    assert newest.lock["packages"]["libfoo"]["file_name"] == "libfoo-2.0.zip"
+    assert {c.filename: c.reason for c in newest.choices["libfoo"]}[
+        "libfoo-1.0.zip"
+    ] == "libfoo-2.0.zip is newer"
