@@ -11,7 +11,7 @@ import logging
 import re
 import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -245,34 +245,22 @@ class UpstreamIndex:
 
     def document(self, url: str, max_bytes: int) -> bytes | None:
         """A document published with the index (a ``pyodide-lock.json``): None on 404; one larger than
-        ``max_bytes`` is refused before it is all read."""
-        failure = ""
-        for attempt in range(1, self.retries + 1):
-            try:
-                with self.client.stream("GET", url) as response:
-                    if response.status_code == 404:
-                        return None
-                    if 400 <= response.status_code < 500 and response.status_code != 429:
-                        raise UpstreamUnavailable(f"{url}: HTTP {response.status_code}; check the URL")
-                    if url.startswith("https:") and response.url.scheme != "https":
-                        raise UpstreamUnavailable(
-                            f"{url}: redirected to {response.url}, which is not https; refusing to read it"
-                        )
-                    if response.status_code < 400:
-                        body = bytearray()
-                        for chunk in response.iter_bytes(1 << 20):
-                            body += chunk
-                            if len(body) > max_bytes:
-                                raise UpstreamUnavailable(
-                                    f"{url}: larger than {max_bytes} bytes; refusing to read it"
-                                )
-                        return bytes(body)
-                    failure = f"HTTP {response.status_code}"
-            except httpx.TransportError as exc:
-                failure = f"{type(exc).__name__}: {exc}"
-            if attempt < self.retries:
-                time.sleep(0.5 * 2**attempt)
-        raise UpstreamUnavailable(f"{url}: {failure} after {self.retries} attempts; retry later")
+        ``max_bytes`` is refused before it is all read, and an https URL is not followed to plain http."""
+        body = bytearray()
+
+        def receive(response: httpx.Response) -> None:
+            if url.startswith("https:") and response.url.scheme != "https":
+                raise UpstreamUnavailable(
+                    f"{url}: redirected to {response.url}, which is not https; not read"
+                )
+            body.clear()
+            for chunk in response.iter_bytes(1 << 20):
+                body.extend(chunk)
+                if len(body) > max_bytes:
+                    raise UpstreamUnavailable(f"{url}: larger than {max_bytes} bytes; refusing to read it")
+
+        found = self._stream(url, receive, "check the URL", missing_ok=True)
+        return bytes(body) if found else None
 
     def metadata(self, file: UpstreamFile) -> bytes | None:
         if not file.has_metadata:
@@ -283,26 +271,38 @@ class UpstreamIndex:
     def download(self, file: UpstreamFile, writer: BlobWriter, listed_by: str = "the index") -> None:
         """Stream a file into a writer, starting over on transient failures (hash checks are the ingestor's);
         ``listed_by``: what named the file, for messages."""
+
+        def receive(response: httpx.Response) -> None:
+            writer.reset()
+            for chunk in response.iter_bytes(1 << 20):
+                writer.write(chunk)
+
+        self._stream(
+            file.url, receive, f"{listed_by} lists a file the server does not serve", missing_ok=False
+        )
+
+    def _stream(
+        self, url: str, receive: Callable[[httpx.Response], None], refused: str, *, missing_ok: bool
+    ) -> bool:
+        """GET ``url`` and give a successful response to ``receive``, starting over on transient failures; False
+        on a 404 when ``missing_ok``; ``refused``: what another 4xx means, for the message."""
         failure = ""
         for attempt in range(1, self.retries + 1):
-            writer.reset()
             try:
-                with self.client.stream("GET", file.url) as response:
+                with self.client.stream("GET", url) as response:
+                    if response.status_code == 404 and missing_ok:
+                        return False
                     if 400 <= response.status_code < 500 and response.status_code != 429:
-                        raise UpstreamUnavailable(
-                            f"{file.url}: HTTP {response.status_code}; {listed_by} lists a file the server does "
-                            "not serve"
-                        )
+                        raise UpstreamUnavailable(f"{url}: HTTP {response.status_code}; {refused}")
                     if response.status_code < 400:
-                        for chunk in response.iter_bytes(1 << 20):
-                            writer.write(chunk)
-                        return
+                        receive(response)
+                        return True
                     failure = f"HTTP {response.status_code}"
             except httpx.TransportError as exc:
                 failure = f"{type(exc).__name__}: {exc}"
             if attempt < self.retries:
                 time.sleep(0.5 * 2**attempt)
-        raise UpstreamUnavailable(f"{file.url}: {failure} after {self.retries} attempts; retry later")
+        raise UpstreamUnavailable(f"{url}: {failure} after {self.retries} attempts; retry later")
 
 
 def iter_requirement_lines(text: str) -> Iterator[tuple[int, str]]:

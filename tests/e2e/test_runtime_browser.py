@@ -75,20 +75,27 @@ def test_a_wrong_lock_hash_fails_the_browser_integrity_check(
     assert refusals, out["console"]  # Chromium's own SRI refusal of the wheel
 
 
+def load_hello(mirror: Mirror, node: str, tmp_path: Path, prefix: str) -> set[str]:
+    """loadPackage("<prefix>hello-dist") and call it in Chromium; the file names the page fetched, all from the
+    mirror."""
+    module = f"{prefix}hello_dist".replace("-", "_")
+    code = f"import {module}\n{module}.hello()"
+    out = open_page(node, smoke_url(mirror, f"{prefix}hello-dist", code), tmp_path)
+    assert out.get("error") is None, out
+    assert out["result"]["ok"], out["result"]
+    assert out["result"]["result"] == "hello from the distribution"
+    origin = urlsplit(mirror.url).netloc
+    assert [u for u in out["requests"] if urlsplit(u).netloc != origin] == []
+    return {urlsplit(u).path.rsplit("/", 1)[-1] for u in out["requests"]}
+
+
 def test_chromium_loads_a_package_of_an_imported_distribution(
     mirror_server: Mirror, node: str, tmp_path: Path, pyodide_dir: Path
 ) -> None:
     """loadPackage("hello-dist") in the page: the wheel, its lock dependency and the shared library come from the
     mirror, and pass Chromium's integrity check against the lock's sha256 (the distribution's, verified at import)."""
     add_test_distribution(mirror_server, tmp_path, pyodide_dir)
-    code = "import hello_dist\nhello_dist.hello()"
-    out = open_page(node, smoke_url(mirror_server, "hello-dist", code), tmp_path)
-    assert out.get("error") is None, out
-    assert out["result"]["ok"], out["result"]
-    assert out["result"]["result"] == "hello from the distribution"
-    origin = urlsplit(mirror_server.url).netloc
-    assert [u for u in out["requests"] if urlsplit(u).netloc != origin] == []
-    paths = {urlsplit(u).path.rsplit("/", 1)[-1] for u in out["requests"]}
+    paths = load_hello(mirror_server, node, tmp_path, "")
     assert {"hello_dist-1.0-py3-none-any.whl", "tinycolor-1.0-py3-none-any.whl", "libtiny-1.0.zip"} <= paths
 
 
@@ -99,14 +106,7 @@ def test_chromium_loads_a_package_mirrored_with_its_trusted_lock(
     dependency only the lock names and the shared library (fetched from beside the lock) come from the mirror and pass
     Chromium's integrity check against the lock's sha256."""
     mirror_trusted_index(mirror_server, tmp_path, pyodide_dir, "idx-")
-    code = "import idx_hello_dist\nidx_hello_dist.hello()"
-    out = open_page(node, smoke_url(mirror_server, "idx-hello-dist", code), tmp_path)
-    assert out.get("error") is None, out
-    assert out["result"]["ok"], out["result"]
-    assert out["result"]["result"] == "hello from the distribution"
-    origin = urlsplit(mirror_server.url).netloc
-    assert [u for u in out["requests"] if urlsplit(u).netloc != origin] == []
-    paths = {urlsplit(u).path.rsplit("/", 1)[-1] for u in out["requests"]}
+    paths = load_hello(mirror_server, node, tmp_path, "idx-")
     assert {
         "idx_hello_dist-1.0-py3-none-any.whl",
         "idx_tinycolor-1.0-py3-none-any.whl",
