@@ -15,6 +15,10 @@ class BadRequest(FarmError):
     """A request is malformed: a control character in its path, a body that is not what the route takes."""
 
 
+class RequestTimeout(BadRequest):
+    """A request body stopped arriving: the client sent nothing for too long."""
+
+
 class InternalError(FarmError):
     """Something failed that no input should be able to cause: a bug, answered 500 and logged with its traceback."""
 

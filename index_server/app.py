@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import re
@@ -13,11 +14,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 import farm
 from farm.build.jobs import BuildFarm, Jobs, make_broker
 from farm.context import Farm
-from farm.errors import BadRequest, FarmError, InternalError, UploadTooLarge
+from farm.errors import BadRequest, FarmError, InternalError, RequestTimeout, UploadTooLarge
 from farm.ops.metrics import new_registry
 from farm.overview.pages import render_error
 from farm.runtime.lock_workers import LockWorkers
@@ -210,7 +212,15 @@ class WasmfarmApp:
             enter_request(scope)
             await self.api(scope, receive, answer)
         except FarmError as exc:
+            if isinstance(exc, RequestTimeout):
+                log.info("%s %s: %s", scope["method"], scope["path"][:200], exc)
             await _error(answer, exc)
+        except ClientDisconnect:  # the client went away mid-body: nobody to answer
+            log.info(
+                "%s %s: the client disconnected before its request body ended",
+                scope["method"],
+                scope["path"][:200],
+            )
         except Exception:
             log.exception("unhandled error on %s %s", scope["method"], scope["path"])
             await _error(
@@ -255,7 +265,7 @@ class _Answer:
         status = status_for(exc)
         body = error_body(exc, status)
         headers = [*error_headers(exc), (b"content-length", str(len(body)).encode())]
-        if isinstance(exc, UploadTooLarge):
+        if isinstance(exc, (UploadTooLarge, RequestTimeout)):
             headers.append((b"connection", b"close"))  # the rest of the body is not read
         await self.send({"type": "http.response.start", "status": status, "headers": headers})
         await self.send({"type": "http.response.body", "body": body})
@@ -269,13 +279,23 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
+BODY_IDLE_SECONDS = 30.0  # longest wait for the next piece of a request body
+
+
 def _limited(receive: Receive, limit: int) -> Receive:
-    """A body of undeclared length (chunked) is counted as it streams and cut at the limit."""
+    """A body of undeclared length (chunked) is counted as it streams and cut at the limit; one that stops arriving
+    for ``BODY_IDLE_SECONDS`` is abandoned with a 408 (the heads have their own limit: ``head_limited_protocol``)."""
     seen = 0
 
     async def wrapped() -> Any:
         nonlocal seen
-        message = await receive()
+        try:
+            message = await asyncio.wait_for(receive(), BODY_IDLE_SECONDS)
+        except TimeoutError:
+            raise RequestTimeout(
+                f"the request body stopped arriving: nothing for {BODY_IDLE_SECONDS:.0f} s after {seen} bytes; "
+                "send it again"
+            ) from None
         seen += len(message.get("body", b""))
         if seen > limit:
             raise UploadTooLarge(

@@ -74,11 +74,11 @@ def builds_router(farm: Farm, jobs: Jobs) -> APIRouter:
     def _get(build_id: int) -> Build:
         build = states.get(build_id)
         if build is None:
-            raise NotFound(f"no build {build_id}; /builds lists them")
+            raise NotFound(f"no build {str(build_id)[:30]}; /builds lists them")
         return build
 
     @router.get("/builds", summary="Recent builds")
-    def list_builds(format: str = Query("html"), limit: int = Query(100, le=1000)) -> Response:
+    def list_builds(format: str = Query("html"), limit: int = Query(100, ge=1, le=1000)) -> Response:
         rows = states.recent(limit=limit)
         if format == "json":
             return JSONResponse([_row(b) for b in rows])
@@ -137,7 +137,7 @@ def builds_router(farm: Farm, jobs: Jobs) -> APIRouter:
         return Response(_SCRIPT, media_type="text/javascript")
 
     @router.get("/builds/{build_id}/log", summary="The build's log from a byte offset (poll for a live log)")
-    def build_log(build_id: int, offset: int = Query(0, ge=0)) -> Response:
+    def build_log(build_id: int, offset: int = Query(0, ge=0, le=2**62)) -> Response:
         build = _get(build_id)
         path = farm.settings.data_dir / "builds" / str(build_id) / "build.log"
         chunk = b""

@@ -21,6 +21,7 @@ from farm.errors import (
     ProxyUpstreamError,
     RateLimited,
     RecipeInvalid,
+    RequestTimeout,
     ResolutionImpossible,
     UploadTooLarge,
     UpstreamIntegrityError,
@@ -30,6 +31,7 @@ from farm.errors import (
 # Most specific first: the first class an error is an instance of decides.
 STATUS: list[tuple[type[FarmError], int]] = [
     (UploadTooLarge, 413),
+    (RequestTimeout, 408),
     (ProxyRefused, 403),
     (ProxyUpstreamError, 502),
     (RateLimited, 429),

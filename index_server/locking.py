@@ -16,6 +16,7 @@ from farm.errors import InvalidDistribution, NotFound, ResolutionImpossible
 from farm.mirror.mirror import parse_requirements
 from farm.runtime.lock_workers import Format, LockWorkers
 from farm.runtime.locking import kept_lock
+from farm.runtime.target import target_for
 from index_server.errors import error_body
 
 CORS = {"Access-Control-Allow-Origin": "*"}
@@ -51,7 +52,12 @@ def lock_router(farm: Farm, workers: LockWorkers) -> APIRouter:
 
     @router.get("/r/{runtime}/lock/{digest}", summary="A lock this server made before, by its sha256")
     async def kept(runtime: str, digest: str) -> Response:
-        data = await run_in_threadpool(kept_lock, digest, farm.blobs)
+        if runtime not in farm.settings.runtimes:
+            raise NotFound(
+                f"runtime {runtime[:40]!r} is not served here; runtimes: {', '.join(farm.settings.runtimes)}"
+            )
+        abi = target_for(runtime).abi
+        data = await run_in_threadpool(kept_lock, digest, farm.blobs, abi)
         return Response(
             data,
             media_type="application/json",

@@ -35,6 +35,8 @@ class BuildStates:
         return Session(self.engine, expire_on_commit=False)
 
     def get(self, build_id: int) -> Build | None:
+        if not 0 < build_id < 2**63:  # beyond the database's integers (a client's number): no such build
+            return None
         with self.session() as session:
             return session.get(Build, build_id)
 

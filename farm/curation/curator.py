@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from farm.audit.trail import Action, Actor, AuditTrail
 from farm.context import Farm
@@ -98,7 +98,7 @@ class Curator:
         name = validate_project_name(project, "project")
         try:
             parsed = Version(version)
-        except InvalidVersion:
+        except ValueError:  # InvalidVersion, or a number beyond int()'s 4,300 digits
             raise BadRequest(
                 f"version {version[:80]!r} is not a PEP 440 version (like 1.0 or 2.1.0rc1)"
             ) from None

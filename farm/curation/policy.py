@@ -74,4 +74,6 @@ def clean_reason(reason: object) -> str | None:
         raise BadRequest(
             "reason contains a control character (newline, tab, NUL, ...); give one line of text"
         )
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in text):  # JSON can carry a lone surrogate; UTF-8 cannot
+        raise BadRequest("reason contains a lone UTF-16 surrogate (\\ud800-\\udfff); send valid Unicode text")
     return text or None

@@ -10,6 +10,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
 from farm.dist.filename import DistFilename, validate_project_name
+from farm.dist.requirement import unusable
 from farm.errors import InvalidDistribution
 
 MAX_REQUIRES_PYTHON = 255
@@ -79,9 +80,12 @@ def _check_requires_python(value: str, display: str) -> None:
 def _requirement(line: str, display: str) -> str:
     """Every Requires-Dist must parse (PEP 508): the resolver and server-side locking read them later."""
     try:
-        Requirement(line)
+        requirement = Requirement(line)
     except InvalidRequirement:
         raise InvalidDistribution(
             f"{display} says Requires-Dist: {line[:120]!r}, which is not a PEP 508 requirement"
         ) from None
+    why = unusable(requirement)
+    if why is not None:
+        raise InvalidDistribution(f"{display} says Requires-Dist: {line[:120]!r}: {why}")
     return line

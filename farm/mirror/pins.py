@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, NormalizedName, canonicalize_name, parse_wheel_filename
 
+from farm.dist.requirement import unusable
 from farm.errors import InvalidDistribution
 from farm.mirror.upstream import UpstreamFile, UpstreamProject
 
@@ -61,6 +62,9 @@ def parse_line(text: str, where: str) -> tuple[RequirementLine | None, list[str]
         requirement = Requirement(spec.strip())
     except InvalidRequirement as exc:
         return None, [*problems, f"{where}: {spec.strip()!r} is not a PEP 508 requirement ({exc})"]
+    why = unusable(requirement)
+    if why is not None:
+        problems.append(f"{where}: {str(requirement)[:120]!r}: {why}")
     direct = None
     if requirement.url is not None:
         direct, why = _direct_file(requirement, hashes)
@@ -69,6 +73,7 @@ def parse_line(text: str, where: str) -> tuple[RequirementLine | None, list[str]
     return (None if problems else RequirementLine(requirement, where, frozenset(hashes), direct)), problems
 
 
+# What a marker may name when a requirement is resolved for a runtime (PEP 508's environment markers and ``extra``).
 def _direct_file(requirement: Requirement, hashes: set[str]) -> tuple[UpstreamFile | None, str]:
     assert requirement.url is not None
     parts = urlsplit(requirement.url)

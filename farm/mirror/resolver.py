@@ -17,6 +17,7 @@ from resolvelib import AbstractProvider, BaseReporter, Resolver
 from resolvelib.resolvers import ResolutionImpossible as _Impossible
 from resolvelib.resolvers import ResolutionTooDeep
 
+from farm.dist.requirement import unusable
 from farm.errors import ResolutionImpossible
 from farm.mirror.offer import installable_versions, unmet
 from farm.mirror.upstream import UpstreamFile, UpstreamProject
@@ -115,6 +116,8 @@ class RuntimeProvider(AbstractProvider[Requirement, Candidate, str]):
                 requirement = Requirement(line)
             except InvalidRequirement:
                 continue  # refused at ingest since; a row stored before is read as pip reads it, without it
+            if unusable(requirement) is not None:
+                continue  # the same: a marker or specifier nothing can evaluate, refused at ingest since
             if requirement.marker is not None:
                 extras = candidate.extras or {""}
                 if not any(requirement.marker.evaluate({**self.environment, "extra": e}) for e in extras):

@@ -191,8 +191,16 @@ class ProxyFetcher:
                 raise ProxyUpstreamError(f"{target.host}: {type(exc).__name__}: {exc}") from exc
             try:
                 body = await self._read(response, target)
+            except httpx.HTTPError as exc:  # a body shorter than declared, broken chunking, a reset
+                raise ProxyUpstreamError(
+                    f"{target.host}: the answer broke off ({type(exc).__name__})"
+                ) from exc
             finally:
                 await response.aclose()
+        if not 100 <= response.status_code <= 599:
+            raise ProxyUpstreamError(
+                f"{target.host}: answered HTTP status {response.status_code}, which is not one"
+            )
         kept = [(k, v) for k, v in response.headers.items() if k.lower() in FORWARDED_RESPONSE_HEADERS]
         location = {"location": response.headers["location"]} if "location" in response.headers else {}
         return _Answer(response.status_code, kept, bytes(body), location)

@@ -22,6 +22,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from farm.dist.requirement import applies
 from farm.runtime.target import RuntimeTarget
 from farm.store.models import DistFile, Origin
 
@@ -101,7 +102,7 @@ def runtime_depends(row: DistFile, target: RuntimeTarget) -> list[str]:
                 requirement = Requirement(line)
             except InvalidRequirement:
                 continue
-            if requirement.marker is None or requirement.marker.evaluate(environment):
+            if applies(requirement.marker, environment):  # one nothing can evaluate: refused at ingest since
                 names.append(canonicalize_name(requirement.name))
         return tuple(sorted(set(names)))
 

@@ -129,18 +129,28 @@ def keep_lock(lock: dict[str, Any], blobs: BlobStore) -> str:
     return blobs.put_bytes(canonical(lock))
 
 
-def kept_lock(digest: str, blobs: BlobStore) -> bytes:
+MAX_KEPT_LOCK = 64 * 1024**2
+
+
+def kept_lock(digest: str, blobs: BlobStore, abi: str | None = None) -> bytes:
+    """A lock this server kept (``keep_lock``), by its sha256; ``abi``: the runtime's, which it must be for."""
     try:
         path = blobs.path_for(digest)
     except ValueError:
         path = None
     if path is None or not path.is_file():
-        raise NotFound(f"no lock with digest {digest!r} is kept here; resolve the requirements again")
+        raise NotFound(f"no lock with digest {digest[:80]!r} is kept here; resolve the requirements again")
+    if path.stat().st_size > MAX_KEPT_LOCK:  # any stored file has a digest: a big one is no lock made here
+        raise NotFound(f"{digest!r} is not a lock")
     data = path.read_bytes()
     try:
-        json.loads(data)["packages"]
-    except (ValueError, KeyError, TypeError):
+        lock = json.loads(data)
+        if not isinstance(lock.get("packages"), dict) or not isinstance(lock.get("info"), dict):
+            raise ValueError("not a pyodide-lock.json")
+    except (ValueError, AttributeError, RecursionError):  # RecursionError: "[[[[..." from a stored file
         raise NotFound(f"{digest!r} is not a lock") from None
+    if abi is not None and lock["info"].get("abi_version") != abi:
+        raise NotFound(f"{digest!r} is a lock for another runtime (ABI {lock['info'].get('abi_version')!r})")
     return data
 
 

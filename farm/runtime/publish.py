@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Literal
@@ -143,7 +144,7 @@ class LockPublisher:
                 )
                 continue
             link = directory / filename
-            temp = directory / f".{filename}.{os.getpid()}.link"
+            temp = directory / f".link-{os.getpid()}-{threading.get_ident()}"  # a 255-byte name has no room
             temp.unlink(missing_ok=True)
             temp.symlink_to(target)
             os.replace(temp, link)

@@ -26,6 +26,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from pyodide_lock import PackageSpec, PyodideLockSpec
 
+from farm.dist.requirement import applies
 from farm.dist.wheel import top_level_names
 from farm.errors import InvalidDistribution
 
@@ -78,7 +79,7 @@ def _requirements(
         except InvalidRequirement:
             continue
         for extra in ("", *extras):
-            if requirement.marker is None or requirement.marker.evaluate({**environment, "extra": extra}):
+            if applies(requirement.marker, {**environment, "extra": extra}):
                 yield requirement
                 break
 

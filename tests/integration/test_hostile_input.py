@@ -57,6 +57,7 @@ def deployment(tmp_path: Path, database_url: str) -> Iterator[Deployment]:
         "upload": farm.tokens.create(TokenScope.UPLOAD).secret,
         "team-a": farm.tokens.create(TokenScope.UPLOAD, projects=["team-a-lib"]).secret,
         "read": farm.tokens.create(TokenScope.READ).secret,
+        "admin": farm.tokens.create(TokenScope.ADMIN).secret,
     }
     expired = farm.tokens.create(TokenScope.UPLOAD, expires_at=datetime.now(UTC) + timedelta(seconds=1))
     tokens["expired"] = expired.secret
@@ -276,6 +277,33 @@ def test_malformed_requests_get_4xx_with_a_message(deployment: Deployment) -> No
             url + "r/314.0.7/lock", content=b"[" * 200_000, headers={"Content-Type": "application/json"}
         )
         assert nested.status_code == 400 and "must be JSON" in nested.json()["message"], nested.text
+        for requirement, message in [  # packaging parses these; comparing or evaluating them raised
+            ('foo; python_version ~= "3"', "cannot be evaluated"),
+            ('foo; dependency_groups == "x"', "which is not a PEP 508 environment marker"),
+            ("foo==" + "9" * 5000, "cannot be compared"),
+        ]:
+            locked = httpx.post(url + "r/314.0.7/lock", json={"requirements": [requirement]})
+            assert locked.status_code == 400 and message in locked.json()["message"], locked.text
+        for path in ("builds/9223372036854775808", "builds/" + "9" * 25 + "/log"):  # past SQLite's integers
+            assert httpx.get(url + path).status_code == 404, path
+        assert httpx.get(url + "builds", params={"limit": "-1"}).status_code == 422  # FastAPI's validation
+        farm = Farm.open(deployment.settings)
+        try:
+            wheel = farm.catalog.file("good-1.0-py3-none-any.whl")
+        finally:
+            farm.close()
+        assert wheel is not None
+        kept = httpx.get(url + f"r/314.0.7/lock/{wheel.sha256}")  # a stored file that is no lock
+        assert kept.status_code == 404 and "is not a lock" in kept.json()["message"], kept.text
+        admin = {"Authorization": f"Bearer {deployment.tokens['admin']}"}
+        huge = httpx.post(url + "api/projects/good/" + "9" * 5000 + "/yank", headers=admin)
+        assert huge.status_code == 400 and "is not a PEP 440 version" in huge.json()["message"], huge.text
+        surrogate = httpx.post(
+            url + "api/files/good-1.0-py3-none-any.whl/yank",
+            headers={**admin, "Content-Type": "application/json"},
+            content=b'{"reason": "\\ud800"}',
+        )
+        assert surrogate.status_code == 400 and "surrogate" in surrogate.json()["message"], surrogate.text
         script = httpx.get(
             url + "proxy", params={"url": "https://example.org/x.js"}, headers={"Sec-Fetch-Dest": "script"}
         )
