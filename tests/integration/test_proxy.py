@@ -45,6 +45,16 @@ class Target(BaseHTTPRequestHandler):
             for _ in range(10):
                 self.wfile.write(b"3e8\r\n" + b"y" * 1000 + b"\r\n")
             self.wfile.write(b"0\r\n\r\n")
+        elif self.path == "/short":  # promises 100 bytes, sends 10 and hangs up
+            self.send_response(200)
+            self.send_header("Content-Length", "100")
+            self.end_headers()
+            self.wfile.write(b"0123456789")
+            self.wfile.flush()
+            self.close_connection = True
+        elif self.path == "/status-999":
+            self.wfile.write(b"HTTP/1.1 999 Odd\r\nContent-Length: 2\r\n\r\nok")
+            self.close_connection = True
         elif self.path == "/to-private":
             self.send_response(302)
             self.send_header("Location", "http://10.0.0.1/internal")
@@ -94,6 +104,11 @@ def test_allowlisted_host_is_fetched_without_credentials(tmp_path: Path, target:
         assert too_big.status_code == 502 and "limit of 2000 bytes" in too_big.json()["message"]
         chunked = proxied(url, target.url + "big-chunked")
         assert chunked.status_code == 502 and "limit of 2000 bytes" in chunked.json()["message"]
+
+        short = proxied(url, target.url + "short")  # was a 500: the read error escaped
+        assert short.status_code == 502 and "the answer broke off" in short.json()["message"], short.text
+        odd = proxied(url, target.url + "status-999")  # was no answer at all: uvicorn knows no status 999
+        assert odd.status_code == 502 and "status 999" in odd.json()["message"], odd.text
 
         hop = proxied(url, target.url + "to-private")
         assert (
