@@ -169,6 +169,13 @@ def _answer_errors(api: FastAPI) -> None:
         error = BadRequest(f"{request.method} {request.url.path}: {problems}")
         return Response(error_body(error, 422), status_code=422, media_type="application/json")
 
+    @api.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect) -> Response:
+        log.info(
+            "%s %s: the client left before its request body ended", request.method, request.url.path[:200]
+        )
+        return Response(status_code=400)  # nobody reads it
+
     @api.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> Response:
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -265,8 +272,6 @@ class _Answer:
         status = status_for(exc)
         body = error_body(exc, status)
         headers = [*error_headers(exc), (b"content-length", str(len(body)).encode())]
-        if isinstance(exc, (UploadTooLarge, RequestTimeout)):
-            headers.append((b"connection", b"close"))  # the rest of the body is not read
         await self.send({"type": "http.response.start", "status": status, "headers": headers})
         await self.send({"type": "http.response.body", "body": body})
 
@@ -286,9 +291,13 @@ def _limited(receive: Receive, limit: int) -> Receive:
     """A body of undeclared length (chunked) is counted as it streams and cut at the limit; one that stops arriving
     for ``BODY_IDLE_SECONDS`` is abandoned with a 408 (the heads have their own limit: ``head_limited_protocol``)."""
     seen = 0
+    ended = False
 
     async def wrapped() -> Any:
         nonlocal seen
+        nonlocal ended
+        if ended:  # after the body, receive() waits for a disconnect, as long as a response streams
+            return await receive()
         try:
             message = await asyncio.wait_for(receive(), BODY_IDLE_SECONDS)
         except TimeoutError:
@@ -297,6 +306,7 @@ def _limited(receive: Receive, limit: int) -> Receive:
                 "send it again"
             ) from None
         seen += len(message.get("body", b""))
+        ended = message.get("type") != "http.request" or not message.get("more_body", False)
         if seen > limit:
             raise UploadTooLarge(
                 f"request body exceeds the upload limit of {limit} bytes (setting max_upload_bytes, env "

@@ -67,6 +67,8 @@ def error_headers(exc: FarmError) -> list[tuple[bytes, bytes]]:
     headers = [(b"content-type", b"application/json")]
     if isinstance(exc, AuthenticationError):
         headers.append((b"www-authenticate", b'Basic realm="wasmfarm", Bearer'))
+    if isinstance(exc, (UploadTooLarge, RequestTimeout)):
+        headers.append((b"connection", b"close"))  # the rest of the body is not read
     if isinstance(exc, (RateLimited, Overloaded)) and exc.retry_after is not None:
         headers.append((b"retry-after", str(max(1, math.ceil(exc.retry_after))).encode()))
     return headers

@@ -56,8 +56,7 @@ def lock_router(farm: Farm, workers: LockWorkers) -> APIRouter:
             raise NotFound(
                 f"runtime {runtime[:40]!r} is not served here; runtimes: {', '.join(farm.settings.runtimes)}"
             )
-        abi = target_for(runtime).abi
-        data = await run_in_threadpool(kept_lock, digest, farm.blobs, abi)
+        data = await run_in_threadpool(kept_lock, digest, farm.blobs, target_for(runtime))
         return Response(
             data,
             media_type="application/json",

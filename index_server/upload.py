@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 from starlette.datastructures import FormData, UploadFile
 
 from farm.audit.trail import Action, Actor, AuditTrail
@@ -94,7 +94,7 @@ def _check_form_fields(name: object, version: object, dist: DistFilename) -> Non
     if isinstance(version, str) and version:
         try:
             same = Version(version) == dist.version
-        except InvalidVersion:
+        except ValueError:  # InvalidVersion, or a number beyond int()'s 4,300 digits
             same = False
         if not same:
             raise InvalidDistribution(

@@ -36,6 +36,7 @@ from farm.compat.store import CheckStore
 from farm.compat.trial import TrialItem, TrialResult, Trials
 from farm.compat.verdict import PROCEDURE, BuildRef, Code, Evidence, Status, Verdict
 from farm.dist.archive import ArchiveLimits
+from farm.dist.requirement import applies
 from farm.dist.wheel import top_level_names
 from farm.errors import InvalidDistribution, ResolutionImpossible, UpstreamUnavailable
 from farm.mirror.offer import Shortfall, Unmet, platforms, sdists, unmet, usable_versions, versions_of
@@ -133,7 +134,7 @@ class Oracle:
         name = canonicalize_name(requirement.name)
         base = judge.Subject(str(requirement), name, None, target.version)
         environment = {**target.marker_environment, "extra": ""}
-        if requirement.marker is not None and not requirement.marker.evaluate(environment):
+        if not applies(requirement.marker, environment):
             return judge.not_applicable(base)
         try:
             upstream_page = source.upstream_project(name)

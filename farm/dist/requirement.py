@@ -8,19 +8,36 @@ requirement line, an uploaded or mirrored wheel's Requires-Dist), so resolving a
 
 from __future__ import annotations
 
-from packaging.markers import Marker, UndefinedComparison, UndefinedEnvironmentName, default_environment
+from packaging.markers import Marker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import Requirement
 
-# Any complete PEP 508 environment does: the errors above do not depend on the values.
-_ENVIRONMENT: dict[str, str] = {key: str(value) for key, value in default_environment().items()} | {"extra": ""}
+# A complete PEP 508 environment whose version-like values are all valid versions (a Pyodide runtime's): a
+# comparison that fails here fails on every runtime. (The host's own ``platform_release`` may be no version at all,
+# and then a comparison with it is a string comparison that hides a version nothing can parse.)
+_ENVIRONMENT: dict[str, str] = {
+    "implementation_name": "cpython",
+    "implementation_version": "3.14.2",
+    "os_name": "posix",
+    "platform_machine": "wasm32",
+    "platform_release": "5.0.3",
+    "platform_system": "Emscripten",
+    "platform_version": "#1",
+    "python_full_version": "3.14.2",
+    "platform_python_implementation": "CPython",
+    "python_version": "3.14",
+    "sys_platform": "emscripten",
+    "extra": "",
+}
 
 
 def unusable(requirement: Requirement) -> str | None:
     """Why ``requirement`` cannot be resolved, in words; None when it can."""
-    try:
-        requirement.specifier.contains("0", prereleases=True)  # compares with every specifier's version
-    except ValueError as exc:
-        return f"its specifier {str(requirement.specifier)[:80]!r} cannot be compared ({str(exc)[:100]})"
+    for specifier in requirement.specifier:  # each on its own: a set stops at the first that does not match
+        try:
+            specifier.contains("0", prereleases=True)
+        except ValueError as exc:
+            shown = f"{specifier.operator}{specifier.version[:40]}"
+            return f"its specifier {shown!r} cannot be compared ({str(exc)[:100]})"
     return None if requirement.marker is None else marker_problem(requirement.marker)
 
 

@@ -19,6 +19,7 @@ from farm.context import Farm
 from farm.dist.archive import ArchiveLimits
 from farm.dist.filename import parse_dist_filename
 from farm.dist.metadata import parse_core_metadata
+from farm.dist.requirement import applies
 from farm.dist.wheel import read_core_metadata
 from farm.errors import FarmError, InvalidDistribution, NotFound, ResolutionImpossible, UpstreamIntegrityError
 from farm.mirror.batches import DEFAULT_LIMITS, BatchLimits, Done, Staged, ingest_in_batches
@@ -171,7 +172,7 @@ class Mirror:
         for requirement in requirements:
             for target in self.targets:
                 environment = {**target.marker_environment, "extra": ""}
-                if requirement.marker is not None and not requirement.marker.evaluate(environment):
+                if not applies(requirement.marker, environment):
                     continue
                 try:
                     candidates = resolve([requirement], self.source, target, self.requires_dist)
@@ -203,7 +204,7 @@ class Mirror:
                     self._unselected(requirement, project, target)
                     continue
                 environment = {**target.marker_environment, "extra": ""}
-                if requirement.marker is not None and not requirement.marker.evaluate(environment):
+                if not applies(requirement.marker, environment):
                     continue
                 installable = installable_versions(project, target)
                 allowed = allowed_versions([requirement], installable)

@@ -58,6 +58,8 @@ def parse_line(text: str, where: str) -> tuple[RequirementLine | None, list[str]
             )
         else:
             hashes.add(digest)
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in spec):  # JSON can carry a lone surrogate; UTF-8 cannot
+        return None, [*problems, f"{where}: contains a lone UTF-16 surrogate; send valid Unicode text"]
     try:
         requirement = Requirement(spec.strip())
     except InvalidRequirement as exc:
@@ -73,7 +75,6 @@ def parse_line(text: str, where: str) -> tuple[RequirementLine | None, list[str]
     return (None if problems else RequirementLine(requirement, where, frozenset(hashes), direct)), problems
 
 
-# What a marker may name when a requirement is resolved for a runtime (PEP 508's environment markers and ``extra``).
 def _direct_file(requirement: Requirement, hashes: set[str]) -> tuple[UpstreamFile | None, str]:
     assert requirement.url is not None
     parts = urlsplit(requirement.url)

@@ -17,7 +17,7 @@ from resolvelib import AbstractProvider, BaseReporter, Resolver
 from resolvelib.resolvers import ResolutionImpossible as _Impossible
 from resolvelib.resolvers import ResolutionTooDeep
 
-from farm.dist.requirement import unusable
+from farm.dist.requirement import applies, unusable
 from farm.errors import ResolutionImpossible
 from farm.mirror.offer import installable_versions, unmet
 from farm.mirror.upstream import UpstreamFile, UpstreamProject
@@ -120,7 +120,7 @@ class RuntimeProvider(AbstractProvider[Requirement, Candidate, str]):
                 continue  # the same: a marker or specifier nothing can evaluate, refused at ingest since
             if requirement.marker is not None:
                 extras = candidate.extras or {""}
-                if not any(requirement.marker.evaluate({**self.environment, "extra": e}) for e in extras):
+                if not any(applies(requirement.marker, {**self.environment, "extra": e}) for e in extras):
                     continue
             elif candidate.extras:
                 continue  # unconditional dependencies belong to the base candidate
@@ -136,11 +136,7 @@ def resolve(
     requires_dist: MetadataFetcher,
 ) -> list[Candidate]:
     """The closure of ``requirements`` for a runtime: one candidate per project (extras folded in)."""
-    applicable = [
-        r
-        for r in requirements
-        if r.marker is None or r.marker.evaluate({**target.marker_environment, "extra": ""})
-    ]
+    applicable = [r for r in requirements if applies(r.marker, {**target.marker_environment, "extra": ""})]
     provider = RuntimeProvider(upstream, target, requires_dist)
     try:
         result = Resolver(provider, BaseReporter()).resolve(applicable, max_rounds=2000)

@@ -234,7 +234,9 @@ def _copy(client: httpx.Client, base: str, remote: RemoteFile, directory: Path) 
         return False
     target.parent.mkdir(parents=True, exist_ok=True)
     url = base + remote.name
-    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    fd, temp = tempfile.mkstemp(
+        prefix=".dl-", suffix=".part", dir=target.parent
+    )  # a 254-byte name has no room
     try:
         digest, size = hashlib.sha256(), 0
         with os.fdopen(fd, "wb") as out:

@@ -132,8 +132,8 @@ def keep_lock(lock: dict[str, Any], blobs: BlobStore) -> str:
 MAX_KEPT_LOCK = 64 * 1024**2
 
 
-def kept_lock(digest: str, blobs: BlobStore, abi: str | None = None) -> bytes:
-    """A lock this server kept (``keep_lock``), by its sha256; ``abi``: the runtime's, which it must be for."""
+def kept_lock(digest: str, blobs: BlobStore, target: RuntimeTarget | None = None) -> bytes:
+    """A lock this server kept (``keep_lock``), by its sha256; ``target``: the runtime it must be for."""
     try:
         path = blobs.path_for(digest)
     except ValueError:
@@ -149,8 +149,12 @@ def kept_lock(digest: str, blobs: BlobStore, abi: str | None = None) -> bytes:
             raise ValueError("not a pyodide-lock.json")
     except (ValueError, AttributeError, RecursionError):  # RecursionError: "[[[[..." from a stored file
         raise NotFound(f"{digest!r} is not a lock") from None
-    if abi is not None and lock["info"].get("abi_version") != abi:
-        raise NotFound(f"{digest!r} is a lock for another runtime (ABI {lock['info'].get('abi_version')!r})")
+    info = lock["info"]
+    if target is not None and (info.get("abi_version"), info.get("python")) != (target.abi, target.python):
+        raise NotFound(
+            f"{digest!r} is a lock for another runtime (ABI {str(info.get('abi_version'))[:20]!r}, Python "
+            f"{str(info.get('python'))[:20]!r}); ask the server of that runtime"
+        )
     return data
 
 

@@ -5,6 +5,7 @@ stops arriving and a wheel name too long for a temporary link beside it."""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,11 @@ import index_server.app as app_module
 from farm.dist.filename import parse_dist_filename
 from farm.dist.metadata import parse_core_metadata
 from farm.dist.requirement import unusable
-from farm.errors import InvalidDistribution, RequestTimeout
+from farm.errors import InvalidDistribution, NotFound, RequestTimeout
 from farm.index.render_lock import RenderLock
 from farm.runtime.distribution import RuntimeStore
 from farm.runtime.lockfile import runtime_depends
+from farm.runtime.locking import kept_lock
 from farm.runtime.publish import LockPublisher
 from farm.runtime.target import target_for
 from farm.store.blobs import BlobStore
@@ -33,6 +35,13 @@ POISON = 'baz; python_version ~= "3"'  # ~= needs two release segments: packagin
         (POISON, "cannot be evaluated"),
         ('baz; dependency_groups == "x"', "names 'dependency_groups'"),
         ("baz>" + "9" * 5000, "cannot be compared"),
+        ("baz>1,<" + "9" * 5000, "cannot be compared"),  # a set stops at the first specifier that fails
+        ("baz==1.0,!=" + "9" * 5000, "cannot be compared"),
+        ("baz<" + "9" * 5000 + ",>1", "cannot be compared"),  # its message once failed to format
+        (
+            'baz; platform_release >= "1.' + "9" * 5000 + '"',
+            "cannot be evaluated",
+        ),  # a runtime's is a version
     ],
 )
 def test_a_requires_dist_nothing_can_evaluate_is_refused_at_ingest(line: str, why: str) -> None:
@@ -42,15 +51,25 @@ def test_a_requires_dist_nothing_can_evaluate_is_refused_at_ingest(line: str, wh
         parse_core_metadata(raw, parse_dist_filename("demo-1.0-py3-none-any.whl"))
 
 
-def test_usable_requirements_pass() -> None:
-    for line in (
+@pytest.mark.parametrize(
+    "line",
+    [
         "baz==1.*",
         "baz===odd",
+        "baz~=1.2",
+        "baz==1.0+abc",
+        "baz>=2.0rc1,<3.dev0",
+        "baz>=1,<2",
         'baz; sys_platform == "emscripten"',
         'baz; extra == "x"',
-        "baz>=1,<2",
-    ):
-        assert unusable(Requirement(line)) is None, line
+        'baz; python_full_version >= "3.8.1" and platform_python_implementation == "CPython"',
+        'baz; implementation_name == "cpython" or os_name == "nt"',
+        'baz; "arm" in platform_machine or platform_system not in "Windows Darwin"',
+        'baz; python_version === "3.14"',
+    ],
+)
+def test_usable_requirements_pass(line: str) -> None:
+    assert unusable(Requirement(line)) is None, line
 
 
 def test_a_stored_row_with_such_a_marker_is_read_without_it() -> None:
@@ -74,7 +93,44 @@ def test_a_request_body_that_stops_arriving_is_a_408(monkeypatch: pytest.MonkeyP
 
     receive = app_module._limited(silent, 1024)
     with pytest.raises(RequestTimeout, match="stopped arriving"):
-        asyncio.run(receive())
+        asyncio.run(asyncio.wait_for(receive(), 5))  # without the limit: TimeoutError after 5 s, not a hang
+
+
+def test_after_the_last_piece_of_body_nothing_is_timed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """receive() after the body waits for the client to leave, as long as a streamed response runs."""
+    monkeypatch.setattr(app_module, "BODY_IDLE_SECONDS", 0.05)
+    messages = [{"type": "http.request", "body": b"{}", "more_body": False}]
+
+    async def client() -> dict[str, Any]:
+        if messages:
+            return messages.pop()
+        await asyncio.sleep(0.3)
+        return {"type": "http.disconnect"}
+
+    async def run() -> list[dict[str, Any]]:
+        receive = app_module._limited(client, 1024)
+        return [await receive(), await receive()]
+
+    assert [m["type"] for m in asyncio.run(run())] == ["http.request", "http.disconnect"]
+
+
+def test_a_kept_lock_is_a_lock_of_the_runtime_it_is_asked_under(tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path / "blobs")
+    target = target_for("314.0.7")
+    deep = blobs.put_bytes(b"[" * 100_000)  # any stored file has a digest; this one was a RecursionError
+    with pytest.raises(NotFound, match="is not a lock"):
+        kept_lock(deep, blobs, target)
+    info = {
+        "abi_version": target.abi,
+        "python": target.python,
+        "platform": "emscripten_5_0_3",
+        "arch": "wasm32",
+    }
+    ours = blobs.put_bytes(json.dumps({"info": info, "packages": {}}).encode())
+    assert json.loads(kept_lock(ours, blobs, target))["info"] == info
+    theirs = blobs.put_bytes(json.dumps({"info": {**info, "abi_version": "2025_0"}, "packages": {}}).encode())
+    with pytest.raises(NotFound, match="a lock for another runtime"):
+        kept_lock(theirs, blobs, target)
 
 
 def test_a_wheel_name_of_254_bytes_is_linked_beside_the_runtime(tmp_path: Path) -> None:
@@ -92,3 +148,10 @@ def test_a_wheel_name_of_254_bytes_is_linked_beside_the_runtime(tmp_path: Path) 
     publisher._link_wheels(runtime, {"packages": {"demo": {"file_name": name, "sha256": sha}}})
     assert (runtime / name).read_bytes() == b"wheel"
     assert [p.name for p in runtime.iterdir()] == [name]
+
+
+def test_an_upload_forms_version_past_ints_digits_is_a_mismatch_not_a_crash() -> None:
+    from index_server.upload import _check_form_fields
+
+    with pytest.raises(InvalidDistribution):
+        _check_form_fields("demo", "9" * 5000, parse_dist_filename("demo-1.0-py3-none-any.whl"))
