@@ -20,7 +20,7 @@ from packaging.metadata import parse_email
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from farm.dist.requirement import applies
 from farm.runtime.target import RuntimeTarget
@@ -149,10 +149,12 @@ def distribution_entry(upstream: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _version(row: DistFile) -> Version:
+def _version(text: object) -> Version:
+    """A version to order by; one that does not parse (or has more digits than int() takes, as a hostile lock's
+    entry may) orders first."""
     try:
-        return Version(row.version)
-    except InvalidVersion:
+        return Version(str(text))
+    except ValueError:  # InvalidVersion included
         return Version("0")
 
 
@@ -209,7 +211,7 @@ def choose(
             else:
                 usable.append(row)
         usable.sort(
-            key=lambda r: (-rank(r), _version(r), -(target.wheel_rank(r.filename) or 0)), reverse=True
+            key=lambda r: (-rank(r), _version(r.version), -(target.wheel_rank(r.filename) or 0)), reverse=True
         )
         origins = {r.origin for r in usable}
         order = f"setting lock_precedence: {precedence_text(precedence)}"
@@ -274,7 +276,7 @@ def build_lock(
             key=lambda item: (
                 canonicalize_name(str(item[1]["name"])),
                 -rank(item[1]),
-                _loose_version(item[1]),
+                _version(item[1].get("version")),
                 item[0],
             ),
             reverse=True,
@@ -332,13 +334,6 @@ def build_lock(
             ]
     lock = {"info": dict(upstream_lock["info"]), "packages": dict(sorted(packages.items()))}
     return LockBuild(lock, choices)
-
-
-def _loose_version(recorded: Mapping[str, Any]) -> Version:
-    try:
-        return Version(str(recorded.get("version")))
-    except InvalidVersion:
-        return Version("0")
 
 
 def _recorded_origin(recorded: Mapping[str, Any]) -> str:

@@ -120,3 +120,12 @@ def test_the_runtime_lock_lists_one_shared_library_per_name_by_precedence_then_v
     assert {c.filename: c.reason for c in newest.choices["libfoo"]}[
         "libfoo-1.0.zip"
     ] == "libfoo-2.0.zip is newer"
+
+
+def test_a_recorded_version_past_ints_digits_orders_first_instead_of_failing_the_lock() -> None:
+    """A trusted lock's entry versions are strings pyodide-lock does not check: one of 5,000 digits made
+    ``Version()`` raise ValueError in every build of the runtime's lock."""
+    huge = {**LIB2, "version": "9" * 5000, "file_name": "libfoo-huge.zip", "origin": "mirrored"}
+    recorded = {LIB1["file_name"]: {**LIB1, "origin": "mirrored"}, huge["file_name"]: huge}
+    built = build_lock({"info": INFO, "packages": {}}, [], target_for(V), distribution=recorded)
+    assert built.lock["packages"]["libfoo"]["file_name"] == "libfoo-1.0.zip"
