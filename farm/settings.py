@@ -178,7 +178,11 @@ class Settings(BaseSettings):
         "sharing one runtime boot gets n times as much).",
     )
     check_batch_size: int = Field(
-        default=20, ge=1, description="Wheels `wasmfarm check --scan` runs per Pyodide boot."
+        default=20,
+        ge=1,
+        description="Wheels a batch scan (`wasmfarm check --scan`, or from the /compat page) runs per Pyodide "
+        "boot; a scan from the page is cut into batches of at most this many, as many as a multiple of "
+        "compat_workers.",
     )
     compat_requests: Literal["off", "token", "anyone"] = Field(
         default="token",
@@ -201,7 +205,8 @@ class Settings(BaseSettings):
         default=2,
         ge=1,
         description="Threads of `wasmfarm serve` that run checks requested from the /compat pages (each check "
-        "that needs Pyodide boots it under Node); a batch scan splits its list over as many.",
+        "that needs Pyodide boots it under Node), and threads that run the batches of scans (jobs: without "
+        "broker_url in `wasmfarm serve`, with one in every `wasmfarm worker`, whose --check-threads overrides it).",
     )
     lock_workers: int | None = Field(
         default=None,

@@ -72,13 +72,17 @@ def create_app(settings: Settings, farm_: Farm | None = None) -> ASGIApp:
             resumed = jobs.recover()
             if resumed:
                 log.info("build farm: %d unfinished build(s) resumed", resumed)
+            stop_scans = compat_background.scans.run_here(
+                settings.compat_workers, settings.build_lease_seconds
+            )
         async with contextlib.AsyncExitStack() as stack:
             for context in proxy_lifespan:
                 await stack.enter_async_context(context)
             yield
         lock_workers.close()
-        compat_tasks.close()
+        compat_background.runner.close()
         if worker is not None:
+            stop_scans()
             worker.stop()
         domain.publisher.close()  # the shared pages an upload marked, rendered before the process ends
         if farm_ is None:
@@ -107,7 +111,7 @@ def create_app(settings: Settings, farm_: Farm | None = None) -> ASGIApp:
     api.include_router(lock_router(domain, lock_workers))
     api.include_router(packages_router(domain, lock_workers))
     api.include_router(builds_router(domain, jobs))
-    compat, compat_tasks = compat_router(domain, jobs)
+    compat, compat_background = compat_router(domain, jobs)
     api.include_router(compat)
     static = StaticIndex(
         settings.www_dir,

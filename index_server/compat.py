@@ -24,7 +24,8 @@ from farm.compat.badge import badge_for, render_svg
 from farm.compat.documents import Site, project_document, project_url, summary_document
 from farm.compat.listing import CheckListing, TableQuery
 from farm.compat.pages import render_project, render_summary
-from farm.compat.service import compat_sessions
+from farm.compat.scan_jobs import ScanJobs
+from farm.compat.service import compat_sessions, scan_jobs
 from farm.compat.store import CheckStore
 from farm.compat.tasks import Task, TaskRunner
 from farm.context import Farm
@@ -78,6 +79,7 @@ class _Compat:
     site: Site
     policy: RequestPolicy
     runner: TaskRunner
+    scans: ScanJobs
     script: Path
 
     def runtime_of(self, value: str) -> str:
@@ -94,7 +96,15 @@ def _who(request: Request) -> tuple[str | None, str]:
     return token, request.client.host if request.client else "unknown"
 
 
-def compat_router(farm: Farm, jobs: Jobs) -> tuple[APIRouter, TaskRunner]:
+@dataclass(frozen=True)
+class CompatBackground:
+    """The /compat pages' work off the request: short tasks on threads, scans as jobs on the builds' broker."""
+
+    runner: TaskRunner
+    scans: ScanJobs
+
+
+def compat_router(farm: Farm, jobs: Jobs) -> tuple[APIRouter, CompatBackground]:
     settings = farm.settings
     resend: Callable[[int], None] | None = None
     if not settings.broker_url:  # builds run in this process: a joined build's message may be gone
@@ -103,7 +113,6 @@ def compat_router(farm: Farm, jobs: Jobs) -> tuple[APIRouter, TaskRunner]:
         compat_sessions(farm, jobs.send),
         farm.builds,
         workers=settings.compat_workers,
-        batch_size=settings.check_batch_size,
         mirror_concurrency=settings.mirror_concurrency,
         resend=resend,
         build_wait=settings.build_timeout * 3 + 600,
@@ -120,12 +129,13 @@ def compat_router(farm: Farm, jobs: Jobs) -> tuple[APIRouter, TaskRunner]:
         Site(settings.runtimes, settings.compat_requests),
         policy,
         runner,
+        scan_jobs(farm, jobs.broker, jobs.send),
         settings.runner_assets_dir / "web" / "compat.js",
     )
     router = APIRouter()
     _page_routes(router, compat)
     _task_routes(router, compat)
-    return router, runner
+    return router, CompatBackground(runner, compat.scans)
 
 
 def _page_routes(router: APIRouter, compat: _Compat) -> None:
@@ -201,9 +211,12 @@ def _task_routes(router: APIRouter, compat: _Compat) -> None:
         "/compat/-/tasks/{task_id}", summary="A check, build, mirroring or scan requested from a page"
     )
     def task(task_id: str) -> Response:
-        found = runner.get(task_id)
+        found = runner.get(task_id) or compat.scans.records.get(task_id[:32])
         if found is None:
-            raise NotFound(f"no task {task_id!r} (tasks are kept for an hour, and not across restarts)")
+            raise NotFound(
+                f"no task {task_id!r} (checks, builds and mirrorings are kept for an hour and not across "
+                "restarts; scans are kept)"
+            )
         return JSONResponse(found, headers=NOSNIFF)
 
     @router.post("/compat/-/scan", summary="Admin: check a list of requirements in the background")
@@ -219,7 +232,10 @@ def _task_routes(router: APIRouter, compat: _Compat) -> None:
             raise BadRequest(f"{len(lines)} requirements: a scan takes at most {MAX_SCAN}; split the list")
         requirements = parse_requirements([("the list", n, text) for n, text in lines])
         runtimes = [compat.runtime_of(runtime)] if runtime else list(compat.site.runtimes)
-        return _accepted(*runner.scan(requirements, runtimes))
+        scan_id, joined = await run_in_threadpool(compat.scans.submit, requirements, runtimes)
+        found = compat.scans.records.get(scan_id)
+        assert found is not None
+        return JSONResponse({**found, "joined": joined}, status_code=202, headers=NOSNIFF)
 
     def action(kind: str) -> Callable[..., Awaitable[Response]]:
         start = {"check": runner.check, "build": runner.build, "mirror": runner.mirror}[kind]

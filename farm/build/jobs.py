@@ -300,7 +300,8 @@ class Jobs:
         return len(found)
 
     def worker(self, threads: int = 1) -> dramatiq.Worker:
-        worker = dramatiq.Worker(self.broker, worker_threads=threads, worker_timeout=500)
+        # The builds queue only: scans have a worker of their own (farm.compat.scan_jobs) on the same broker.
+        worker = dramatiq.Worker(self.broker, queues={QUEUE}, worker_threads=threads, worker_timeout=500)
         # A build takes minutes: a worker holds only the messages it can run now, so idle workers get the rest.
         worker.queue_prefetch = threads
         return worker

@@ -13,6 +13,8 @@ from farm.build.image import ImageSpec
 from farm.build.jobs import BuildFarm, Jobs, make_broker
 from farm.build.plan import missing_executables, plan, select
 from farm.cli.common import data_dir_option, reports_errors, settings_from
+from farm.compat.scan_jobs import STOP_SECONDS
+from farm.compat.service import scan_jobs
 from farm.context import Farm
 from farm.errors import FarmError, NotFound
 from farm.recipe.loader import load_recipes
@@ -299,11 +301,18 @@ def build_cancel(ctx: click.Context, build_ids: tuple[int, ...], data_dir: Path 
 
 @click.command("worker")
 @click.option("--threads", default=1, show_default=True, help="Builds this worker runs at once.")
+@click.option(
+    "--check-threads",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Batches of /compat scans this worker runs at once (default: compat_workers; 0 takes none).",
+)
 @data_dir_option
 @click.pass_context
 @reports_errors
-def worker(ctx: click.Context, threads: int, data_dir: Path | None) -> None:
-    """Run a build worker against the configured broker (broker_url), database and data directory."""
+def worker(ctx: click.Context, threads: int, check_threads: int | None, data_dir: Path | None) -> None:
+    """Run a build worker against the configured broker (broker_url), database and data directory; it runs the
+    batches of /compat scans too."""
     farm = Farm.open(settings_from(ctx, data_dir=data_dir))
     if not farm.settings.broker_url:
         raise FarmError(
@@ -311,18 +320,34 @@ def worker(ctx: click.Context, threads: int, data_dir: Path | None) -> None:
             "inside `wasmfarm serve` and `wasmfarm build`"
         )
     jobs = _jobs(farm)
+    scans = scan_jobs(farm, jobs.broker, jobs.send)
     recovered = jobs.recover()
-    click.echo(f"worker started; {recovered} unfinished build(s) handed back to the queue", err=True)
+    resumed = scans.recover()
+    click.echo(
+        f"worker started; {recovered} unfinished build(s) and {resumed} scan batch(es) handed back to the queue",
+        err=True,
+    )
     instance = jobs.worker(threads)
     instance.start()
+    check_threads = farm.settings.compat_workers if check_threads is None else check_threads
+    checks = scans.worker(check_threads) if check_threads else None
+    if checks is not None:
+        checks.start()
     lease = farm.settings.build_lease_seconds
     try:
-        while True:  # take over the builds of workers that died (their heartbeat went silent)
+        while (
+            True
+        ):  # take over the builds and scan batches of workers that died (their heartbeat went silent)
             time.sleep(lease)
             taken = jobs.recover(stale_only=True)
-            if taken:
-                click.echo(f"took over {taken} build(s) of silent workers", err=True)
+            batches = scans.recover(stale_only=True)
+            if taken or batches:
+                click.echo(
+                    f"took over {taken} build(s) and {batches} scan batch(es) of silent workers", err=True
+                )
     except KeyboardInterrupt:
         pass
     finally:
+        if checks is not None:
+            checks.stop(timeout=int(STOP_SECONDS * 1000))
         instance.stop()

@@ -5,8 +5,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
 
+import dramatiq
+
 from farm.compat.oracle import Oracle
 from farm.compat.requests import BuildRequests, RecipeBuilds
+from farm.compat.scan_jobs import ScanJobs
+from farm.compat.scan_records import ScanRecords
 from farm.compat.store import CheckStore
 from farm.compat.tasks import CompatSession, Sessions
 from farm.compat.trial import PyodideTrials
@@ -72,3 +76,19 @@ def compat_sessions(farm: Farm, send: Callable[[int, str], None]) -> Sessions:
             index.close()
 
     return session
+
+
+def scan_jobs(
+    farm: Farm, broker: dramatiq.Broker, send: Callable[[int, str], None], workers: int | None = None
+) -> ScanJobs:
+    """Batch scans as jobs on ``broker`` (the build farm's), each batch with a session of its own; batches are
+    planned for ``workers`` workers (default ``compat_workers``)."""
+    settings = farm.settings
+    return ScanJobs(
+        ScanRecords(farm.engine, settings.build_lease_seconds),
+        compat_sessions(farm, send),
+        broker,
+        batch_size=settings.check_batch_size,
+        workers=workers or settings.compat_workers,
+        batch_seconds=settings.check_seconds * settings.check_batch_size * 2,
+    )

@@ -1,16 +1,16 @@
-"""Checks, builds, mirroring and scans requested from the ``/compat`` pages, run in the background of the serving
-process while the page polls for the result.
+"""Checks, builds and mirroring requested from the ``/compat`` pages, run in the background of the serving process
+while the page polls for the result. (Batch scans are jobs: ``farm.compat.scan_jobs``.)
 
 - **Never on the event loop**: each task runs on a thread of its own pool. Checks (each may boot Pyodide under Node)
-  run on ``workers`` threads; a build, a mirroring or a scan is coordinated by a thread of a second pool, since it
-  mostly waits (for the build farm, for upstream, for its parts).
+  run on ``workers`` threads; a build or a mirroring is coordinated by a thread of a second pool, since it mostly
+  waits (for the build farm, for upstream).
 - **Joining**: a second request for the same thing while the first is queued or running (the same kind, project
-  and runtime; for a scan, the same list) gets the first's task, so nothing is checked or built twice at once. The
-  build itself is joined by the build farm too (``farm.compat.requests``: the same build key).
+  and runtime) gets the first's task, so nothing is checked or built twice at once. The build itself is joined by
+  the build farm too (``farm.compat.requests``: the same build key).
 - **Fresh inputs**: every task opens its own session (``Sessions``): a new upstream index client, so a long-lived
   server never answers from a project page it read an hour ago.
 - **State** is this process's memory (the verdicts themselves are kept in the database as they are decided): a
-  restarted server forgets its tasks, not their results. Finished tasks are kept for ``keep_seconds``.
+  restarted server forgets these short tasks, not their results. Finished tasks are kept for ``keep_seconds``.
 
 A build request waits for the build to finish (``BuildStates``; the page follows it live at ``/builds/<id>``),
 then checks again, so the kept verdict turns into *works* (or says why not) without anyone asking.
@@ -23,7 +23,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -35,7 +35,6 @@ from farm.build.state import BuildStates
 from farm.compat.mirroring import mirror_available, wants_mirroring
 from farm.compat.oracle import Oracle
 from farm.compat.requests import BuildRequests, BuildTicket
-from farm.compat.scan import ScanProgress, ScanReport, scan
 from farm.compat.verdict import Verdict
 from farm.errors import FarmError
 from farm.mirror.mirror import Mirror, Progress
@@ -67,15 +66,15 @@ class TaskState(StrEnum):
 @dataclass
 class Task:
     id: str
-    kind: str  # check | build | mirror | scan
+    kind: str  # check | build | mirror
     project: str | None
     runtimes: tuple[str, ...]
-    total: int  # verdicts to come
+    total: int  # verdicts to come (one)
     state: TaskState = TaskState.QUEUED
     phase: str = "queued"  # in words: "checking", "building", "mirroring", "checking again"
     done: int = 0
     verdicts: list[Verdict] = field(default_factory=list)  # single-project tasks
-    counts: dict[str, int] = field(default_factory=dict)  # status -> verdicts (scans)
+    counts: dict[str, int] = field(default_factory=dict)  # status -> verdicts
     ticket: BuildTicket | None = None
     notes: list[str] = field(default_factory=list)
     error: str | None = None
@@ -108,32 +107,6 @@ class Task:
         }
 
 
-class _Progress(ScanProgress):
-    """Counts a task's verdicts as they come (from several threads)."""
-
-    def __init__(self, runner: TaskRunner, task: Task) -> None:
-        self.runner = runner
-        self.task = task
-
-    def start(self, total: int) -> None:
-        pass  # the task knows its whole total
-
-    def advance(self, verdict: Verdict) -> None:
-        with self.runner.lock:
-            self.task.done += 1
-            self.task.counts[verdict.status.value] = self.task.counts.get(verdict.status.value, 0) + 1
-
-
-class _Part(ScanProgress):
-    """The progress of one part of a split scan: its verdicts count, its own total does not."""
-
-    def __init__(self, whole: ScanProgress) -> None:
-        self.whole = whole
-
-    def advance(self, verdict: Verdict) -> None:
-        self.whole.advance(verdict)
-
-
 class _MirrorNotes(Progress):
     def __init__(self, runner: TaskRunner, task: Task) -> None:
         self.runner = runner
@@ -151,7 +124,6 @@ class TaskRunner:
         builds: BuildStates,
         *,
         workers: int = 2,
-        batch_size: int = 20,
         mirror_concurrency: int = 4,
         resend: Callable[[int], None] | None = None,
         build_wait: float = 7200.0,
@@ -161,7 +133,6 @@ class TaskRunner:
         self.sessions = sessions
         self.builds = builds
         self.workers = workers
-        self.batch_size = batch_size
         self.mirror_concurrency = mirror_concurrency
         self.resend = (
             resend  # in-process builds: a joined build queued by a process that is gone is sent again
@@ -191,13 +162,6 @@ class TaskRunner:
     def mirror(self, project: str, runtime: str) -> tuple[Task, bool]:
         """Admin: mirror what upstream has for ``project`` (with its closure), check again."""
         return self._submit(("mirror", project, runtime), "mirror", project, (runtime,), 1, self._mirror)
-
-    def scan(self, requirements: Sequence[Requirement], runtimes: Sequence[str]) -> tuple[Task, bool]:
-        """Admin: check a list on the runtimes, split over the check threads; every verdict is kept."""
-        key = ("scan", *runtimes, *sorted(str(r) for r in requirements))
-        total = len(requirements) * len(runtimes)
-        work = lambda task: self._scan(task, list(requirements))  # noqa: E731
-        return self._submit(key, "scan", None, tuple(runtimes), total, work)
 
     def get(self, task_id: str) -> dict[str, Any] | None:
         with self.lock:
@@ -324,43 +288,3 @@ class TaskRunner:
             ]
             self._set(task, notes=task.notes + notes)
         self._finish(task, self._verdict(task, "checking again"))
-
-    def _scan(self, task: Task, requirements: list[Requirement]) -> None:
-        self._set(task, phase="checking")
-        parallel_scan(
-            self.sessions, requirements, task.runtimes, _Progress(self, task), self.batch_size, self.workers,
-            self.checks,
-        )  # fmt: skip
-
-
-def parallel_scan(
-    sessions: Sessions,
-    requirements: Sequence[Requirement],
-    runtimes: Sequence[str],
-    progress: ScanProgress,
-    batch_size: int,
-    workers: int,
-    pool: ThreadPoolExecutor | None = None,
-) -> ScanReport:
-    """``farm.compat.scan.scan`` with the list split over ``workers`` threads, each with a session (and Pyodide
-    boots) of its own; the verdicts in the order of ``requirements`` per part, parts one after the other."""
-    parts = [list(requirements[i::workers]) for i in range(workers)]
-    parts = [p for p in parts if p]
-    progress.start(len(requirements) * len(runtimes))
-
-    def one(part: list[Requirement]) -> ScanReport:
-        with sessions() as session:
-            return scan(session.oracle, part, runtimes, _Part(progress), batch_size)
-
-    with _pool(pool, workers) as executor:
-        reports = [f.result() for f in [executor.submit(one, part) for part in parts]]
-    return ScanReport([v for report in reports for v in report.verdicts])
-
-
-@contextlib.contextmanager
-def _pool(pool: ThreadPoolExecutor | None, workers: int) -> Iterator[ThreadPoolExecutor]:
-    if pool is not None:
-        yield pool
-        return
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="compat-scan") as own:
-        yield own

@@ -220,3 +220,42 @@ class CompatCheck(SQLModel, table=True):
     seconds: float = 0.0
     log: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     verdict: str = Field(sa_column=Column(Text, nullable=False))  # the Verdict as JSON
+
+
+class CompatScan(SQLModel, table=True):
+    """A batch scan requested from the /compat pages (``farm.compat.scan_jobs``): a list checked on the runtimes in
+    batches that run as jobs, so it survives a restart and spreads over every worker. Its verdicts are kept as
+    ``compat_check`` rows; this row and its batches say how far it got."""
+
+    __tablename__ = "compat_scan"
+
+    id: str = Field(primary_key=True, max_length=32)  # random: the task's address (/compat/-/tasks/<id>)
+    key: str = Field(index=True, max_length=64)  # the runtimes and the sorted list: a second request joins
+    runtimes: str = Field(sa_column=Column(Text, nullable=False))  # JSON list
+    total: int  # verdicts to come
+    state: str = Field(default="queued", index=True, max_length=16)  # queued | running | done | failed
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+    finished_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+
+
+class CompatScanBatch(SQLModel, table=True):
+    """One batch of a scan: the unit a worker claims, one Pyodide boot per runtime."""
+
+    __tablename__ = "compat_scan_batch"
+
+    scan_id: str = Field(primary_key=True, max_length=32)
+    number: int = Field(primary_key=True)
+    requirements: str = Field(sa_column=Column(Text, nullable=False))  # JSON list of requirement strings
+    state: str = Field(default="queued", index=True, max_length=16)  # queued | running | done | failed
+    worker: str | None = Field(default=None, max_length=255)
+    heartbeat_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    done: int = 0  # verdicts decided by the current attempt
+    counts: str = Field(default="{}", sa_column=Column(Text, nullable=False))  # JSON: status -> verdicts
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

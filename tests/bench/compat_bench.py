@@ -10,8 +10,9 @@
    under Node (the farm's sandbox, Pyodide restored from the runtime's kept snapshot, made in an untimed warm-up),
    against a bare micropip install + import of the same wheel in Pyodide under Node with no farm code (which boots),
    alternated (target <= 1.2x).
-4. A batch scan of 50 mirrored projects (kept verdicts removed first, untimed), with two workers against one
-   (``farm.compat.tasks.parallel_scan``; each worker starts one sandbox and one Node per batch, every Pyodide
+4. A batch scan of 50 mirrored projects (kept verdicts removed first, untimed), with two workers against one:
+   the scan as the server runs it (``farm.compat.scan_jobs``: submitted, its batches run as jobs by a checks worker
+   of one or two threads, timed until the scan's row says done; one sandbox and one Node per batch, every Pyodide
    restored from the runtime's kept snapshot), alternated (target >= 1.7x).
 
 Each figure is the time of exactly what its label says; medians of the rounds with the lowest and highest round
@@ -35,13 +36,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from dramatiq.brokers.stub import StubBroker
 from packaging.requirements import Requirement
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select
 
 from farm.build.verify import serve_farm
-from farm.compat.scan import ScanProgress
-from farm.compat.service import compat_sessions, open_oracle
-from farm.compat.tasks import parallel_scan
+from farm.compat.service import open_oracle, scan_jobs
 from farm.context import Farm
 from farm.mirror.upstream import UpstreamIndex
 from farm.runtime.install import install_runtime
@@ -137,10 +137,6 @@ def prepare(base: Path) -> tuple[Settings, UpstreamServer, NpmRegistryServer]:
     return settings, up, npm
 
 
-class Quiet(ScanProgress):
-    pass
-
-
 @dataclass
 class Bench:
     base: Path
@@ -230,18 +226,33 @@ def real_bench(bench: Bench, rounds: int) -> None:
 
 def scan_bench(bench: Bench, rounds: int) -> None:
     requirements = [Requirement(f"scan{i:02d}") for i in range(SCAN_PROJECTS)]
-    sessions = compat_sessions(bench.farm, lambda build_id, step: None)
     batch = bench.settings.check_batch_size
+    farms = {
+        workers: scan_jobs(bench.farm, StubBroker(), lambda build_id, step: None, workers)
+        for workers in (1, 2)
+    }
+    stops = [jobs.run_here(workers, sweep_every=60.0) for workers, jobs in farms.items()]
 
     def scan_with(workers: int) -> None:
-        report = parallel_scan(sessions, requirements, [PYODIDE_VERSION], Quiet(), batch, workers)
-        assert len(report.verdicts) == SCAN_PROJECTS and report.ran == SCAN_PROJECTS, report.counts
+        jobs = farms[workers]
+        scan_id, joined = jobs.submit(requirements, [PYODIDE_VERSION])
+        assert not joined
+        while (found := jobs.records.get(scan_id)) is None or found["state"] in ("queued", "running"):
+            time.sleep(0.05)
+        assert found["state"] == "done" and found["progress"]["done"] == SCAN_PROJECTS, found
+        ran = bench.farm.engine.connect().execute(select(func.count()).where(CompatCheck.ran)).scalar_one()
+        assert ran == SCAN_PROJECTS, ran
 
-    bench.forget()
-    scan_with(2)  # warm-up, untimed: the runtime's files and the sandbox's binaries in the page cache
-    runs = {"one worker": lambda: scan_with(1), "two workers": lambda: scan_with(2)}
-    scans = alternate(rounds, runs, setup=bench.forget)
-    print(f"\na batch scan of {SCAN_PROJECTS} projects, batches of {batch} ({rounds} alternated rounds):")
+    try:
+        bench.forget()
+        scan_with(2)  # warm-up, untimed: the runtime's files and the sandbox's binaries in the page cache
+        runs = {"one worker": lambda: scan_with(1), "two workers": lambda: scan_with(2)}
+        scans = alternate(rounds, runs, setup=bench.forget)
+    finally:
+        for stop in stops:
+            stop()
+    print(f"\na batch scan of {SCAN_PROJECTS} projects as jobs, batches of at most {batch} ({rounds} alternated "
+          "rounds):")  # fmt: skip
     for label, values in scans.items():
         print(f"  {label:58s} {spread(values)}")
     speedup = statistics.median(scans["one worker"]) / statistics.median(scans["two workers"])

@@ -5,25 +5,35 @@ are upstream only (their verdicts are *available upstream*); real runs are in te
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import statistics
+import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import redis
 from click.testing import CliRunner
+from sqlalchemy import update
+from sqlmodel import col
 
+from farm.compat.scan_records import ScanRecords
 from farm.compat.store import CheckStore
 from farm.compat.verdict import Code, Evidence, FileRef, Node, Status, Verdict
 from farm.context import Farm
 from farm.settings import Settings
+from farm.store.models import CompatScanBatch
 from index_server.cli import cli
 from tests.support.compat_checks import seed_checks
-from tests.support.server import serve_process
+from tests.support.server import serve_process, wasmfarm_command
 from tests.support.upstream import UpstreamServer
 from tests.support.wheels import make_wheel
 
@@ -307,3 +317,69 @@ def test_summary_with_10000_kept_checks_is_fast(settings: Settings) -> None:
     checked = [r["checked_at"] for r in document["rows"]]
     assert checked == sorted(checked, reverse=True)
     assert statistics.median(times["summary page"]) < 250  # target 100 ms; margin for a busy machine
+
+
+def test_a_scan_left_by_a_stopped_server_finishes_when_it_starts_again(
+    settings: Settings, upstream: UpstreamServer
+) -> None:
+    """Scans are rows and jobs: a batch the last process never started and one it was running when it stopped are
+    both run by the next."""
+    farm = Farm.open(settings)
+    records = ScanRecords(farm.engine, lease_seconds=60)
+    scan_id, _ = records.create(["purely", "helper", "no-such-thing"], [RUNTIME], batch_size=1, workers=1)
+    assert records.claim(scan_id, 0, "the process that stopped") is not None
+    with farm.engine.begin() as connection:  # its heartbeat went silent with it
+        connection.execute(
+            update(CompatScanBatch)
+            .where(col(CompatScanBatch.scan_id) == scan_id)
+            .values(heartbeat_at=datetime.now(UTC) - timedelta(minutes=5))
+        )
+    farm.close()
+    with server(settings, upstream_index=upstream.url) as url:
+        scanned = wait_task(url, {"id": scan_id, "url": f"/compat/-/tasks/{scan_id}"})
+        admin = {"Authorization": f"Bearer {token(settings, 'admin')}", "Content-Type": "text/plain"}
+        first = httpx.post(f"{url}compat/-/scan", content="helper\npurely\n", headers=admin)
+        again = wait_task(url, first.json())
+    assert scanned["state"] == "done" and scanned["progress"] == {"done": 3, "total": 3}, scanned
+    assert scanned["counts"] == {"available-upstream": 2, "fails": 1}
+    assert first.status_code == 202 and first.json()["id"] != scan_id, (
+        first.text
+    )  # that scan ended: a new one
+    assert again["state"] == "done" and again["progress"] == {"done": 2, "total": 2}, again
+
+
+REDIS = "redis://127.0.0.1:6379"
+
+
+def test_with_a_broker_every_wasmfarm_worker_runs_scan_batches(
+    settings: Settings, upstream: UpstreamServer, tmp_path: Path
+) -> None:
+    db = 1 + uuid.uuid4().int % 14  # a Redis database of its own, flushed
+    client = redis.Redis.from_url(f"{REDIS}/{db}")
+    client.flushdb()
+    env = {
+        "WASMFARM_DATA_DIR": str(settings.data_dir),
+        "WASMFARM_DATABASE_URL": settings.resolved_database_url,
+        "WASMFARM_UPSTREAM_INDEX": upstream.url,
+        "WASMFARM_BROKER_URL": f"{REDIS}/{db}",
+    }
+    try:
+        with server(settings, upstream_index=upstream.url, broker_url=f"{REDIS}/{db}") as url:
+            admin = {"Authorization": f"Bearer {token(settings, 'admin')}", "Content-Type": "text/plain"}
+            task = httpx.post(f"{url}compat/-/scan", content="purely\nhelper\n", headers=admin).json()
+            time.sleep(1.0)
+            waiting = httpx.get(url + task["url"].lstrip("/")).json()  # the server runs no batch itself
+            log = (tmp_path / "worker.log").open("wb")
+            worker = subprocess.Popen(
+                [*wasmfarm_command(), "worker", "--check-threads", "1"],
+                env={**os.environ, **env}, stdout=log, stderr=log, start_new_session=True,
+            )  # fmt: skip
+            try:
+                scanned = wait_task(url, task)
+            finally:
+                os.killpg(worker.pid, signal.SIGTERM)
+                worker.wait(30)
+    finally:
+        client.flushdb()
+    assert waiting["state"] == "queued" and waiting["progress"]["done"] == 0, waiting
+    assert scanned["state"] == "done" and scanned["counts"] == {"available-upstream": 2}, scanned

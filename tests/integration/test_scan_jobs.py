@@ -1,0 +1,200 @@
+"""Batch scans as jobs (``farm.compat.scan_jobs``, ``farm.compat.scan_records``), on SQLite and PostgreSQL: how a list
+is cut into batches, who may run a batch (one claimer; a silent one is taken over), progress and the end of a scan,
+joining, failures kept in the scan, duplicate messages, and a worker of the stub broker running a whole scan."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from dramatiq.brokers.stub import StubBroker
+from packaging.requirements import Requirement
+from sqlalchemy import update
+from sqlmodel import col
+
+from farm.compat.scan_jobs import ScanJobs
+from farm.compat.scan_records import ScanRecords, now, plan_batches
+from farm.compat.tasks import CompatSession
+from farm.compat.verdict import Code, Status, Verdict
+from farm.context import Farm
+from farm.errors import FarmError
+from farm.store.models import CompatScanBatch
+
+RUNTIME = "314.0.7"
+
+
+@pytest.mark.parametrize(
+    ("count", "batch_size", "workers", "sizes"),
+    [
+        (50, 20, 1, [17, 17, 16]),
+        (50, 20, 2, [13, 13, 12, 12]),  # four batches: two workers end together
+        (40, 20, 2, [20, 20]),
+        (3, 20, 2, [2, 1]),
+        (1, 20, 4, [1]),  # never more batches than requirements
+        (7, 3, 1, [3, 2, 2]),
+        (0, 20, 2, []),
+    ],
+)
+def test_a_list_is_cut_into_even_batches_for_the_workers(
+    count: int, batch_size: int, workers: int, sizes: list[int]
+) -> None:
+    names = [f"p{i}" for i in range(count)]
+    batches = plan_batches(names, batch_size, workers)
+    assert [len(b) for b in batches] == sizes
+    assert [n for b in batches for n in b] == names  # every requirement once, in order
+
+
+def test_a_batch_has_one_claimer_and_a_silent_one_is_taken_over(farm: Farm) -> None:
+    records = ScanRecords(farm.engine, lease_seconds=60)
+    scan_id, joined = records.create(["a", "b", "c"], [RUNTIME], batch_size=2, workers=1)
+    again, joined_again = records.create(["c", "b", "a"], [RUNTIME], batch_size=2, workers=1)
+    other, joined_other = records.create(["a", "b", "c"], ["0.29.3"], batch_size=2, workers=1)
+    assert (
+        (joined, joined_again, joined_other) == (False, True, False) and again == scan_id and other != scan_id
+    )
+    assert records.batches(scan_id) == [0, 1]
+    assert sorted(records.recoverable()) == sorted([(scan_id, 0), (scan_id, 1), (other, 0), (other, 1)])
+    assert records.recoverable(stale_only=True) == []
+
+    first = records.claim(scan_id, 0, "worker-1")
+    assert first is not None and first.requirements == ["a", "b"] and first.runtimes == [RUNTIME]
+    assert records.claim(scan_id, 0, "worker-2") is None  # running, heartbeat fresh: not yours
+    records.advance(scan_id, 0, "worker-1", "works")
+    records.advance(scan_id, 0, "worker-2", "fails")  # not the claimer: ignored
+    state = records.get(scan_id)
+    assert state is not None and state["state"] == "running" and state["progress"] == {"done": 1, "total": 3}
+    assert state["counts"] == {"works": 1} and "0 of 2 batches done, 1 running" in state["phase"]
+
+    _silence(farm, scan_id, 0)  # worker-1 died: its heartbeat is older than the lease
+    assert records.recoverable(stale_only=True) == [(scan_id, 0)]
+    taken = records.claim(scan_id, 0, "worker-2")
+    assert taken is not None
+    assert records.get(scan_id)["progress"]["done"] == 0  # type: ignore[index]  # counted afresh
+    assert not records.heartbeat(scan_id, 0, "worker-1")  # worker-1 woke up: the batch is not its any more
+    records.finish(scan_id, 0, "worker-1")  # ignored
+    assert records.get(scan_id)["state"] == "running"  # type: ignore[index]
+
+    for status in ("works", "fails"):
+        records.advance(scan_id, 0, "worker-2", status)
+    records.finish(scan_id, 0, "worker-2")
+    assert records.claim(scan_id, 0, "worker-3") is None  # done: a duplicate message runs nothing
+    second = records.claim(scan_id, 1, "worker-3")
+    assert second is not None and second.requirements == ["c"]
+    records.advance(scan_id, 1, "worker-3", "works")
+    records.finish(scan_id, 1, "worker-3")
+    done = records.get(scan_id)
+    assert done is not None and done["state"] == "done" and done["finished"] is not None, done
+    assert done["progress"] == {"done": 3, "total": 3} and done["counts"] == {"works": 2, "fails": 1}
+    assert records.create(["a", "b", "c"], [RUNTIME], 2, 1)[1] is False  # finished: a new request scans again
+    assert records.get("no-such-scan") is None
+
+
+def _silence(farm: Farm, scan_id: str, number: int) -> None:
+    with farm.engine.begin() as connection:
+        connection.execute(
+            update(CompatScanBatch)
+            .where(col(CompatScanBatch.scan_id) == scan_id, col(CompatScanBatch.number) == number)
+            .values(heartbeat_at=now() - timedelta(minutes=5))
+        )
+
+
+class FakeOracle:
+    """Verdicts without Pyodide: "explodes" raises what the farm's own fault would, "refused" a FarmError."""
+
+    def __init__(self) -> None:
+        self.checked: list[str] = []
+        self.lock = threading.Lock()
+
+    def check(
+        self, requirements: Sequence[Requirement], runtimes: Sequence[str], on_verdict: Any = None, **_: Any
+    ) -> list[Verdict]:
+        verdicts = []
+        for requirement in requirements:
+            name = requirement.name
+            if name == "explodes":
+                raise RuntimeError("boom")
+            if name == "refused":
+                raise FarmError("upstream refused the listing")
+            with self.lock:
+                self.checked.append(name)
+            for runtime in runtimes:
+                status = Status.FAILS if name.startswith("bad") else Status.WORKS
+                verdict = Verdict(name, name, "1.0", runtime, status, Code.IMPORTED, "fine")
+                if on_verdict is not None:
+                    on_verdict(verdict)
+                verdicts.append(verdict)
+        return verdicts
+
+
+def _jobs(farm: Farm, oracle: FakeOracle, workers: int = 2) -> ScanJobs:
+    @contextlib.contextmanager
+    def sessions() -> Iterator[CompatSession]:
+        yield CompatSession(oracle, None, None)  # type: ignore[arg-type]
+
+    return ScanJobs(
+        ScanRecords(farm.engine, lease_seconds=60), sessions, StubBroker(), batch_size=2, workers=workers,
+        batch_seconds=60,
+    )  # fmt: skip
+
+
+def _wait(jobs: ScanJobs, scan_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        found = jobs.records.get(scan_id)
+        assert found is not None
+        if found["state"] in ("done", "failed"):
+            return found
+        time.sleep(0.02)
+    raise AssertionError(f"scan {scan_id} did not finish: {jobs.records.get(scan_id)}")
+
+
+def test_a_worker_runs_every_batch_once_and_a_failed_batch_fails_the_scan_with_its_reason(farm: Farm) -> None:
+    oracle = FakeOracle()
+    jobs = _jobs(farm, oracle)
+    stop = jobs.run_here(threads=2, sweep_every=60)
+    try:
+        names = ["good1", "bad1", "good2", "good3", "bad2"]
+        scan_id, joined = jobs.submit([Requirement(n) for n in names], [RUNTIME, "0.29.3"])
+        done = _wait(jobs, scan_id)
+        failing, _ = jobs.submit(
+            [Requirement(n) for n in ("good1", "explodes", "refused", "good4")], [RUNTIME]
+        )
+        failed = _wait(jobs, failing)
+    finally:
+        stop()
+    assert not joined and done["state"] == "done", done
+    assert done["progress"] == {"done": 10, "total": 10} and done["counts"] == {"works": 6, "fails": 4}
+    assert sorted(oracle.checked[:5]) == sorted(names)  # each once: batches never overlap
+    # batch 1 (good1, explodes) decided good1 and raised; batch 2 (refused, good4) was refused at once
+    assert failed["state"] == "failed" and failed["progress"] == {"done": 1, "total": 4}, failed
+    assert (
+        "internal error (RuntimeError)" in failed["error"]
+        and "upstream refused the listing" in failed["error"]
+    )
+
+    jobs.run_batch(scan_id, 0)  # a duplicate or redelivered message finds the batch done
+    assert len(oracle.checked) == 5 + 1
+
+
+def test_a_scan_left_unfinished_is_taken_up_by_the_next_worker(farm: Farm) -> None:
+    """A server stopped mid-scan: one batch never started, one claimed by a worker that is gone."""
+    oracle = FakeOracle()
+    records = ScanRecords(farm.engine, lease_seconds=60)
+    scan_id, _ = records.create(["good1", "good2", "bad1", "good3"], [RUNTIME], batch_size=2, workers=1)
+    assert records.claim(scan_id, 0, "a-process-that-died") is not None
+    records.advance(scan_id, 0, "a-process-that-died", "works")
+    _silence(farm, scan_id, 0)
+    jobs = _jobs(farm, oracle, workers=1)
+    stop = jobs.run_here(threads=1, sweep_every=60)
+    try:
+        done = _wait(jobs, scan_id)
+    finally:
+        stop()
+    assert done["state"] == "done" and done["progress"] == {"done": 4, "total": 4}, done
+    assert done["counts"] == {"works": 3, "fails": 1}
+    assert sorted(oracle.checked) == ["bad1", "good1", "good2", "good3"]
