@@ -34,6 +34,7 @@ from farm.errors import BadRequest, InvalidDistribution, NotFound
 from farm.mirror.mirror import parse_requirements
 from farm.mirror.upstream import iter_requirement_lines
 from index_server.auth import token_from_authorization
+from index_server.media import is_json
 
 NOSNIFF = {"X-Content-Type-Options": "nosniff"}
 # This server's script and styles only; the GET forms (search, filters) submit to this origin.
@@ -262,7 +263,7 @@ def _task_routes(router: APIRouter, compat: _Compat) -> None:
 
 def _scan_lines(body: bytes, content_type: str) -> list[tuple[int, str]]:
     """Requirement lines of a scan: JSON ``{"requirements": [...]}``, or a requirements file as text."""
-    if content_type.startswith("application/json"):
+    if is_json(content_type):
         try:
             items = json.loads(body)["requirements"]
         except (ValueError, KeyError, TypeError, RecursionError) as exc:

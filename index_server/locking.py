@@ -18,6 +18,7 @@ from farm.runtime.lock_workers import Format, LockWorkers
 from farm.runtime.locking import kept_lock
 from farm.runtime.target import target_for
 from index_server.errors import error_body
+from index_server.media import is_json
 
 CORS = {"Access-Control-Allow-Origin": "*"}
 
@@ -82,7 +83,7 @@ def _unlockable(exc: ResolutionImpossible) -> Response:
 
 def _read_body(body: bytes, content_type: str) -> tuple[list[str], Format]:
     """JSON ``{"requirements": [...], "format": "pyodide-lock"|"pylock"}``, or requirement lines as plain text."""
-    if content_type.startswith("application/json"):
+    if is_json(content_type):
         try:
             data = json.loads(body)
             requirements = data["requirements"]

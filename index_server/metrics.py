@@ -52,13 +52,22 @@ def ops_router(domain: Farm, registry: CollectorRegistry) -> APIRouter:
     router = APIRouter()
     settings = domain.settings
 
-    @router.get("/health", summary="Liveness: the database answers, the store and pages can be read")
+    # GET and HEAD: load balancers and uptime checks often probe with HEAD (the status is the answer).
+    @router.api_route(
+        "/health",
+        methods=["GET", "HEAD"],
+        summary="Liveness: the database answers, the store and pages can be read",
+    )
     async def health_check() -> JSONResponse:
         result = await run_in_threadpool(health.liveness, domain.engine, settings.blob_dir, settings.www_dir)
         body = {**result.as_dict(), "version": farm.__version__, "runtimes": settings.runtimes}
         return JSONResponse(body, status_code=200 if result.ok else 503)
 
-    @router.get("/ready", summary="Readiness: live, the runtimes installed and the index rendered")
+    @router.api_route(
+        "/ready",
+        methods=["GET", "HEAD"],
+        summary="Readiness: live, the runtimes installed and the index rendered",
+    )
     async def ready() -> JSONResponse:
         result = await run_in_threadpool(
             health.readiness,

@@ -51,10 +51,13 @@ def test_health_fails_when_the_database_is_gone_and_ready_waits_for_the_runtime(
     with serve_thread(settings) as url:
         health = httpx.get(f"{url}health")
         assert health.status_code == 200 and health.json()["checks"]["database"]["ok"], health.text
+        probed = httpx.head(f"{url}health")  # as load balancers probe: the status, no body
+        assert probed.status_code == 200 and probed.content == b"", probed
         ready = httpx.get(f"{url}ready")  # no runtime installed: live, not ready
-        assert ready.status_code == 503
+        assert ready.status_code == 503 and httpx.head(f"{url}ready").status_code == 503
         assert ready.json()["checks"]["runtime 314.0.7"]["detail"].startswith("not installed yet")
         for leftover in settings.data_dir.glob("wasmfarm.db*"):  # the database, its WAL and shared memory
             leftover.unlink()
         gone = httpx.get(f"{url}health")
         assert gone.status_code == 503 and not gone.json()["checks"]["database"]["ok"], gone.text
+        assert httpx.head(f"{url}health").status_code == 503

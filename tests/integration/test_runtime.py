@@ -252,6 +252,14 @@ def test_server_side_lock(runtime: Runtime) -> None:
     pylock = httpx.post(runtime.url + f"r/{V}/lock", json={"requirements": ["greet"], "format": "pylock"})
     assert pylock.headers["content-type"].startswith("application/toml")
     assert 'lock-version = "1.0"' in pylock.text and "colorname-2.1-py3-none-any.whl" in pylock.text
+    shouted = httpx.post(  # media types are case-insensitive (RFC 9110): still JSON, still a pylock
+        runtime.url + f"r/{V}/lock",
+        content=json.dumps({"requirements": ["greet"], "format": "pylock"}),
+        headers={"Content-Type": "Application/JSON; charset=UTF-8"},
+    )
+    assert shouted.status_code == 200 and shouted.headers["content-type"].startswith("application/toml"), (
+        shouted.text
+    )
 
 
 @pytest.mark.parametrize(
