@@ -105,7 +105,8 @@ class ScanRecords:
         stale = now() - self.lease
         state, heartbeat = col(CompatScanBatch.state), col(CompatScanBatch.heartbeat_at)
         free = or_(state == QUEUED, and_(state == RUNNING, or_(heartbeat.is_(None), heartbeat < stale)))
-        with self.session() as session:
+        with self.session() as session:  # the scan's row, then the batch's: the order finish() locks them in
+            session.execute(select(CompatScan.id).where(CompatScan.id == scan_id).with_for_update())
             result = session.execute(
                 update(CompatScanBatch)
                 .where(col(CompatScanBatch.scan_id) == scan_id, col(CompatScanBatch.number) == number, free)
@@ -148,8 +149,11 @@ class ScanRecords:
             session.commit()
 
     def finish(self, scan_id: str, number: int, worker: str, error: str | None = None) -> None:
-        """The batch's end; the scan's too when it was the last one running."""
+        """The batch's end; the scan's too when it was the last one running. The scan's row is locked first: two
+        batches ending at once in PostgreSQL would otherwise each see the other still running, and neither would end
+        the scan (SQLite serialises writers anyway)."""
         with self.session() as session:
+            session.execute(select(CompatScan.id).where(CompatScan.id == scan_id).with_for_update())
             result = session.execute(
                 self._mine(scan_id, number, worker).values(state=FAILED if error else DONE, error=error)
             )

@@ -198,3 +198,24 @@ def test_a_scan_left_unfinished_is_taken_up_by_the_next_worker(farm: Farm) -> No
     assert done["state"] == "done" and done["progress"] == {"done": 4, "total": 4}, done
     assert done["counts"] == {"works": 3, "fails": 1}
     assert sorted(oracle.checked) == ["bad1", "good1", "good2", "good3"]
+
+
+def test_the_last_two_batches_ending_at_once_end_the_scan(farm: Farm) -> None:
+    """In PostgreSQL each of two batches ending together saw the other still running, and the scan never ended."""
+    records = ScanRecords(farm.engine, lease_seconds=60)
+    for attempt in range(15):
+        scan_id, _ = records.create([f"a{attempt}", f"b{attempt}"], [RUNTIME], batch_size=1, workers=2)
+        assert records.claim(scan_id, 0, "w0") is not None and records.claim(scan_id, 1, "w1") is not None
+        together = threading.Barrier(2)
+
+        def end(number: int, scan_id: str = scan_id, together: threading.Barrier = together) -> None:
+            together.wait()
+            records.finish(scan_id, number, f"w{number}")
+
+        threads = [threading.Thread(target=end, args=(n,)) for n in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        state = records.get(scan_id)
+        assert state is not None and state["state"] == "done", (attempt, state)
