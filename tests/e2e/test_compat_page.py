@@ -1,8 +1,9 @@
 """The /compat pages in Debian's Chromium against a real ``wasmfarm serve``: search with completion, open a project
 whose only file upstream is a C sdist (*buildable*), build it from the page with a build-scope token and follow the
 build live until the verdict is *works*, then "try it" opens the editor with the requirement, installs it from the
-mirror and imports it. One small build (the C extension of ``tests/e2e/test_compat.py``), one Pyodide in Chromium.
-Then, over HTTP, an admin's "mirror it" for a pure project that is only upstream, rechecked in Pyodide.
+mirror and imports it; an admin scans a list from the summary page and it reloads counted. One small build (the C
+extension of ``tests/e2e/test_compat.py``), one Pyodide in Chromium. Then, over HTTP, an admin's "mirror it" for a
+pure project that is only upstream, rechecked in Pyodide.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ def findings(
     created = env.run("token", "create", "--scope", "build")
     assert created.returncode == 0, created.stderr
     token = created.stdout.strip().splitlines()[0]
+    admin = env.run("token", "create", "--scope", "admin")
+    assert admin.returncode == 0, admin.stderr
     ARTIFACTS.mkdir(exist_ok=True)
     with serve_process(env.data_dir, {**env.env, "WASMFARM_COMPAT_REQUESTS": "token"}) as url:
         config = tmp_path_factory.mktemp("compat-browser") / "config.json"
@@ -67,6 +70,8 @@ def findings(
                     "url": url,
                     "project": "cext",
                     "token": token,
+                    "adminToken": admin.stdout.strip().splitlines()[0],
+                    "scanList": "# after the build\ncext\npurely\nno-such-thing-here\n",
                     "artifacts": str(ARTIFACTS),
                     "buildTimeoutMs": 900_000,
                 }
@@ -154,3 +159,12 @@ def test_mirror_it_as_admin_mirrors_the_closure_and_the_recheck_works(findings: 
     [verdict] = task["verdicts"]
     assert (verdict["status"], verdict["ran"]) == ("works", True), verdict
     assert verdict["evidence"]["installed"]["helper"] == "1.0"
+
+
+def test_an_admin_scans_a_list_from_the_page_and_it_ends_counted(findings: dict[str, Any]) -> None:
+    scan = findings["scan"]
+    assert "error" not in scan, scan
+    assert scan["status"] == 202 and scan["task"]["kind"] == "scan", scan
+    assert scan["task"]["state"] == "done" and scan["task"]["progress"] == {"done": 3, "total": 3}, scan
+    # cext was built before (works, from the store), purely is only upstream, the last is nowhere
+    assert scan["task"]["counts"] == {"works": 1, "available-upstream": 1, "fails": 1}, scan

@@ -1,7 +1,8 @@
 // The /compat pages in Debian's Chromium (playwright-core): search with completion, open a project, build it from
-// the page and follow the build to "works", then "try it" in the editor. Prints one JSON line of findings.
+// the page and follow the build to "works", then "try it" in the editor; an admin's scan of a list from the summary.
+// Prints one JSON line of findings.
 // usage: node compat_scenarios.mjs <config.json>
-//   config: { playwright, url, project, token, artifacts, buildTimeoutMs }
+//   config: { playwright, url, project, token, adminToken, scanList, artifacts, buildTimeoutMs }
 import { readFileSync } from "node:fs";
 import path from "node:path";
 
@@ -87,6 +88,28 @@ await scenario("unlockable", async () => {
   return {
     output: await page.locator("#output").innerText(),
     links: await page.$$eval("#output a", (links) => links.map((a) => a.href)),
+  };
+});
+
+// An admin's scan of a list from the summary page: the page follows the scan's task (a job) and reloads when it ends.
+await scenario("scan", async () => {
+  await page.goto(`${config.url}compat`);
+  await page.click("#scan summary");
+  await page.fill("#scan-list", config.scanList);
+  await page.fill("#scan-token", config.adminToken);
+  const reloaded = page.waitForEvent("load", { timeout: 300000 });
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith("/compat/-/scan") && r.request().method() === "POST"),
+    page.click("#scan-start"),
+  ]);
+  const started = await response.json();
+  await reloaded;
+  const task = await page.evaluate(async (url) => (await fetch(url)).json(), started.url);
+  await page.screenshot({ path: path.join(config.artifacts, "compat-scanned.png"), fullPage: true });
+  return {
+    status: response.status(),
+    task: { state: task.state, progress: task.progress, counts: task.counts, kind: task.kind },
+    counts: await page.locator("#counts").innerText(),
   };
 });
 
