@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 from farm.dist.filename import validate_project_name
 from farm.errors import AuthenticationError, ConfigurationError, NotFound, PermissionDenied
 from farm.ops.logs import CURRENT_REQUEST, event
-from farm.store.models import ApiToken, TokenScope, utcnow
+from farm.store.models import ApiToken, TokenScope, as_utc, utcnow
 
 log = logging.getLogger(__name__)
 PREFIX = "wf_"
@@ -50,7 +50,7 @@ class TokenInfo:
     projects: tuple[str, ...] | None = None  # the only projects it may upload to; None: any
 
     def expired(self, now: datetime | None = None) -> bool:
-        return self.expires_at is not None and _aware(self.expires_at) <= (now or utcnow())
+        return self.expires_at is not None and as_utc(self.expires_at) <= (now or utcnow())
 
     def check_project(self, project: str) -> None:
         """A token restricted to named projects cannot publish another team's project."""
@@ -74,7 +74,7 @@ class TokenService:
         expires_at: datetime | None = None,
         projects: Sequence[str] | None = None,
     ) -> IssuedToken:
-        if expires_at is not None and _aware(expires_at) <= utcnow():
+        if expires_at is not None and as_utc(expires_at) <= utcnow():
             raise ConfigurationError(f"the expiry {expires_at:%Y-%m-%d %H:%M} UTC is in the past")
         names = sorted({validate_project_name(p, "token --project") for p in projects}) if projects else None
         secret = PREFIX + secrets.token_urlsafe(32)
@@ -83,7 +83,7 @@ class TokenService:
             prefix=secret[:10],
             scope=scope.value,
             description=description,
-            expires_at=_aware(expires_at).astimezone(UTC)
+            expires_at=as_utc(expires_at).astimezone(UTC)
             if expires_at is not None
             else None,  # SQLite keeps no offset
             projects=json.dumps(names) if names is not None else None,
@@ -113,7 +113,7 @@ class TokenService:
         if info.expired():
             assert info.expires_at is not None
             raise AuthenticationError(
-                f"token {info.prefix}… expired at {_aware(info.expires_at):%Y-%m-%d %H:%M} UTC; create a new one "
+                f"token {info.prefix}… expired at {as_utc(info.expires_at):%Y-%m-%d %H:%M} UTC; create a new one "
                 "with `wasmfarm token create`"
             )
         request = CURRENT_REQUEST.get()
@@ -167,8 +167,3 @@ def _info(row: ApiToken) -> TokenInfo:
         expires_at=row.expires_at,
         projects=tuple(json.loads(row.projects)) if row.projects is not None else None,
     )
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite gives back naive datetimes; every time here is UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

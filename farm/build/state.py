@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, or_, update
 from sqlmodel import Session, col, select
 
-from farm.store.models import Build, BuildState
+from farm.store.models import Build, BuildState, as_utc
 
 # Steps in order; each job claims the step after the one that finished.
 BUILD, BUILT, VERIFY, VERIFIED, PUBLISH = "build", "built", "verify", "verified", "publish"
@@ -169,7 +169,7 @@ class BuildStates:
                 elif build.step in (BUILT, VERIFIED):  # between steps: the next one's message is queued
                     if not stale_only:
                         found.append((build.id, VERIFY if build.step == BUILT else PUBLISH))
-                elif build.heartbeat_at is None or _aware(build.heartbeat_at) < stale:
+                elif build.heartbeat_at is None or as_utc(build.heartbeat_at) < stale:
                     found.append((build.id, build.step if build.step in (VERIFY, PUBLISH) else BUILD))
         return found
 
@@ -180,7 +180,3 @@ def _encoded(values: dict[str, Any]) -> dict[str, Any]:
         k: json.dumps(v) if k in ("checks", "verification") and not isinstance(v, str | None) else v
         for k, v in values.items()
     }
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, or_, update
 from sqlmodel import Session, col, select
 
-from farm.store.models import CompatScan, CompatScanBatch
+from farm.store.models import CompatScan, CompatScanBatch, as_utc
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 ACTIVE = (QUEUED, RUNNING)
@@ -198,7 +198,7 @@ class ScanRecords:
                 .where(col(CompatScanBatch.state).in_(ACTIVE))
                 .order_by(col(CompatScanBatch.scan_id), col(CompatScanBatch.number))
             ):
-                silent = batch.heartbeat_at is None or _aware(batch.heartbeat_at) < stale
+                silent = batch.heartbeat_at is None or as_utc(batch.heartbeat_at) < stale
                 if (batch.state == QUEUED and not stale_only) or (batch.state == RUNNING and silent):
                     found.append((batch.scan_id, batch.number))
         return found
@@ -240,7 +240,3 @@ class ScanRecords:
             "created": scan.created_at.isoformat(),
             "finished": scan.finished_at.isoformat() if scan.finished_at else None,
         }
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -15,6 +15,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """A time read back from the database, made aware: SQLite gives back naive datetimes; every time here is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 class Origin(StrEnum):
     """Where a file came from. Stored as its string (no database enum: a new origin needs no migration)."""
 
