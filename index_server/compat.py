@@ -12,10 +12,12 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from packaging.requirements import Requirement
 
 from farm.build.jobs import Jobs
 from farm.build.state import BUILD
@@ -30,7 +32,7 @@ from farm.compat.store import CheckStore
 from farm.compat.tasks import Task, TaskRunner
 from farm.context import Farm
 from farm.dist.filename import validate_project_name
-from farm.errors import BadRequest, InvalidDistribution, NotFound
+from farm.errors import BadRequest, InternalError, InvalidDistribution, NotFound
 from farm.mirror.mirror import parse_requirements
 from farm.mirror.upstream import iter_requirement_lines
 from index_server.auth import token_from_authorization
@@ -201,6 +203,16 @@ def _page_routes(router: APIRouter, compat: _Compat) -> None:
         return Response(render_svg(made), media_type="image/svg+xml", headers=headers)
 
 
+def _submit_scan(
+    scans: ScanJobs, requirements: list[Requirement], runtimes: list[str]
+) -> tuple[dict[str, Any], bool]:
+    scan_id, joined = scans.submit(requirements, runtimes)
+    found = scans.records.get(scan_id)
+    if found is None:
+        raise InternalError(f"scan {scan_id} was accepted but is not in the database")
+    return found, joined
+
+
 def _accepted(task: Task, joined: bool) -> Response:
     return JSONResponse({**task.to_json(), "joined": joined}, status_code=202, headers=NOSNIFF)
 
@@ -233,9 +245,7 @@ def _task_routes(router: APIRouter, compat: _Compat) -> None:
             raise BadRequest(f"{len(lines)} requirements: a scan takes at most {MAX_SCAN}; split the list")
         requirements = parse_requirements([("the list", n, text) for n, text in lines])
         runtimes = [compat.runtime_of(runtime)] if runtime else list(compat.site.runtimes)
-        scan_id, joined = await run_in_threadpool(compat.scans.submit, requirements, runtimes)
-        found = compat.scans.records.get(scan_id)
-        assert found is not None
+        found, joined = await run_in_threadpool(_submit_scan, compat.scans, requirements, runtimes)
         return JSONResponse({**found, "joined": joined}, status_code=202, headers=NOSNIFF)
 
     def action(kind: str) -> Callable[..., Awaitable[Response]]:

@@ -13,7 +13,6 @@ from farm.build.image import ImageSpec
 from farm.build.jobs import BuildFarm, Jobs, make_broker
 from farm.build.plan import missing_executables, plan, select
 from farm.cli.common import data_dir_option, reports_errors, settings_from
-from farm.compat.scan_jobs import STOP_SECONDS
 from farm.compat.service import scan_jobs
 from farm.context import Farm
 from farm.errors import FarmError, NotFound
@@ -349,5 +348,5 @@ def worker(ctx: click.Context, threads: int, check_threads: int | None, data_dir
         pass
     finally:
         if checks is not None:
-            checks.stop(timeout=int(STOP_SECONDS * 1000))
+            scans.stop_worker(checks)
         instance.stop()

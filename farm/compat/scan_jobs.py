@@ -3,13 +3,19 @@
 ``broker_url`` unset: the stub broker of ``farm.build.jobs`` and a checks worker of ``compat_workers`` threads in
 ``wasmfarm serve``. ``redis://`` or ``amqp://``: every ``wasmfarm worker`` takes batches too, so a long scan spreads
 over machines. The rows (``farm.compat.scan_records``) say what still needs doing: a duplicate or redelivered message
-finds its batch claimed or done and does nothing; a batch whose worker died (no heartbeat for the lease) is taken
-over; a server started again re-sends what its last run left, and the scan goes on where it stopped.
+finds its batch claimed or done and does nothing; a batch whose worker died is taken over (at once when that was a
+process of this host, else once its heartbeat has been silent for the lease); a stopping process hands back what it
+still runs; a server started again re-sends what its last run left, and the scan goes on where it stopped.
+
+A batch needs no time limit of its own: its trials have their deadline (``check_seconds`` per wheel, then the
+sandbox is killed) and every upstream request its timeout.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable, Sequence
 
@@ -21,18 +27,30 @@ from farm.compat.scan import ScanProgress, scan
 from farm.compat.scan_records import ScanRecords
 from farm.compat.tasks import Sessions
 from farm.compat.verdict import Verdict
-from farm.errors import FarmError
+from farm.errors import FarmError, Overloaded
 
 log = logging.getLogger(__name__)
 QUEUE = "wasmfarm-checks"
-STOP_SECONDS = 10.0  # a stopping worker waits this long for running batches; the rest are run again later
+STOP_SECONDS = (
+    10.0  # a stopping worker waits this long for running batches, then hands them back to the queue
+)
+RETRY_SECONDS = 5  # a batch whose claim failed (the database did not answer) is sent again after this long
+
+
+class _TakenOver(Exception):
+    """The batch was taken over by another worker (this one's heartbeat went silent): stop, keep nothing more."""
 
 
 class _BatchProgress(ScanProgress):
-    def __init__(self, records: ScanRecords, scan_id: str, number: int, worker: str) -> None:
+    def __init__(
+        self, records: ScanRecords, scan_id: str, number: int, worker: str, taken_over: threading.Event
+    ) -> None:
         self.records, self.scan_id, self.number, self.worker = records, scan_id, number, worker
+        self.taken_over = taken_over
 
     def advance(self, verdict: Verdict) -> None:
+        if self.taken_over.is_set():
+            raise _TakenOver
         self.records.advance(self.scan_id, self.number, self.worker, verdict.status.value)
 
 
@@ -47,7 +65,6 @@ class ScanJobs:
         *,
         batch_size: int,
         workers: int,
-        batch_seconds: float,
     ) -> None:
         self.records = records
         self.sessions = sessions
@@ -59,9 +76,8 @@ class ScanJobs:
             broker=broker,
             actor_name="wasmfarm_scan_batch",
             queue_name=QUEUE,
-            max_retries=0,
-            time_limit=int(batch_seconds * 1000) + 600_000,
-        )
+            max_retries=0,  # the rows decide what runs again; a batch that fails ends failed, with its reason
+        )  # no time_limit: dramatiq enforces one only under its own command line (see the module's note)
 
     # Asking ---------------------------------------------------------------------------------------------------
 
@@ -70,18 +86,29 @@ class ScanJobs:
         scan_id, joined = self.records.create(
             [str(r) for r in requirements], runtimes, self.batch_size, self.workers
         )
-        if not joined:
-            for number in self.records.batches(scan_id):
+        # A joined scan that shows no life lost its messages (a broker that restarted empty): asking again resends.
+        numbers = self.records.stalled(scan_id) if joined else self.records.batches(scan_id)
+        try:
+            for number in numbers:
                 self.send(scan_id, number)
+        except Exception as exc:  # each broker's client raises errors of its own
+            log.exception("scan %s: sending its batches failed", scan_id)
+            raise Overloaded(
+                f"scan {scan_id} is kept, but the job broker could not be reached ({type(exc).__name__}); its "
+                "batches are sent when a worker starts, or when the same list is asked for again once it has "
+                "waited build_lease_seconds",
+                retry_after=30.0,
+            ) from exc
         return scan_id, joined
 
-    def send(self, scan_id: str, number: int) -> None:
-        self.actor.send(scan_id, number)
+    def send(self, scan_id: str, number: int, delay_ms: int | None = None) -> None:
+        self.actor.send_with_options(args=(scan_id, number), delay=delay_ms)
 
     def recover(self, *, stale_only: bool = False) -> int:
-        """Re-send the batches a stopped process left queued (an in-process broker forgets its messages) and those
-        whose worker went silent."""
-        found = self.records.recoverable(stale_only=stale_only)
+        """Re-send the batches a stopped process left (an in-process broker forgets its messages): those queued, and
+        those a process of this host that is gone was running; and, always, those whose worker went silent."""
+        found = [] if stale_only else self.records.release(_gone_here(self.records.running_workers()))
+        found += [b for b in self.records.recoverable(stale_only=stale_only) if b not in found]
         for scan_id, number in found:
             self.send(scan_id, number)
         return len(found)
@@ -93,33 +120,52 @@ class ScanJobs:
 
     def run_batch(self, scan_id: str, number: int) -> None:
         worker = worker_name()
-        batch = self.records.claim(scan_id, number, worker)
+        try:
+            batch = self.records.claim(scan_id, number, worker)
+        except Exception:  # the database did not answer: this message is used up, so send another
+            log.exception(
+                "scan %s batch %s: the claim failed; sent again in %d s", scan_id, number, RETRY_SECONDS
+            )
+            self.send(scan_id, number, delay_ms=RETRY_SECONDS * 1000)
+            return
         if batch is None:
             log.info("scan %s batch %s: not mine to run (done, running elsewhere, or gone)", scan_id, number)
             return
-        stop = self._heartbeat(scan_id, number, worker)
+        taken_over = threading.Event()
+        stop = self._heartbeat(scan_id, number, worker, taken_over)
         error: str | None = None
         try:
             requirements = [Requirement(line) for line in batch.requirements]
             with self.sessions() as session:
-                progress = _BatchProgress(self.records, scan_id, number, worker)
+                progress = _BatchProgress(self.records, scan_id, number, worker, taken_over)
                 scan(session.oracle, requirements, batch.runtimes, progress, batch_size=len(requirements))
+        except _TakenOver:
+            log.warning("scan %s batch %s was taken over by another worker; this one stops", scan_id, number)
+            return
         except FarmError as exc:
             error = str(exc)
-        except Exception as exc:
+        except Exception as exc:  # the farm's fault: the batch ends failed and says where to look
             log.exception("scan %s batch %s failed", scan_id, number)
             error = f"internal error ({type(exc).__name__}); the server log has it"
         finally:
             stop()
         self.records.finish(scan_id, number, worker, error)
 
-    def _heartbeat(self, scan_id: str, number: int, worker: str) -> Callable[[], None]:
+    def _heartbeat(
+        self, scan_id: str, number: int, worker: str, taken_over: threading.Event
+    ) -> Callable[[], None]:
+        """Beats every few seconds while the batch runs; sets ``taken_over`` once the batch is not ours any more."""
         stop = threading.Event()
         interval = max(min(self.records.lease.total_seconds() / 4, 5.0), 0.2)
 
         def beat() -> None:
             while not stop.wait(interval):
-                self.records.heartbeat(scan_id, number, worker)
+                try:
+                    if not self.records.heartbeat(scan_id, number, worker):
+                        taken_over.set()
+                        return
+                except Exception:  # a database hiccup: the next beat tries again
+                    log.exception("scan %s batch %s: the heartbeat failed", scan_id, number)
 
         threading.Thread(target=beat, daemon=True, name=f"scan-heartbeat-{scan_id}-{number}").start()
         return stop.set
@@ -134,8 +180,7 @@ class ScanJobs:
 
     def run_here(self, threads: int, sweep_every: float) -> Callable[[], None]:
         """Embedded mode (no ``broker_url``): a checks worker in this process that first takes up what the last run
-        left, and a sweep for silent batches; returns what stops both (a batch still running after ``STOP_SECONDS``
-        is run again at the next start)."""
+        left, and a sweep for silent batches; returns what stops both."""
         worker = self.worker(threads)
         worker.start()
         resumed = self.recover()
@@ -145,9 +190,18 @@ class ScanJobs:
 
         def stop() -> None:
             stop_sweep()
-            worker.stop(timeout=int(STOP_SECONDS * 1000))
+            self.stop_worker(worker)
 
         return stop
+
+    def stop_worker(self, worker: dramatiq.Worker) -> None:
+        """Stop a checks worker of this process. A batch still running ``STOP_SECONDS`` later is handed back to the
+        queue, its counts reset: the next start (or another worker, with a broker) runs it again."""
+        worker.stop(timeout=int(STOP_SECONDS * 1000))
+        mine = f"{socket.gethostname()}:{os.getpid()}:"
+        released = self.records.release([w for w in self.records.running_workers() if w.startswith(mine)])
+        if released:
+            log.info("scans: %d batch(es) still running handed back to the queue", len(released))
 
     def sweep(self, every: float) -> Callable[[], None]:
         """Re-send the batches of silent workers every ``every`` seconds, on a thread; returns its stop."""
@@ -157,7 +211,7 @@ class ScanJobs:
             while not stop.wait(every):
                 try:
                     taken = self.recover(stale_only=True)
-                except Exception:
+                except Exception:  # a database hiccup: the next sweep tries again
                     log.exception("scan sweep failed")
                     continue
                 if taken:
@@ -165,6 +219,25 @@ class ScanJobs:
 
         threading.Thread(target=loop, daemon=True, name="scan-sweep").start()
         return stop.set
+
+
+def _gone_here(workers: list[str]) -> list[str]:
+    """The workers (``host:pid:thread``, ``farm.build.jobs.worker_name``) of processes of this host that are gone:
+    their batches need not wait for the lease."""
+    host = socket.gethostname()
+    gone = []
+    for worker in workers:
+        name, _, rest = worker.partition(":")
+        pid = rest.partition(":")[0]
+        if name != host or not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            gone.append(worker)
+        except PermissionError:  # alive: another user's process
+            continue
+    return gone
 
 
 __all__ = ["QUEUE", "STOP_SECONDS", "ScanJobs"]

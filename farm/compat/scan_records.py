@@ -179,6 +179,46 @@ class ScanRecords:
                 )
             session.commit()
 
+    def release(self, owners: Sequence[str]) -> list[tuple[str, int]]:
+        """Hand the running batches of ``owners`` (workers known to be gone or stopping) back to the queue, their
+        counts reset; returns them, to be sent again."""
+        if not owners:
+            return []
+        where = (col(CompatScanBatch.state) == RUNNING, col(CompatScanBatch.worker).in_(list(owners)))
+        with self.session() as session:
+            found = [(b.scan_id, b.number) for b in session.exec(select(CompatScanBatch).where(*where))]
+            session.execute(
+                update(CompatScanBatch).where(*where).values(state=QUEUED, worker=None, done=0, counts="{}")
+            )
+            session.commit()
+        return found
+
+    def running_workers(self) -> list[str]:
+        with self.session() as session:
+            return sorted(
+                {
+                    w
+                    for w in session.exec(
+                        select(CompatScanBatch.worker).where(CompatScanBatch.state == RUNNING)
+                    )
+                    if w
+                }
+            )
+
+    def stalled(self, scan_id: str) -> list[int]:
+        """The queued batches of a scan that shows no life: none running, and nothing claimed, advanced or ended for
+        longer than the lease (their messages were lost: a broker that restarted empty, a send that failed)."""
+        quiet = now() - self.lease
+        with self.session() as session:
+            scan = session.get(CompatScan, scan_id)
+            batches = session.exec(select(CompatScanBatch).where(CompatScanBatch.scan_id == scan_id)).all()
+        if scan is None or scan.state not in ACTIVE or any(b.state == RUNNING for b in batches):
+            return []
+        moments = [as_utc(scan.created_at), *(as_utc(b.heartbeat_at) for b in batches if b.heartbeat_at)]
+        if max(moments) >= quiet:
+            return []
+        return [b.number for b in batches if b.state == QUEUED]
+
     def _mine(self, scan_id: str, number: int, worker: str) -> Any:
         return update(CompatScanBatch).where(
             col(CompatScanBatch.scan_id) == scan_id,

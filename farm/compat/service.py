@@ -90,5 +90,4 @@ def scan_jobs(
         broker,
         batch_size=settings.check_batch_size,
         workers=workers or settings.compat_workers,
-        batch_seconds=settings.check_seconds * settings.check_batch_size * 2,
     )

@@ -5,6 +5,9 @@ joining, failures kept in the scan, duplicate messages, and a worker of the stub
 from __future__ import annotations
 
 import contextlib
+import os
+import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -17,13 +20,14 @@ from packaging.requirements import Requirement
 from sqlalchemy import update
 from sqlmodel import col
 
+from farm.compat import scan_jobs
 from farm.compat.scan_jobs import ScanJobs
 from farm.compat.scan_records import ScanRecords, now, plan_batches
 from farm.compat.tasks import CompatSession
 from farm.compat.verdict import Code, Status, Verdict
 from farm.context import Farm
-from farm.errors import FarmError
-from farm.store.models import CompatScanBatch
+from farm.errors import FarmError, Overloaded
+from farm.store.models import CompatScan, CompatScanBatch
 
 RUNTIME = "314.0.7"
 
@@ -137,9 +141,8 @@ def _jobs(farm: Farm, oracle: FakeOracle, workers: int = 2) -> ScanJobs:
         yield CompatSession(oracle, None, None)  # type: ignore[arg-type]
 
     return ScanJobs(
-        ScanRecords(farm.engine, lease_seconds=60), sessions, StubBroker(), batch_size=2, workers=workers,
-        batch_seconds=60,
-    )  # fmt: skip
+        ScanRecords(farm.engine, lease_seconds=60), sessions, StubBroker(), batch_size=2, workers=workers
+    )
 
 
 def _wait(jobs: ScanJobs, scan_id: str) -> dict[str, Any]:
@@ -219,3 +222,97 @@ def test_the_last_two_batches_ending_at_once_end_the_scan(farm: Farm) -> None:
             thread.join()
         state = records.get(scan_id)
         assert state is not None and state["state"] == "done", (attempt, state)
+
+
+class GatedOracle(FakeOracle):
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+
+    def check(
+        self, requirements: Sequence[Requirement], runtimes: Sequence[str], **kwargs: Any
+    ) -> list[Verdict]:
+        self.entered.set()
+        assert self.gate.wait(30)
+        return super().check(requirements, runtimes, **kwargs)
+
+
+def test_a_stopping_process_hands_its_running_batch_back_and_the_next_start_runs_it(
+    farm: Farm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scan_jobs, "STOP_SECONDS", 0.2)
+    oracle = GatedOracle()
+    jobs = _jobs(farm, oracle, workers=1)
+    stop = jobs.run_here(threads=1, sweep_every=60)
+    scan_id, _ = jobs.submit([Requirement("good1")], [RUNTIME])
+    assert oracle.entered.wait(10)
+    stop()  # the batch is still in its check
+    handed_back = jobs.records.get(scan_id)
+    oracle.gate.set()  # the old thread ends its check: what it says is not kept
+    time.sleep(0.3)
+    assert jobs.records.get(scan_id)["progress"]["done"] == 0  # type: ignore[index]
+    again = _jobs(farm, oracle, workers=1)
+    stop = again.run_here(threads=1, sweep_every=60)
+    try:
+        done = _wait(again, scan_id)
+    finally:
+        stop()
+    assert handed_back is not None and handed_back["state"] == "running", handed_back
+    assert handed_back["phase"].startswith("queued: 0 of 1 batches done"), handed_back
+    assert done["state"] == "done" and done["progress"] == {"done": 1, "total": 1}, done
+
+
+def test_a_batch_of_a_process_of_this_host_that_is_gone_runs_at_once(farm: Farm) -> None:
+    dead = subprocess.Popen(["true"])  # a process of this host that has ended
+    dead.wait()
+    records = ScanRecords(
+        farm.engine, lease_seconds=3600
+    )  # its heartbeat is fresh: only the pid says it is gone
+    scan_id, _ = records.create(["good1", "good2"], [RUNTIME], batch_size=2, workers=1)
+    assert records.claim(scan_id, 0, f"{socket.gethostname()}:{dead.pid}:1") is not None
+    alive = records.create(["good3"], [RUNTIME], batch_size=2, workers=1)[0]
+    assert (
+        records.claim(alive, 0, f"{socket.gethostname()}:{os.getppid()}:1") is not None
+    )  # alive: left alone
+    oracle = FakeOracle()
+    jobs = _jobs(farm, oracle, workers=1)
+    jobs.records = records
+    stop = jobs.run_here(threads=1, sweep_every=60)
+    try:
+        done = _wait(jobs, scan_id)
+    finally:
+        stop()
+    assert done["state"] == "done" and done["progress"] == {"done": 2, "total": 2}, done
+    assert records.get(alive)["state"] == "running" and oracle.checked == ["good1", "good2"]  # type: ignore[index]
+
+
+def test_asking_again_for_a_scan_whose_messages_were_lost_sends_them_again(farm: Farm) -> None:
+    class Unreachable(StubBroker):
+        def enqueue(self, message: Any, *, delay: int | None = None) -> Any:
+            raise ConnectionError("the broker is down")
+
+    oracle = FakeOracle()
+    down = ScanJobs(ScanRecords(farm.engine, 60), _jobs(farm, oracle).sessions, Unreachable(), batch_size=2,
+                    workers=1)  # fmt: skip
+    with pytest.raises(Overloaded, match="is kept, but the job broker could not be reached"):
+        down.submit([Requirement("good1"), Requirement("good2")], [RUNTIME])
+    jobs = _jobs(farm, oracle, workers=1)
+    worker = jobs.worker(1)
+    worker.start()  # a worker that does not recover at its start: only asking again helps
+    try:
+        scan_id, joined = jobs.submit([Requirement("good2"), Requirement("good1")], [RUNTIME])
+        time.sleep(0.3)
+        waiting = jobs.records.get(scan_id)  # the lease has not passed: maybe it is only waiting in a queue
+        with farm.engine.begin() as connection:
+            connection.execute(
+                update(CompatScan)
+                .where(col(CompatScan.id) == scan_id)
+                .values(created_at=now() - timedelta(hours=1))
+            )
+        assert jobs.submit([Requirement("good1"), Requirement("good2")], [RUNTIME]) == (scan_id, True)
+        done = _wait(jobs, scan_id)
+    finally:
+        worker.stop()
+    assert joined and waiting is not None and waiting["state"] == "queued", waiting
+    assert done["state"] == "done" and done["progress"] == {"done": 2, "total": 2}, done
