@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, or_, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from farm.store.models import CompatScan, CompatScanBatch, as_utc
@@ -72,6 +73,16 @@ class ScanRecords:
     ) -> tuple[str, bool]:
         """A new scan and its batches, queued; or the active scan of the same list and runtimes: (id, joined)."""
         key = scan_key(requirements, runtimes)
+        try:
+            return self._create(key, requirements, runtimes, batch_size, workers)
+        except (
+            IntegrityError
+        ):  # the same scan was created at this instant (ux_compat_scan_active_key): join it
+            return self._create(key, requirements, runtimes, batch_size, workers)
+
+    def _create(
+        self, key: str, requirements: Sequence[str], runtimes: Sequence[str], batch_size: int, workers: int
+    ) -> tuple[str, bool]:
         with self.session() as session:
             running = session.exec(
                 select(CompatScan).where(CompatScan.key == key, col(CompatScan.state).in_(ACTIVE)).limit(1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, DateTime, Index, String, Text, UniqueConstraint
+from sqlalchemy import Column, DateTime, Index, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from farm.store.version_key import MAX_LENGTH as VERSION_KEY_LENGTH
@@ -233,6 +233,16 @@ class CompatScan(SQLModel, table=True):
     ``compat_check`` rows; this row and its batches say how far it got."""
 
     __tablename__ = "compat_scan"
+    __table_args__ = (
+        # One active scan per list and runtimes: two requests at once (or to two servers) join, not run twice.
+        Index(
+            "ux_compat_scan_active_key",
+            "key",
+            unique=True,
+            sqlite_where=text("state IN ('queued', 'running')"),
+            postgresql_where=text("state IN ('queued', 'running')"),
+        ),
+    )
 
     id: str = Field(primary_key=True, max_length=32)  # random: the task's address (/compat/-/tasks/<id>)
     key: str = Field(index=True, max_length=64)  # the runtimes and the sorted list: a second request joins

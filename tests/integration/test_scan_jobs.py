@@ -316,3 +316,29 @@ def test_asking_again_for_a_scan_whose_messages_were_lost_sends_them_again(farm:
         worker.stop()
     assert joined and waiting is not None and waiting["state"] == "queued", waiting
     assert done["state"] == "done" and done["progress"] == {"done": 2, "total": 2}, done
+
+
+def test_two_requests_for_the_same_list_at_once_make_one_scan(farm: Farm) -> None:
+    records = ScanRecords(farm.engine, lease_seconds=60)
+    for attempt in range(10):
+        together = threading.Barrier(2)
+        answers: list[tuple[str, bool]] = []
+
+        def ask(
+            attempt: int = attempt, together: threading.Barrier = together, answers: list[Any] = answers
+        ) -> None:
+            together.wait()
+            answers.append(records.create([f"x{attempt}", "y"], [RUNTIME], batch_size=1, workers=1))
+
+        threads = [threading.Thread(target=ask) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len({scan_id for scan_id, _ in answers}) == 1 and sorted(j for _, j in answers) == [
+            False,
+            True,
+        ], (
+            attempt,
+            answers,
+        )

@@ -31,6 +31,10 @@ def upgrade() -> None:
     )
     op.create_index("ix_compat_scan_key", "compat_scan", ["key"])
     op.create_index("ix_compat_scan_state", "compat_scan", ["state"])
+    active = sa.text("state IN ('queued', 'running')")
+    op.create_index(
+        "ux_compat_scan_active_key", "compat_scan", ["key"], unique=True, sqlite_where=active, postgresql_where=active
+    )
     op.create_table(
         "compat_scan_batch",
         sa.Column("scan_id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
@@ -50,6 +54,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_compat_scan_batch_state", table_name="compat_scan_batch")
     op.drop_table("compat_scan_batch")
+    op.drop_index("ux_compat_scan_active_key", table_name="compat_scan")
     op.drop_index("ix_compat_scan_state", table_name="compat_scan")
     op.drop_index("ix_compat_scan_key", table_name="compat_scan")
     op.drop_table("compat_scan")
