@@ -7,7 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from packaging.utils import NormalizedName, canonicalize_name
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
 from packaging.version import InvalidVersion, Version
 from sqlalchemy import Engine, func, insert, update
 from sqlalchemy.exc import IntegrityError
@@ -233,6 +240,13 @@ class Catalog:
             existing = self.file(new.filename)
             if existing is not None:
                 return self._same_or_conflict(existing, new), False
+            twin = self.twin(new)
+            if twin is not None:
+                raise FileConflict(
+                    f"{new.filename!r} is {twin.filename!r} under another name (the same project, version "
+                    f"{twin.version} == {new.version} by PEP 440, the same tags and build number): an index serves one "
+                    "file per distribution; send it under the stored name, or release a new version"
+                )
             try:
                 return self._insert(new), True
             except IntegrityError:
@@ -288,6 +302,26 @@ class Catalog:
         session.execute(
             update(Project).where(col(Project.id) == project_id).values(serial=Project.serial + 1)
         )
+
+    def twin(self, new: NewFile) -> DistFile | None:
+        """A stored file that is ``new``'s distribution under another name: its project, kind and tags, its build
+        number, and its version by PEP 440 (``HX-1.0-…`` and ``hx-1.0.0-…`` are one wheel; PyPI refuses the second
+        name too)."""
+        identity = _identity(new.filename)
+        if identity is None:
+            return None
+        with self.session() as session:
+            rows = session.exec(
+                select(DistFile)
+                .join(Project, col(DistFile.project_id) == col(Project.id))
+                .where(
+                    Project.name == new.project,
+                    DistFile.kind == new.kind,
+                    DistFile.tags == new.tags,
+                    DistFile.filename != new.filename,
+                )
+            ).all()
+        return next((row for row in rows if _identity(row.filename) == identity), None)
 
     @staticmethod
     def _same_or_conflict(existing: DistFile, new: NewFile) -> DistFile:
@@ -505,3 +539,15 @@ def _same_version(stored: str, version: Version) -> bool:
         return Version(stored) == version
     except InvalidVersion:
         return False
+
+
+def _identity(filename: str) -> tuple[Version, tuple[int, str] | tuple[()]] | None:
+    """A file's version and build number, as packaging reads them (None: a name it does not read)."""
+    try:
+        if filename.endswith(".whl"):
+            _name, version, build, _tags = parse_wheel_filename(filename)
+            return version, build
+        _name, version = parse_sdist_filename(filename)
+        return version, ()
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        return None

@@ -1,6 +1,7 @@
 """The catalog and ingest path on SQLite and PostgreSQL."""
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,24 @@ def test_identical_reingest_is_a_no_op_and_other_content_conflicts(farm: Farm, t
         ingest_path(farm, other)
     assert farm.catalog.project("demo").serial == serial
     assert not farm.blobs.has(__import__("hashlib").sha256(other.read_bytes()).hexdigest())
+
+
+def test_one_distribution_under_a_second_name_is_refused(farm: Farm, tmp_path: Path) -> None:
+    """As PyPI: HX-1.0-… beside hx-1.0-…, or hx-1.0.0-… (the same version by PEP 440), would be two files of one
+    wheel, which installers cannot tell apart."""
+    first = ingest_path(farm, make_wheel(tmp_path / "a", "hx", "1.0"))
+    shouted = tmp_path / "HX-1.0-py3-none-any.whl"
+    shouted.write_bytes((tmp_path / "a" / first.row.filename).read_bytes())
+    with pytest.raises(FileConflict, match=re.escape("is 'hx-1.0-py3-none-any.whl' under another name")):
+        ingest_path(farm, shouted)
+    with pytest.raises(FileConflict, match=re.escape("version 1.0 == 1.0.0 by PEP 440")):
+        ingest_path(farm, make_wheel(tmp_path / "b", "hx", "1.0.0"))
+    other_tags = ingest_path(farm, make_wheel(tmp_path / "c", "hx", "1.0", tag="py2.py3-none-any"))
+    newer = ingest_path(farm, make_wheel(tmp_path / "d", "hx", "1.0.1"))
+    assert other_tags.created and newer.created
+    assert sorted(f.filename for f in farm.catalog.project_files(first.row.project_id)) == [
+        "hx-1.0-py2.py3-none-any.whl", "hx-1.0-py3-none-any.whl", "hx-1.0.1-py3-none-any.whl",
+    ]  # fmt: skip
 
 
 def test_invalid_file_stores_nothing(farm: Farm, tmp_path: Path) -> None:
