@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, or_, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -222,7 +223,7 @@ class ScanRecords:
         quiet = now() - self.lease
         with self.session() as session:
             scan = session.get(CompatScan, scan_id)
-            batches = session.exec(select(CompatScanBatch).where(CompatScanBatch.scan_id == scan_id)).all()
+            batches = _progress(session, CompatScanBatch.scan_id == scan_id)
         if scan is None or scan.state not in ACTIVE or any(b.state == RUNNING for b in batches):
             return []
         moments = [as_utc(scan.created_at), *(as_utc(b.heartbeat_at) for b in batches if b.heartbeat_at)]
@@ -242,17 +243,18 @@ class ScanRecords:
         """(scan, batch) for every batch whose worker went silent and, unless ``stale_only`` (the periodic sweep,
         while the broker still holds the messages), every queued batch."""
         stale = now() - self.lease
-        found = []
+        heartbeat = col(CompatScanBatch.heartbeat_at)
+        silent = and_(col(CompatScanBatch.state) == RUNNING, or_(heartbeat.is_(None), heartbeat < stale))
+        wanted = silent if stale_only else or_(silent, col(CompatScanBatch.state) == QUEUED)
         with self.session() as session:
-            for batch in session.exec(
-                select(CompatScanBatch)
-                .where(col(CompatScanBatch.state).in_(ACTIVE))
-                .order_by(col(CompatScanBatch.scan_id), col(CompatScanBatch.number))
-            ):
-                silent = batch.heartbeat_at is None or as_utc(batch.heartbeat_at) < stale
-                if (batch.state == QUEUED and not stale_only) or (batch.state == RUNNING and silent):
-                    found.append((batch.scan_id, batch.number))
-        return found
+            return [
+                (scan_id, number)
+                for scan_id, number in session.exec(
+                    select(CompatScanBatch.scan_id, CompatScanBatch.number)
+                    .where(wanted)
+                    .order_by(col(CompatScanBatch.scan_id), col(CompatScanBatch.number))
+                )
+            ]
 
     def get(self, scan_id: str) -> dict[str, Any] | None:
         """The scan as a task of the /compat pages (``farm.compat.tasks.Task.to_json``'s shape)."""
@@ -260,7 +262,7 @@ class ScanRecords:
             scan = session.get(CompatScan, scan_id)
             if scan is None:
                 return None
-            batches = session.exec(select(CompatScanBatch).where(CompatScanBatch.scan_id == scan_id)).all()
+            batches = _progress(session, CompatScanBatch.scan_id == scan_id)
         counts: Counter[str] = Counter()
         for batch in batches:
             counts.update(json.loads(batch.counts))
@@ -291,3 +293,15 @@ class ScanRecords:
             "created": scan.created_at.isoformat(),
             "finished": scan.finished_at.isoformat() if scan.finished_at else None,
         }
+
+
+def _progress(session: Session, where: Any) -> list[Any]:
+    """The batches' progress columns (not their requirement lists: a page polls this every second)."""
+    columns = (
+        CompatScanBatch.number,
+        CompatScanBatch.state,
+        CompatScanBatch.heartbeat_at,
+        CompatScanBatch.done,
+    )
+    query = sa_select(*(col(c) for c in columns), col(CompatScanBatch.counts)).where(where)
+    return list(session.execute(query).all())

@@ -240,7 +240,8 @@ def scan_bench(bench: Bench, rounds: int) -> None:
         while (found := jobs.records.get(scan_id)) is None or found["state"] in ("queued", "running"):
             time.sleep(0.05)
         assert found["state"] == "done" and found["progress"]["done"] == SCAN_PROJECTS, found
-        ran = bench.farm.engine.connect().execute(select(func.count()).where(CompatCheck.ran)).scalar_one()
+        with bench.farm.engine.connect() as connection:
+            ran = connection.execute(select(func.count()).where(CompatCheck.ran)).scalar_one()
         assert ran == SCAN_PROJECTS, ran
 
     try:

@@ -156,6 +156,15 @@ def _wait(jobs: ScanJobs, scan_id: str) -> dict[str, Any]:
     raise AssertionError(f"scan {scan_id} did not finish: {jobs.records.get(scan_id)}")
 
 
+def _run_until_done(jobs: ScanJobs, scan_id: str) -> dict[str, Any]:
+    """A process starting: a checks worker of one thread that takes up what is left, stopped once the scan ends."""
+    stop = jobs.run_here(threads=1, sweep_every=60)
+    try:
+        return _wait(jobs, scan_id)
+    finally:
+        stop()
+
+
 def test_a_worker_runs_every_batch_once_and_a_failed_batch_fails_the_scan_with_its_reason(farm: Farm) -> None:
     oracle = FakeOracle()
     jobs = _jobs(farm, oracle)
@@ -193,11 +202,7 @@ def test_a_scan_left_unfinished_is_taken_up_by_the_next_worker(farm: Farm) -> No
     records.advance(scan_id, 0, "a-process-that-died", "works")
     _silence(farm, scan_id, 0)
     jobs = _jobs(farm, oracle, workers=1)
-    stop = jobs.run_here(threads=1, sweep_every=60)
-    try:
-        done = _wait(jobs, scan_id)
-    finally:
-        stop()
+    done = _run_until_done(jobs, scan_id)
     assert done["state"] == "done" and done["progress"] == {"done": 4, "total": 4}, done
     assert done["counts"] == {"works": 3, "fails": 1}
     assert sorted(oracle.checked) == ["bad1", "good1", "good2", "good3"]
@@ -253,11 +258,7 @@ def test_a_stopping_process_hands_its_running_batch_back_and_the_next_start_runs
     time.sleep(0.3)
     assert jobs.records.get(scan_id)["progress"]["done"] == 0  # type: ignore[index]
     again = _jobs(farm, oracle, workers=1)
-    stop = again.run_here(threads=1, sweep_every=60)
-    try:
-        done = _wait(again, scan_id)
-    finally:
-        stop()
+    done = _run_until_done(again, scan_id)
     assert handed_back is not None and handed_back["state"] == "running", handed_back
     assert handed_back["phase"].startswith("queued: 0 of 1 batches done"), handed_back
     assert done["state"] == "done" and done["progress"] == {"done": 1, "total": 1}, done
@@ -278,11 +279,7 @@ def test_a_batch_of_a_process_of_this_host_that_is_gone_runs_at_once(farm: Farm)
     oracle = FakeOracle()
     jobs = _jobs(farm, oracle, workers=1)
     jobs.records = records
-    stop = jobs.run_here(threads=1, sweep_every=60)
-    try:
-        done = _wait(jobs, scan_id)
-    finally:
-        stop()
+    done = _run_until_done(jobs, scan_id)
     assert done["state"] == "done" and done["progress"] == {"done": 2, "total": 2}, done
     assert records.get(alive)["state"] == "running" and oracle.checked == ["good1", "good2"]  # type: ignore[index]
 
