@@ -121,15 +121,18 @@ def write_page(
     *,
     durable: bool = True,
     variants: Callable[[], dict[str, bytes]] | None = None,
+    fresh: bool = False,
 ) -> None:
     """Write a page and (from ``PRECOMPRESS_FROM`` bytes) its compressed variants, each atomically; unchanged pages
     are left alone. ``durable=False``: the caller syncs the filesystem once after many pages. ``variants``: gives what
-    ``compressed(body)`` does, kept by the caller (a page written to several places is compressed once)."""
+    ``compressed(body)`` does, kept by the caller (a page written to several places is compressed once). ``fresh``:
+    the page's directory was just made, so there is no older page or variant to compare or remove."""
     small = len(body) < PRECOMPRESS_FROM
-    if small:
-        _remove_variants(path)  # first, so no variant of an older, bigger page outlives it
-    if path.is_file() and path.read_bytes() == body:
-        return
+    if not fresh:
+        if small:
+            _remove_variants(path)  # first, so no variant of an older, bigger page outlives it
+        if path.is_file() and path.read_bytes() == body:
+            return
     if not small:
         for suffix, data in (compressed(body) if variants is None else variants()).items():
             atomic_write(path.with_name(path.name + suffix), data, durable=durable)
@@ -172,7 +175,10 @@ class PageTree:
         for view in self.views:
             page_dir = self.www / view.prefix / name
             selected = [r for r in rows if view.includes(r)]
-            existed = (page_dir / "index.html").is_file()
+            # A page's directory that is not there holds no page to compare with and no variant to remove (most of
+            # a first render: a stat and two unlinks fewer per page).
+            fresh = not page_dir.is_dir()
+            existed = not fresh and (page_dir / "index.html").is_file()
             if not selected:
                 if existed:
                     self.root_names.changing()
@@ -181,12 +187,19 @@ class PageTree:
                     presence_changed = True
                 continue
             listing = listing_for(name, selected)
+            if fresh:
+                page_dir.mkdir(parents=True, exist_ok=True)
             write_page(
-                page_dir / "index.json", render_project_json(listing, self.public_url), durable=durable
+                page_dir / "index.json",
+                render_project_json(listing, self.public_url),
+                durable=durable,
+                fresh=fresh,
             )
             if not existed:
                 self.root_names.changing()
-            write_page(page_dir / "index.html", render_project_html(listing, view.root), durable=durable)
+            write_page(
+                page_dir / "index.html", render_project_html(listing, view.root), durable=durable, fresh=fresh
+            )
             if not existed:
                 self.root_names.present(view.prefix, name, True)  # just written: no need to look
                 presence_changed = True
@@ -358,7 +371,9 @@ class Publisher:
 
     def _render_chunk(self, projects: Sequence[Project]) -> bool:
         """Render some projects' pages and record them as rendered; True when a root listing must change. Many at
-        once are written without an fsync each and synced together before they are recorded."""
+        once are written without an fsync each and synced together before they are recorded. One thread: written on
+        four threads, a render of 10,000 projects took 1.2-1.6 times as long on 2 cores (not explained; the threads
+        all make entries in the same views' directories)."""
         files = self.catalog.files_of([p.name for p in projects])
         durable = len(projects) < SYNC_TOGETHER_FROM
         roots_changed = False

@@ -118,8 +118,16 @@ def test_the_work_of_one_upload_does_not_grow_with_the_catalog(farm: Farm, tmp_p
     small = one_upload(farm, make_wheel(tmp_path / "uploads", "first-upload", "1.0"))
 
     synthetic_projects(farm, SMALL, LARGE)
-    farm.publisher.refresh_stale()
+    farm.publisher.refresh_stale()  # 1,800 new projects: in directories of their own, written fresh
     assert len(farm.catalog.project_names()) > LARGE
+    www = farm.settings.www_dir
+    for view in ("simple", f"r/{V}/simple"):
+        written = {p.parent.name for p in (www / view).glob("*/index.html")}
+        assert {f"filler{i:06d}" for i in range(LARGE)} <= written, view
+        assert {p.parent.name for p in (www / view).glob("*/index.json")} == written, view
+        assert f"filler{LARGE - 1:06d}/" in (www / view / "index.html").read_text(), view
+    assert farm.catalog.stale_projects() == []
+    assert list(www.rglob("*.part")) == []
     large = one_upload(farm, make_wheel(tmp_path / "uploads", "second-upload", "1.0"))
 
     print(f"\none upload at {SMALL} projects: {small}\none upload at {LARGE} projects: {large}")

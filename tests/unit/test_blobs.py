@@ -65,3 +65,34 @@ def test_published_files_are_readable_by_others(tmp_path: Path) -> None:
     expected = 0o666 & ~umask
     assert store.path_for(digest).stat().st_mode & 0o777 == expected
     assert (tmp_path / "page.html").stat().st_mode & 0o777 == expected
+
+
+def test_a_temporary_name_left_by_a_dead_process_is_stepped_over(tmp_path: Path) -> None:
+    """Temporary names are the pid and a counter: a leftover of an earlier process with the same pid (pids are
+    reused) takes the next number, and is neither overwritten nor published."""
+    from farm.store import blobs
+
+    upcoming = next(blobs._SERIAL) + 1
+    leftovers = [tmp_path / f"{os.getpid()}-{upcoming + i}.part" for i in range(3)]
+    for leftover in leftovers:
+        leftover.write_bytes(b"left by a crash")
+    blobs.atomic_write(tmp_path / "page.html", b"<html>new</html>")
+    assert (tmp_path / "page.html").read_bytes() == b"<html>new</html>"
+    assert all(leftover.read_bytes() == b"left by a crash" for leftover in leftovers)
+    assert sorted(p.name for p in tmp_path.glob("*.part")) == sorted(p.name for p in leftovers)
+
+
+def test_a_failed_write_leaves_no_temporary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from farm.store import blobs
+
+    (tmp_path / "page.html").write_bytes(b"old")
+
+    def full(fd: int, data: object) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(blobs.os, "write", full)
+    with pytest.raises(OSError, match="No space"):
+        blobs.atomic_write(tmp_path / "page.html", b"new")
+    monkeypatch.undo()
+    assert (tmp_path / "page.html").read_bytes() == b"old"
+    assert list(tmp_path.glob("*.part")) == []
